@@ -1,0 +1,116 @@
+"""Chart specifications (Vega-Lite, built with Altair) for the report.
+
+Charts stay data until the page draws them. The per-text charts are *templates*: one spec per
+chart kind for the whole report, reading named datasets (``cells``, ``bars``) and a ``tokens``
+parameter that the page fills per text, so a report embeds each spec once instead of once
+per text. Expressions in the specs are constants; user text only ever travels as data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import altair as alt
+
+RAW = "raw"
+RENORMALISED = "without [CLS]/[SEP], renormalised"
+VIEWS = [RAW, RENORMALISED]
+CLS_MEASURE = "[CLS] attention"
+RECEIVED_MEASURE = "attention received"
+TOKEN_LABEL = "tokens[datum.value]"
+SPECIAL_COLOUR = "#9e9e9e"
+CONTENT_COLOUR = "#2b6cb0"
+
+
+def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    spec = chart.to_dict()
+    # The schema URL is metadata only; leaving it out keeps the page free of URLs.
+    spec.pop("$schema", None)
+    return spec
+
+
+def _tokens_param() -> alt.Parameter:
+    return alt.param(name="tokens", value=[])
+
+
+def heatmap_spec() -> dict[str, Any]:
+    """Token x token attention, raw beside the [CLS]/[SEP]-free renormalised view."""
+    axis = dict(labelExpr=TOKEN_LABEL, labelAngle=0, labelLimit=90, labelFontSize=11, ticks=False)
+    chart = (
+        alt.Chart(alt.NamedData("cells"))
+        .mark_rect()
+        .encode(
+            x=alt.X("j:O", title="attended-to token (key)", axis=alt.Axis(orient="top", **{**axis, "labelAngle": -60})),
+            y=alt.Y("i:O", title="attending token (query)", axis=alt.Axis(**axis)),
+            color=alt.Color(
+                "w:Q",
+                title="weight",
+                scale=alt.Scale(scheme="blues", domainMin=0),
+                legend=alt.Legend(orient="bottom", gradientLength=160),
+            ),
+            tooltip=[
+                alt.Tooltip("q:N", title="query"),
+                alt.Tooltip("k:N", title="key"),
+                alt.Tooltip("w:Q", title="weight", format=".4f"),
+            ],
+        )
+        .properties(width=alt.Step(16), height=alt.Step(16))
+        .facet(column=alt.Column("view:N", sort=VIEWS, title=None, header=alt.Header(labelFontSize=12)))
+        .resolve_scale(color="independent")
+        .add_params(_tokens_param())
+    )
+    return _spec(chart)
+
+
+def bars_spec() -> dict[str, Any]:
+    """[CLS] attention and attention received per token, raw beside renormalised."""
+    chart = (
+        alt.Chart(alt.NamedData("bars"))
+        .mark_bar()
+        .encode(
+            x=alt.X("pos:O", title=None, axis=alt.Axis(labelExpr=TOKEN_LABEL, labelAngle=-60, labelLimit=90)),
+            y=alt.Y("value:Q", title=None, axis=alt.Axis(format=".2f", tickCount=4)),
+            color=alt.Color(
+                "kind:N",
+                scale=alt.Scale(domain=["special", "token"], range=[SPECIAL_COLOUR, CONTENT_COLOUR]),
+                legend=None,
+            ),
+            tooltip=[
+                alt.Tooltip("token:N", title="token"),
+                alt.Tooltip("value:Q", title="value", format=".4f"),
+            ],
+        )
+        .properties(width=alt.Step(16), height=110)
+        .facet(
+            row=alt.Row("measure:N", sort=[CLS_MEASURE, RECEIVED_MEASURE], title=None),
+            column=alt.Column("view:N", sort=VIEWS, title=None),
+        )
+        .resolve_scale(y="independent")
+        .add_params(_tokens_param())
+    )
+    return _spec(chart)
+
+
+def predictions_spec(
+    text_ids: Sequence[int], predictions: Sequence[float], golds: Sequence[float | None], label: str
+) -> dict[str, Any]:
+    """One bar per text (its prediction), with the gold score as a tick where given."""
+    rows = [
+        {"id": f"#{i}", "prediction": round(p, 4), **({"gold": round(g, 4)} if g is not None else {})}
+        for i, p, g in zip(text_ids, predictions, golds)
+    ]
+    order = [r["id"] for r in rows]
+    base = alt.Chart(alt.Data(values=rows)).encode(y=alt.Y("id:N", sort=order, title="text"))
+    bars = base.mark_bar(color=CONTENT_COLOUR).encode(
+        x=alt.X("prediction:Q", title=label),
+        tooltip=[alt.Tooltip("id:N", title="text"), alt.Tooltip("prediction:Q", format=".4f")],
+    )
+    layers: list[alt.Chart] = [bars]
+    if any(g is not None for g in golds):
+        layers.append(
+            base.mark_tick(color="#c05621", thickness=2).encode(
+                x="gold:Q", tooltip=[alt.Tooltip("id:N", title="text"), alt.Tooltip("gold:Q", format=".4f")]
+            )
+        )
+    chart = alt.layer(*layers).properties(width=420, height=alt.Step(14))
+    return _spec(chart)

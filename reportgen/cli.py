@@ -1,0 +1,200 @@
+"""The ``reportgen`` command line: thin Typer commands over :mod:`reportgen.pipeline`.
+
+Exit codes: 0 success, 2 bad usage or bad input (one-line message on stderr), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .inputs import InputError
+from .loading import ModelLoadError
+from .output import OutputError
+from .pipeline import Progress, RunOptions, default_out_path, run_report
+from .resources import sample_model_dir, sample_texts
+
+BAD_INPUT = 2
+
+app = typer.Typer(
+    name="reportgen",
+    help=(
+        "Explain a fine-tuned ALBERT model's predictions in one self-contained HTML report: "
+        "every text with its prediction, token-by-token attention heatmaps, [CLS]-attention and "
+        "attention-received bar charts. The report opens offline in any browser."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class _BarProgress(Progress):
+    def __init__(self) -> None:
+        self._bar = RichProgress(
+            TextColumn("extracting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
+            console=None,
+        )
+        self._task = None
+
+    def start(self, total: int) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task("extract", total=total)
+
+    def advance(self, count: int) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, count)
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reportgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Explain a fine-tuned ALBERT model's predictions in one self-contained, offline HTML report."""
+
+
+def _fail(message: str, code: int = BAD_INPUT) -> None:
+    typer.echo(f"reportgen: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _execute(options: RunOptions) -> None:
+    try:
+        result = run_report(options, progress=_BarProgress() if sys.stderr.isatty() else None)
+    except (InputError, ModelLoadError, OutputError) as err:
+        _fail(str(err))
+        return
+    summary = f"{result.texts} text{'s' if result.texts != 1 else ''}"
+    if result.skipped_blank:
+        summary += f", {result.skipped_blank} blank skipped"
+    if result.truncated:
+        summary += f", {result.truncated} truncated"
+    typer.echo(f"reportgen: {summary}", err=True)
+    for path in result.written:
+        typer.echo(str(path))
+
+
+InputsArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="Texts to explain: .txt (one text per line; blank lines are skipped and counted), "
+        ".csv/.tsv (see --text-column), .jsonl (one JSON object per line), or - for standard input.",
+        show_default=False,
+    ),
+]
+ModelOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--model",
+        help="Hugging Face model folder (config.json, weights, tokenizer files). "
+        "Default: the bundled sample model (Japanese politeness regression).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def run(
+    inputs: InputsArg,
+    model: ModelOpt = None,
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="A raw state_dict saved with torch.save (the original article's format: albert.* keys "
+            "plus one linear head). --model then only gives config and tokenizer. Loaded with "
+            "weights_only=True: pickles that need code are refused.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
+    ] = None,
+    csv: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write one CSV row per token per text (text_id, text, position, token, is_special, "
+            "cls_attention, mean_received, prediction, ...).",
+            show_default=False,
+        ),
+    ] = None,
+    text_column: Annotated[str, typer.Option(help="Column (CSV/TSV) or field (JSONL) holding the text.")] = "text",
+    label_column: Annotated[
+        Optional[str],
+        typer.Option(help="Column or field with a gold score, shown beside the prediction with the error.", show_default=False),
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="Encoding of the input files.")] = "utf-8",
+    max_length: Annotated[
+        Optional[int],
+        typer.Option(help="Longest input in tokens, [CLS]/[SEP] included; longer texts are truncated and "
+        "marked. Default: the model's limit.", show_default=False, min=3),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass (sorted by length, padded per batch).", min=1)] = 16,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    title: Annotated[str, typer.Option(help="Title at the top of the report.")] = "reportgen attention report",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")] = False,
+) -> None:
+    """Explain a model's predictions on your texts in one self-contained HTML report.
+
+    Example: reportgen run texts.txt --model ./checkpoint --out report.html --csv tokens.csv
+    """
+    options = RunOptions(
+        inputs=tuple(inputs),
+        model_dir=model if model is not None else sample_model_dir(),
+        checkpoint=checkpoint,
+        out=out if out is not None else default_out_path(),
+        csv=csv,
+        text_column=text_column,
+        label_column=label_column,
+        encoding=encoding,
+        max_length=max_length,
+        batch_size=batch_size,
+        device=device,
+        title=title,
+        force=force,
+        command=_command_line(),
+    )
+    _execute(options)
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Optional[Path],
+        typer.Option(help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report.")] = False,
+) -> None:
+    """Run the bundled sample model on the bundled sample texts and write a report."""
+    options = RunOptions(
+        inputs=(str(sample_texts()),),
+        model_dir=sample_model_dir(),
+        out=out if out is not None else default_out_path(),
+        title="reportgen demo: Japanese politeness model",
+        force=force,
+        command=_command_line(),
+    )
+    _execute(options)
+
+
+def _command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["reportgen", *sys.argv[1:]])

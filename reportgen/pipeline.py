@@ -1,0 +1,132 @@
+"""One run, start to finish: the stages wired together, with no CLI concerns.
+
+``run_report`` reads inputs, loads the model, extracts, builds the report model, renders it
+and writes every requested file at once (crash-safe). The CLI only parses options into
+:class:`RunOptions` and prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Sequence
+
+from .export import tokens_csv
+from .extraction import encode_texts, extract
+from .inputs import read_inputs
+from .loading import load_model
+from .output import PlannedFile, check_target, write_all
+from .render import render_html
+from .report import RunInfo, build_report, run_time, software_versions
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    inputs: tuple[str, ...]
+    model_dir: Path
+    out: Path
+    checkpoint: Path | None = None
+    csv: Path | None = None
+    text_column: str = "text"
+    label_column: str | None = None
+    encoding: str = "utf-8"
+    max_length: int | None = None
+    batch_size: int = 16
+    device: str = "auto"
+    title: str = "reportgen attention report"
+    force: bool = False
+    command: str = "reportgen"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    written: tuple[Path, ...]
+    texts: int
+    skipped_blank: int
+    truncated: int
+
+
+class Progress:
+    """What a run reports while it works; the CLI draws it, tests ignore it."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, count: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def default_out_path(folder: Path = Path("reports")) -> Path:
+    return folder / f"report-{run_time().strftime('%Y%m%d-%H%M%S')}.html"
+
+
+def run_report(
+    options: RunOptions, progress: Progress | None = None, stdin: BinaryIO | None = None
+) -> RunResult:
+    progress = progress or Progress()
+    targets = [options.out] + [p for p in (options.csv,) if p is not None]
+    if len(set(map(Path.resolve, targets))) != len(targets):
+        raise_output_clash(targets)
+    for target in targets:
+        check_target(target, options.force)
+
+    inputs = read_inputs(
+        options.inputs,
+        text_column=options.text_column,
+        label_column=options.label_column,
+        encoding=options.encoding,
+        stdin=stdin,
+    )
+    loaded = load_model(options.model_dir, options.checkpoint, options.device)
+    max_length = _max_length(options.max_length, loaded.info.max_length)
+    encoded = encode_texts(loaded, inputs.texts, max_length)
+
+    progress.start(len(encoded))
+    try:
+        results = extract(loaded, encoded, options.batch_size, on_batch=progress.advance)
+    finally:
+        progress.stop()
+
+    run = RunInfo(
+        title=options.title,
+        created=run_time().isoformat(),
+        command=options.command,
+        versions=software_versions(),
+        inputs=tuple("<stdin>" if p == "-" else p for p in options.inputs),
+        skipped_blank=inputs.skipped_blank,
+        max_length=max_length,
+        batch_size=options.batch_size,
+        device=loaded.device,
+    )
+    report = build_report(run, loaded.info, inputs, results)
+    files = [PlannedFile(options.out, render_html(report).encode("utf-8"))]
+    if options.csv is not None:
+        files.append(PlannedFile(options.csv, tokens_csv(report)))
+    write_all(files)
+    return RunResult(
+        written=tuple(f.path for f in files),
+        texts=len(report.texts),
+        skipped_blank=inputs.skipped_blank,
+        truncated=report.truncated_count,
+    )
+
+
+def _max_length(requested: int | None, model_limit: int) -> int:
+    from .inputs import InputError
+
+    if requested is None:
+        return model_limit
+    if requested < 3:
+        raise InputError(f"--max-length {requested}: must be at least 3 ([CLS], one token, [SEP])")
+    if requested > model_limit:
+        raise InputError(f"--max-length {requested}: the model accepts at most {model_limit} tokens")
+    return requested
+
+
+def raise_output_clash(targets: Sequence[Path]) -> None:
+    from .output import OutputError
+
+    raise OutputError("--out and --csv must name different files: " + ", ".join(map(str, targets)))
+
+
+ProgressFactory = Callable[[], Progress]
