@@ -1,0 +1,156 @@
+"""The CLI end to end with Typer's runner: every input format, the CSV export, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from reportgen import __version__
+from reportgen.cli import app
+from reportgen.export import TOKEN_COLUMNS
+from reportgen.extraction import encode_texts, extract
+from reportgen.inputs import InputText
+from reportgen.loading import load_model
+
+TEXTS = ["本日はご来店いただき、誠にありがとうございます。", "今日は来てくれてありがとう。", "ご注文の商品は明日発送いたします。"]
+
+
+def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), input=stdin)
+    return result.exit_code, result.output
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def texts_of(rows: list[dict[str, str]]) -> dict[int, str]:
+    return {int(r["text_id"]): r["text"] for r in rows}
+
+
+@pytest.mark.parametrize("fmt", ["txt", "csv", "tsv", "jsonl", "stdin"])
+def test_every_input_format(fmt: str, tiny_model: Path, tmp_path: Path) -> None:
+    out, table = tmp_path / "r.html", tmp_path / "t.csv"
+    stdin = None
+    if fmt == "txt":
+        source = tmp_path / "in.txt"
+        source.write_text(TEXTS[0] + "\n\n  \n" + "\n".join(TEXTS[1:]) + "\n", encoding="utf-8")
+        extra: list[str] = [str(source)]
+    elif fmt in ("csv", "tsv"):
+        source = tmp_path / f"in.{fmt}"
+        with source.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter="," if fmt == "csv" else "\t")
+            writer.writerow(["id", "body", "score"])
+            for i, text in enumerate(TEXTS):
+                writer.writerow([i, text, i / 2])
+        extra = [str(source), "--text-column", "body", "--label-column", "score"]
+    elif fmt == "jsonl":
+        source = tmp_path / "in.jsonl"
+        source.write_text("\n".join(json.dumps({"text": t, "gold": 0.5}, ensure_ascii=False) for t in TEXTS), encoding="utf-8")
+        extra = [str(source), "--label-column", "gold"]
+    else:
+        stdin = "\n".join(TEXTS) + "\n"
+        extra = ["-"]
+    code, output = invoke("run", *extra, "--model", str(tiny_model), "--out", str(out), "--csv", str(table), stdin=stdin)
+    assert code == 0, output
+    assert str(out) in output and str(table) in output
+    rows = read_rows(table)
+    assert texts_of(rows) == dict(enumerate(TEXTS))
+    html = out.read_text(encoding="utf-8")
+    for text in TEXTS:
+        assert text in html
+    if fmt == "txt":
+        assert "2 blank lines skipped" in html
+    if fmt in ("csv", "tsv"):
+        golds = {int(r["text_id"]): float(r["gold"]) for r in rows}
+        assert golds == {0: 0.0, 1: 0.5, 2: 1.0}
+        assert "error" in html
+
+
+def test_csv_export_schema_and_values(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(TEXTS), encoding="utf-8")
+    table = tmp_path / "t.csv"
+    code, output = invoke("run", str(source), "--model", str(tiny_model), "--out", str(tmp_path / "r.html"), "--csv", str(table))
+    assert code == 0, output
+    rows = read_rows(table)
+    assert tuple(rows[0].keys())[: len(TOKEN_COLUMNS)] == TOKEN_COLUMNS
+    for required in ("text_id", "text", "position", "token", "is_special", "cls_attention", "mean_received", "prediction"):
+        assert required in rows[0]
+
+    # Independent numbers: one text at a time, straight from the extraction's raw attention.
+    loaded = load_model(tiny_model)
+    for text_id, text in enumerate(TEXTS):
+        mine = [r for r in rows if int(r["text_id"]) == text_id]
+        [enc] = encode_texts(loaded, [InputText(text_id, text, "x")], 64)
+        [res] = extract(loaded, [enc], batch_size=1)
+        last = res.layer_mean[-1]
+        assert [int(r["position"]) for r in mine] == list(range(len(enc.tokens)))
+        assert [r["token"] for r in mine] == list(enc.tokens)
+        assert [int(r["is_special"]) for r in mine] == [int(s) for s in enc.special]
+        np.testing.assert_allclose([float(r["cls_attention"]) for r in mine], last[0], rtol=1e-5)
+        np.testing.assert_allclose([float(r["mean_received"]) for r in mine], last.mean(axis=0), rtol=1e-5)
+        assert [float(r["prediction"]) for r in mine] == pytest.approx([res.prediction] * len(mine), rel=1e-6)
+
+
+def test_classification_model_runs_end_to_end(tiny_classifier: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(TEXTS), encoding="utf-8")
+    out = tmp_path / "r.html"
+    code, output = invoke("run", str(source), "--model", str(tiny_classifier), "--out", str(out))
+    assert code == 0, output
+    html = out.read_text(encoding="utf-8")
+    assert "classification" in html and "class_" in html
+
+
+def test_version_and_help() -> None:
+    code, output = invoke("--version")
+    assert code == 0 and __version__ in output
+    code, output = invoke("run", "--help")
+    assert code == 0
+    for option in ("--model", "--checkpoint", "--out", "--csv", "--text-column", "--label-column", "--max-length", "--batch-size", "--device", "--title"):
+        assert option in output
+
+
+def test_default_out_is_a_new_file_under_reports(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "in.txt"
+    source.write_text(TEXTS[0], encoding="utf-8")
+    code, output = invoke("run", str(source), "--model", str(tiny_model))
+    assert code == 0, output
+    written = list((tmp_path / "reports").glob("report-*.html"))
+    assert len(written) == 1 and str(written[0].relative_to(tmp_path)) in output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "missing.txt"], "missing.txt: no such file"),
+        (["run", "{empty}"], "no texts found"),
+        (["run", "{source}", "--batch-size", "0"], "batch-size"),
+        (["run", "{source}", "--device", "tpu"], "--device"),
+        (["run", "{source}", "--model", "{nowhere}"], "model folder not found"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line(args: list[str], message: str, tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text(TEXTS[0], encoding="utf-8")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n", encoding="utf-8")
+    filled = [
+        a.format(source=source, empty=empty, nowhere=tmp_path / "nowhere")
+        for a in args
+    ]
+    if "--model" not in filled:
+        filled += ["--model", str(tiny_model)]
+    code, output = invoke(*filled, "--out", str(tmp_path / "r.html"))
+    assert code == 2, output
+    assert message in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "r.html").exists()
