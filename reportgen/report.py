@@ -152,13 +152,31 @@ def display_label(piece: str) -> str:
     return label if label else SPACE_MARK
 
 
+def token_labels(text: str, pieces: Sequence[str], offsets: Sequence[tuple[int, int]] | None, special: Sequence[bool]) -> list[str]:
+    """What the reader sees per token: the characters of the text it covers.
+
+    Taken from the text rather than the vocabulary so that ``<unk>`` pieces and normalised
+    characters show as written; special tokens and SentencePiece's lone ``▁`` keep their piece.
+    """
+    labels = []
+    for i, piece in enumerate(pieces):
+        label = display_label(piece)
+        if offsets is not None and not special[i] and label != SPACE_MARK:
+            start, end = offsets[i]
+            if end > start:
+                label = text[start:end]
+        labels.append(label)
+    return labels
+
+
 def build_text_report(item: InputText, result: TextExtraction) -> TextReport:
     enc = result.encoded
     special = np.array(enc.special, dtype=bool)
     cls = result.cls_attention.astype(np.float64)
     received = result.mean_received.astype(np.float64)
+    labels = token_labels(item.text, enc.tokens, enc.offsets, enc.special)
     tokens = tuple(
-        Token(position=i, piece=piece, label=display_label(piece), special=bool(special[i]))
+        Token(position=i, piece=piece, label=labels[i], special=bool(special[i]))
         for i, piece in enumerate(enc.tokens)
     )
     content_cls = np.where(special, 0.0, cls)

@@ -1,0 +1,126 @@
+"""The report file itself: it parses, carries the Vega bundle once, names no outside URL, escapes texts."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reportgen.cli import app
+from reportgen.render import vega_bundle
+
+HOSTILE = '<b id="bold">bold?</b> & <script>window.__pwned=1</script> {{ 7*7 }} ${alert(1)}'
+VOID = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "embed", "source", "track", "wbr"}
+
+
+class _Tree(HTMLParser):
+    """Checks nesting and collects scripts and every attribute that could load something."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self.urls: list[str] = []
+        self._script: dict[str, str | None] | None = None
+        self._script_text: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href", "action", "srcset", "poster", "data") and value and not value.startswith("#"):
+                self.urls.append(value)
+        if tag in VOID:
+            return
+        self.stack.append(tag)
+        if tag == "script":
+            self._script, self._script_text = dict(attrs), []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> with open {self.stack[-3:]}")
+            return
+        self.stack.pop()
+        if tag == "script" and self._script is not None:
+            self.scripts.append((self._script, "".join(self._script_text)))
+            self._script = None
+
+    def handle_data(self, data: str) -> None:
+        if self._script is not None:
+            self._script_text.append(data)
+        else:
+            self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def report_html(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("html")
+    source = folder / "texts.txt"
+    source.write_text("本日はご来店いただき、誠にありがとうございます。\n" + HOSTILE + "\n今日は来てくれてありがとう。\n", encoding="utf-8")
+    out = folder / "report.html"
+    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out.read_text(encoding="utf-8")
+
+
+def parse(html: str) -> _Tree:
+    tree = _Tree()
+    tree.feed(html)
+    tree.close()
+    return tree
+
+
+def test_html_parses_with_balanced_elements(report_html: str) -> None:
+    tree = parse(report_html)
+    assert tree.errors == []
+    assert tree.stack == []
+    assert report_html.startswith("<!DOCTYPE html>")
+
+
+def test_vega_bundle_inlined_exactly_once(report_html: str) -> None:
+    bundle = vega_bundle()
+    assert report_html.count(bundle) == 1
+    assert report_html.count("window.vegaEmbed=") == 1
+    tree = parse(report_html)
+    assert len(tree.scripts) == 3, "data block, Vega bundle, page logic: nothing per chart"
+    assert all("src" not in attrs for attrs, _ in tree.scripts)
+
+
+def test_no_external_urls(report_html: str) -> None:
+    tree = parse(report_html)
+    assert tree.urls == []
+    outside_bundle = report_html.replace(vega_bundle(), "")
+    assert re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", outside_bundle, flags=re.IGNORECASE) == []
+    assert "@import" not in outside_bundle and "url(" not in outside_bundle
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', report_html)
+    assert csp is not None and "default-src 'none'" in csp.group(1) and "connect-src 'none'" in csp.group(1)
+
+
+def test_texts_are_escaped_everywhere(report_html: str) -> None:
+    tree = parse(report_html)
+    assert "window.__pwned" not in "".join(body for _, body in tree.scripts[1:] if "vegaEmbed" not in body)
+    assert '<b id="bold">' not in report_html
+    assert "&lt;b id=&#34;bold&#34;&gt;bold?&lt;/b&gt;" in report_html or "&lt;b id=&quot;bold&quot;&gt;" in report_html
+    assert "{{ 7*7 }}" in report_html and "49" not in "".join(tree.text)
+    # In the JSON data block the text survives as data, with < and > escaped so it cannot end the script.
+    data_attrs, data = tree.scripts[0]
+    assert data_attrs.get("type") == "application/json"
+    assert "</script" not in data.lower()
+    payload = json.loads(data)
+    tokens = "".join(tok for text in payload["texts"] for tok in text["tokens"])
+    assert "script" in tokens
+
+
+def test_report_is_compact(report_html: str) -> None:
+    # Per-text data is base64 attention plus tokens; the chart specs appear once, not per text.
+    tree = parse(report_html)
+    data = tree.scripts[0][1]
+    assert data.count('"mark"') <= 4
+    payload = json.loads(data)
+    assert set(payload["specs"]) == {"heatmap", "bars", "predictions"}
