@@ -1,0 +1,81 @@
+"""Agreement between methods: Spearman rank correlation of their token rankings.
+
+Owns the per-text matrices and their mean over texts. Only non-special tokens count, and each
+method is ranked by the size of its scores (|score| for signed methods), the same ranking the
+faithfulness measures use. A method whose scores are constant over a text has no ranking there:
+its correlations with others are NaN for that text and left out of the mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+from .methods.base import TokenScores
+
+MIN_TOKENS = 3
+"""A text needs this many non-special tokens for a rank correlation to mean anything."""
+
+
+@dataclass(frozen=True, eq=False)
+class TextAgreement:
+    text_id: int
+    methods: tuple[str, ...]
+    matrix: np.ndarray
+    """float64 ``(m, m)``: Spearman's rho between methods; NaN where undefined; diagonal 1 when defined."""
+
+
+@dataclass(frozen=True, eq=False)
+class Agreement:
+    methods: tuple[str, ...]
+    per_text: tuple[TextAgreement, ...]
+    mean: np.ndarray
+    """float64 ``(m, m)``: mean over the texts where each pair is defined (NaN if none)."""
+    counts: np.ndarray
+    """int ``(m, m)``: texts averaged into each cell of ``mean``."""
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho with average ranks for ties; NaN when either vector is constant."""
+    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = math.sqrt(float(ra @ ra) * float(rb @ rb))
+    return float(ra @ rb) / denom if denom > 0.0 else math.nan
+
+
+def text_agreement(text_id: int, special: Sequence[bool], scores: Mapping[str, np.ndarray]) -> TextAgreement:
+    methods = tuple(scores)
+    keep = ~np.asarray(special, dtype=bool)
+    values = [np.abs(np.asarray(scores[m], dtype=np.float64)[keep]) for m in methods]
+    matrix = np.full((len(methods), len(methods)), math.nan)
+    if int(keep.sum()) >= MIN_TOKENS:
+        for i in range(len(methods)):
+            for j in range(i, len(methods)):
+                matrix[i, j] = matrix[j, i] = spearman(values[i], values[j])
+    return TextAgreement(text_id, methods, matrix)
+
+
+def agreement(specials: Sequence[Sequence[bool]], results: Mapping[str, Sequence[TokenScores]]) -> Agreement:
+    """Per-text and mean Spearman matrices; ``specials[t]`` flags the special tokens of text ``t``."""
+    methods = tuple(results)
+    per_text = tuple(
+        text_agreement(
+            results[methods[0]][t].text_id if methods else t,
+            special,
+            {m: results[m][t].scores for m in methods},
+        )
+        for t, special in enumerate(specials)
+    )
+    if per_text:
+        stack = np.stack([a.matrix for a in per_text])
+        counts = np.sum(~np.isnan(stack), axis=0)
+        with np.errstate(invalid="ignore"):
+            mean = np.where(counts > 0, np.nansum(stack, axis=0) / np.maximum(counts, 1), math.nan)
+    else:
+        counts = np.zeros((len(methods), len(methods)), dtype=int)
+        mean = np.full((len(methods), len(methods)), math.nan)
+    return Agreement(methods, per_text, mean, counts.astype(int))

@@ -1,0 +1,92 @@
+"""Norm-based attention (Kobayashi et al. 2020) of the last layer, [CLS] row.
+
+Score of token ``j``: ``|| sum_h alpha_h[0, j] * (x_j W_V^h + b_V^h) W_O^h ||``, where ``x`` is
+the last layer's input and ``W_O^h`` the block of the output projection that reads head ``h``.
+The output projection's bias is added once per query, not per token, so it is left out.
+
+ALBERT shares one layer's weights across layers, so one attention module runs once per layer:
+a forward pre-hook keeps its input from the LAST call of the forward pass, which is the input of
+the last layer. Only ALBERT-style encoders are supported (a clear error otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..extraction import pad_batch
+from .base import MethodContext, MethodInfo, TokenScores, batches_of
+
+
+def last_attention_module(model: Any) -> Any:
+    """The attention module (``query``/``key``/``value``/``dense``) that runs the last layer."""
+    config = model.config
+    if getattr(config, "model_type", None) != "albert":
+        raise ValueError(f"attn_norm supports ALBERT models only (this one is {config.model_type!r})")
+    encoder = model.base_model.encoder
+    layers, groups = int(config.num_hidden_layers), int(config.num_hidden_groups)
+    # Same group arithmetic as transformers' AlbertTransformer.forward.
+    group = int((layers - 1) / (layers / groups))
+    return encoder.albert_layer_groups[group].albert_layers[-1].attention
+
+
+def weighted_value_norms(
+    x: torch.Tensor, alpha_cls: torch.Tensor, attention: Any
+) -> torch.Tensor:
+    """``(batch, T)`` norms of ``sum_h alpha_h[0, j] f_h(x_j)`` for one layer's attention module.
+
+    ``x`` is ``(batch, T, hidden)``, ``alpha_cls`` ``(batch, heads, T)`` (the [CLS] query row).
+    """
+    batch, width, _ = x.shape
+    heads = alpha_cls.shape[1]
+    value = attention.value(x).view(batch, width, heads, -1)  # x_j W_V^h + b_V^h
+    weighted = value * alpha_cls.transpose(1, 2).unsqueeze(-1)  # alpha_h[0, j] * ...
+    # Concatenating heads and applying W_O (no bias) sums the per-head products over h.
+    mixed = weighted.reshape(batch, width, -1) @ attention.dense.weight.T
+    return mixed.norm(dim=-1)
+
+
+class AttnNorm:
+    info = MethodInfo(
+        name="attn_norm",
+        title="Norm-based attention",
+        signed=False,
+        needs_gradients=False,
+        description=(
+            "Norm-based attention (Kobayashi et al. 2020), last layer, [CLS] row: the length of "
+            "the vector each token sends to [CLS], Σ_h α_h[0, j]·(x_j W_V^h + b_V^h) W_O^h "
+            "(the output projection's bias is shared by all tokens and left out)."
+        ),
+    )
+
+    def compute(self, ctx: MethodContext) -> list[TokenScores]:
+        loaded = ctx.loaded
+        module = last_attention_module(loaded.model)
+        captured: list[torch.Tensor] = []
+
+        def keep_input(_module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            hidden = args[0] if args else kwargs["hidden_states"]
+            captured[:] = [hidden]  # later calls overwrite: the last call is the last layer
+
+        results: list[TokenScores | None] = [None] * len(ctx.encoded)
+        handle = module.register_forward_pre_hook(keep_input, with_kwargs=True)
+        try:
+            for batch in batches_of(ctx):
+                inputs = pad_batch(loaded, [ctx.encoded[i].input_ids for i in batch])
+                with torch.inference_mode():
+                    out = loaded.model(**inputs, output_attentions=True)
+                    alpha_cls = out.attentions[-1][:, :, 0, :]
+                    norms = weighted_value_norms(captured[0], alpha_cls, module)
+                norms = norms.float().cpu().numpy().astype(np.float64)
+                for row, index in enumerate(batch):
+                    n = len(ctx.encoded[index].input_ids)
+                    results[index] = TokenScores(self.info.name, ctx.encoded[index].text_id, norms[row, :n].copy())
+                captured.clear()
+        finally:
+            handle.remove()
+        return [r for r in results if r is not None]
+
+
+ATTN_NORM = AttnNorm()

@@ -1,0 +1,42 @@
+"""Gradient × input on the word embeddings: one backward pass per text (batched)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import MethodContext, MethodInfo, TokenScores, zero_specials
+from .gradients import path_gradients
+
+
+class GradInput:
+    info = MethodInfo(
+        name="grad_input",
+        title="Gradient × input",
+        signed=True,
+        needs_gradients=True,
+        description=(
+            "Gradient × input: the gradient of the explained output with respect to each token's "
+            "word embedding, multiplied by that embedding and summed over its dimensions; "
+            "special tokens are shown as 0."
+        ),
+    )
+
+    def compute(self, ctx: MethodContext) -> list[TokenScores]:
+        from .gradients import word_embeddings
+
+        # Path of one point, alpha = 1, from a zero start: the gradient at x itself.
+        starts = [torch.zeros_like(word_embeddings(ctx, e.input_ids)) for e in ctx.encoded]
+        paths = path_gradients(ctx, starts, np.array([1.0]), np.array([1.0]))
+        return [
+            TokenScores(
+                self.info.name,
+                enc.text_id,
+                # Specials are never perturbed anywhere in the report; 0 keeps them out of view.
+                zero_specials((path.weighted_gradient * path.end).sum(axis=1), enc),
+            )
+            for enc, path in zip(ctx.encoded, paths)
+        ]
+
+
+GRAD_INPUT = GradInput()
