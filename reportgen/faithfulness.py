@@ -59,6 +59,8 @@ class DeletionCurve:
     """``f`` after removing the top-k tokens."""
     only_top: tuple[float, ...]
     """``f`` keeping only the top-k tokens (all other non-special tokens removed)."""
+    without_top_std: tuple[float, ...] | None = None
+    """``random`` only: spread of ``without_top`` over the random orders (the report's band)."""
 
 
 @dataclass(frozen=True)
@@ -133,16 +135,16 @@ def _masked(ids: tuple[int, ...], positions: np.ndarray, mask_id: int) -> tuple[
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Perturbations:
     """The perturbed inputs of one ranking of one text (before evaluation)."""
 
     without_top: tuple[tuple[int, ...], ...]
     only_top: tuple[tuple[int, ...], ...]
 
 
-def _plan(encoded: EncodedText, order: np.ndarray, counts: tuple[int, ...], mask_id: int) -> _Plan:
+def perturbed_inputs(encoded: EncodedText, order: np.ndarray, counts: tuple[int, ...], mask_id: int) -> Perturbations:
     content = order.size
-    return _Plan(
+    return Perturbations(
         without_top=tuple(_masked(encoded.input_ids, order[:c], mask_id) for c in counts),
         only_top=tuple(_masked(encoded.input_ids, order[c:content], mask_id) for c in counts),
     )
@@ -225,7 +227,7 @@ def _evaluate_chunk(
             row_targets.append(explained_index(loaded, extractions[t]))
         return index[key]
 
-    plans: list[dict[str, list[_Plan]]] = []
+    plans: list[dict[str, list[Perturbations]]] = []
     text_rows: list[tuple[int, int, tuple[int, ...]]] = []
     for t, extraction in enumerate(extractions):
         enc = extraction.encoded
@@ -237,7 +239,7 @@ def _evaluate_chunk(
         rng = np.random.default_rng([seed, enc.text_id])
         orders = {name: [importance_order(scores[name][t].scores, enc.special)] for name in methods}
         orders[RANDOM_METHOD] = [rng.permutation(content) for _ in range(random_orders)]
-        plans.append({name: [_plan(enc, o, counts, mask_id) for o in os] for name, os in orders.items()})
+        plans.append({name: [perturbed_inputs(enc, o, counts, mask_id) for o in os] for name, os in orders.items()})
         full = row_of(t, enc.input_ids)
         empty = row_of(t, _masked(enc.input_ids, content, mask_id))
         text_rows.append((full, empty, counts))
@@ -283,6 +285,9 @@ def _evaluate_chunk(
                         removed=counts,
                         without_top=tuple(float(v) for v in np.mean([c[0] for c in curves], axis=0)),
                         only_top=tuple(float(v) for v in np.mean([c[1] for c in curves], axis=0)),
+                        without_top_std=(
+                            tuple(float(v) for v in np.std([c[0] for c in curves], axis=0)) if is_random else None
+                        ),
                     ),
                     comprehensiveness_std=float(comp.std()) / scale if is_random else None,
                     sufficiency_std=float(suff.std()) / scale if is_random else None,

@@ -1,0 +1,231 @@
+"""Faithfulness measures and method agreement.
+
+Checked against direct, one-text-at-a-time model calls written here; the summary table on
+hand-made values; the random reference for determinism; and, on the bundled sample model, that
+Integrated Gradients' comprehensiveness beats the random reference.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from methods_fixtures import make_context, sample_texts
+from reportgen.agreement import agreement, spearman, text_agreement
+from reportgen.faithfulness import (
+    FRACTIONS,
+    RANDOM_METHOD,
+    DeletionCurve,
+    Faithfulness,
+    best_method,
+    evaluate_faithfulness,
+    importance_order,
+    perturbed_inputs,
+    removal_counts,
+    summarise,
+)
+from reportgen.methods import MethodContext, TokenScores, resolve, run_methods
+from reportgen.methods.base import explained_index
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def classifier_ctx(tiny_classifier: Path) -> MethodContext:
+    return make_context(tiny_classifier)
+
+
+# ---------------------------------------------------------------- ranking and counts
+
+
+def test_removal_counts_round_with_at_least_one_token() -> None:
+    assert removal_counts(10) == (1, 1, 1, 2, 5)
+    assert removal_counts(1) == (1, 1, 1, 1, 1)
+    assert removal_counts(0) == (0, 0, 0, 0, 0)
+    assert removal_counts(200) == (2, 10, 20, 40, 100)
+    assert removal_counts(7) == (1, 1, 1, 1, 4)  # 3.5 rounds half up
+
+
+def test_importance_order_uses_magnitude_and_skips_specials() -> None:
+    scores = np.array([9.0, 0.1, -3.0, 2.0, 2.0, 5.0])
+    special = [True, False, False, False, False, True]
+    assert importance_order(scores, special).tolist() == [2, 3, 4, 1]
+
+
+def test_perturbed_inputs_never_touch_special_tokens() -> None:
+    from reportgen.extraction import EncodedText
+
+    ids = (2, 10, 11, 12, 13, 3)
+    special = (True, False, False, False, False, True)
+    enc = EncodedText(0, ids, tuple(map(str, ids)), None, special, False, 6)
+    order = np.array([3, 1, 4, 2])
+    plan = perturbed_inputs(enc, order, (1, 2), mask_id=4)
+    assert plan.without_top == ((2, 10, 11, 4, 13, 3), (2, 4, 11, 4, 13, 3))
+    assert plan.only_top == ((2, 4, 4, 12, 4, 3), (2, 10, 4, 12, 4, 3))
+
+
+# ---------------------------------------------------------------- against direct model calls
+
+
+def _f(ctx: MethodContext, t: int, ids: list[int]) -> float:
+    target = explained_index(ctx.loaded, ctx.extractions[t])
+    with torch.no_grad():
+        return float(ctx.loaded.model(input_ids=torch.tensor([ids])).logits[0, target])
+
+
+def test_curves_and_measures_match_direct_calls(classifier_ctx: MethodContext) -> None:
+    ctx = classifier_ctx
+    results = run_methods(resolve(["attn_norm", "grad_input"]), ctx)
+    report = evaluate_faithfulness(ctx.loaded, ctx.extractions, results, batch_size=3)
+    mask = ctx.loaded.tokenizer.mask_token_id
+    assert report.fractions == FRACTIONS
+    for t, enc in enumerate(ctx.encoded):
+        special = np.array(enc.special)
+        content = np.flatnonzero(~special)
+        fx = _f(ctx, t, list(enc.input_ids))
+        empty = [mask if not s else i for i, s in zip(enc.input_ids, enc.special)]
+        normaliser = abs(fx - _f(ctx, t, empty))
+        for name in results:
+            item = next(f for f in report.for_text(enc.text_id) if f.method == name)
+            assert item.prediction == pytest.approx(fx, abs=1e-5)  # a logit, not a probability
+            assert item.normaliser == pytest.approx(normaliser, abs=1e-5)
+            order = sorted(content, key=lambda j: (-abs(results[name][t].scores[j]), j))
+            without, only = [], []
+            for k in FRACTIONS:
+                count = min(len(content), max(1, math.floor(k * len(content) + 0.5)))
+                top = set(order[:count])
+                without.append(_f(ctx, t, [mask if j in top else i for j, i in enumerate(enc.input_ids)]))
+                only.append(_f(ctx, t, [mask if (j not in top and not special[j]) else i for j, i in enumerate(enc.input_ids)]))
+            np.testing.assert_allclose(item.curve.without_top, without, atol=1e-5)
+            np.testing.assert_allclose(item.curve.only_top, only, atol=1e-5)
+            comp = float(np.mean(np.abs(fx - np.array(without))))
+            suff = float(np.mean(np.abs(fx - np.array(only))))
+            assert item.comprehensiveness_raw == pytest.approx(comp, abs=1e-5)
+            assert item.sufficiency_raw == pytest.approx(suff, abs=1e-5)
+            scale = normaliser if item.normalised else 1.0
+            assert item.comprehensiveness == pytest.approx(comp / scale, rel=1e-3, abs=1e-6)
+
+
+def test_random_reference_is_seeded_and_has_a_spread(classifier_ctx: MethodContext) -> None:
+    ctx = classifier_ctx
+    results = run_methods(resolve(["rollout"]), ctx)
+    first = evaluate_faithfulness(ctx.loaded, ctx.extractions, results, batch_size=4)
+    again = evaluate_faithfulness(ctx.loaded, ctx.extractions[::-1], {"rollout": results["rollout"][::-1]}, batch_size=2)
+    randoms = {f.text_id: f for f in first.per_text if f.method == RANDOM_METHOD}
+    for f in again.per_text:
+        if f.method == RANDOM_METHOD:
+            # Same text, same seed: same orders, whatever the other texts or the batching.
+            assert f.comprehensiveness_raw == pytest.approx(randoms[f.text_id].comprehensiveness_raw, abs=1e-6)
+    multi = [f for f in randoms.values() if len(ctx.encoded[f.text_id].input_ids) > 5]
+    assert multi and all(f.comprehensiveness_std is not None and f.comprehensiveness_std >= 0 for f in multi)
+    assert any(f.comprehensiveness_std > 0 for f in multi)
+    assert all(f.comprehensiveness_std is None for f in first.per_text if f.method != RANDOM_METHOD)
+
+
+def test_an_oracle_ranking_beats_random(classifier_ctx: MethodContext) -> None:
+    """Scores = each token's own deletion effect: comprehensiveness must beat random orders."""
+    ctx = classifier_ctx
+    mask = ctx.loaded.tokenizer.mask_token_id
+    oracle = []
+    for t, enc in enumerate(ctx.encoded):
+        fx = _f(ctx, t, list(enc.input_ids))
+        effect = np.zeros(len(enc.input_ids))
+        for j, s in enumerate(enc.special):
+            if not s:
+                effect[j] = abs(fx - _f(ctx, t, [mask if i == j else v for i, v in enumerate(enc.input_ids)]))
+        oracle.append(TokenScores("oracle", enc.text_id, effect))
+    report = evaluate_faithfulness(ctx.loaded, ctx.extractions, {"oracle": oracle}, batch_size=4)
+    table = {s.method: s for s in report.summary}
+    assert table["oracle"].mean_comprehensiveness > table[RANDOM_METHOD].mean_comprehensiveness
+    assert table["oracle"].beats_random >= 0.5
+    assert report.best == "oracle"
+
+
+# ---------------------------------------------------------------- the summary table
+
+
+def _item(text_id: int, method: str, comp: float, suff: float, normaliser: float = 2.0, normalised: bool = True) -> Faithfulness:
+    scale = normaliser if normalised else 1.0
+    curve = DeletionCurve((0.5,), (1,), (0.0,), (0.0,))
+    return Faithfulness(text_id, method, comp / scale, suff / scale, comp, suff, normalised, normaliser, 1.0, curve)
+
+
+def test_summary_ranks_by_comprehensiveness_minus_sufficiency() -> None:
+    per_text = [
+        _item(0, "a", 1.0, 0.8), _item(0, "b", 0.6, 0.1), _item(0, RANDOM_METHOD, 0.5, 0.5),
+        _item(1, "a", 0.2, 0.8), _item(1, "b", 0.8, 0.1), _item(1, RANDOM_METHOD, 0.5, 0.5),
+        # Text 2's normaliser is tiny: left out of the means, still counted for beats_random.
+        _item(2, "a", 90.0, 0.0, 1e-9, False), _item(2, "b", 0.0, 90.0, 1e-9, False),
+        _item(2, RANDOM_METHOD, 0.5, 0.5, 1e-9, False),
+    ]
+    summary = summarise(per_text, ["a", "b"])
+    assert [s.method for s in summary] == ["b", "a", RANDOM_METHOD]
+    b, a, rnd = summary
+    assert (b.rank, a.rank, rnd.rank) == (1, 2, None)
+    assert b.mean_comprehensiveness == pytest.approx(0.35) and b.mean_sufficiency == pytest.approx(0.05)
+    assert a.score == pytest.approx(0.3 - 0.4)
+    assert a.texts == 2 and a.normalised
+    assert a.beats_random == pytest.approx(2 / 3) and b.beats_random == pytest.approx(2 / 3)
+    assert rnd.beats_random is None
+    assert best_method(summary) == "b"
+
+
+def test_summary_falls_back_to_raw_values_when_nothing_can_be_normalised() -> None:
+    per_text = [_item(0, "a", 0.3, 0.1, 0.0, False), _item(0, RANDOM_METHOD, 0.2, 0.2, 0.0, False)]
+    (a, rnd) = summarise(per_text, ["a"])
+    assert not a.normalised and a.mean_comprehensiveness == pytest.approx(0.3) and a.texts == 1
+
+
+# ---------------------------------------------------------------- agreement
+
+
+def test_spearman_matches_scipy_and_is_nan_for_constant_vectors() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a, b = rng.random(12), rng.random(12)
+        b[3] = b[7]  # a tie
+        assert spearman(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    assert math.isnan(spearman(np.ones(5), np.arange(5.0)))
+
+
+def test_agreement_ignores_special_tokens_and_averages_defined_cells() -> None:
+    special = [True, False, False, False, True]
+    x = np.array([50.0, 1.0, 2.0, 3.0, -50.0])
+    y = np.array([0.0, 3.0, 2.0, 1.0, 0.0])
+    flat = np.array([0.0, 1.0, 1.0, 1.0, 0.0])
+    one = text_agreement(0, special, {"x": x, "y": -y, "flat": flat})
+    assert one.matrix[0, 1] == pytest.approx(-1.0)  # by magnitude: |-y| reverses x's order
+    assert math.isnan(one.matrix[0, 2]) and math.isnan(one.matrix[2, 2])
+    # Changing special-token scores changes nothing.
+    x2 = x.copy()
+    x2[[0, 4]] = [0.0, 1e6]
+    assert text_agreement(0, special, {"x": x2, "y": -y, "flat": flat}).matrix[0, 1] == pytest.approx(-1.0)
+
+    results = {
+        "x": [TokenScores("x", 0, x), TokenScores("x", 1, np.array([0, 1.0, 2, 3, 4, 0]))],
+        "flat": [TokenScores("flat", 0, flat), TokenScores("flat", 1, np.array([0, 4.0, 3, 2, 1, 0]))],
+    }
+    both = agreement([special, [True, False, False, False, False, True]], results)
+    assert both.methods == ("x", "flat")
+    assert both.counts.tolist() == [[2, 1], [1, 1]]
+    assert both.mean[0, 1] == pytest.approx(-1.0)  # text 0 undefined, text 1 exactly reversed
+    assert both.mean[0, 0] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- on the sample model
+
+
+def test_integrated_gradients_beats_random_on_the_sample_model(sample_model: Path) -> None:
+    texts = sample_texts(REPO / "samples" / "texts.txt")
+    ctx = make_context(sample_model, texts, batch_size=16, ig_steps=16)
+    results = run_methods(resolve(["integrated_gradients"]), ctx)
+    report = evaluate_faithfulness(ctx.loaded, ctx.extractions, results, batch_size=16)
+    table = {s.method: s for s in report.summary}
+    ig, rnd = table["integrated_gradients"], table[RANDOM_METHOD]
+    assert ig.mean_comprehensiveness > rnd.mean_comprehensiveness, (ig, rnd)
+    assert ig.beats_random > 0.5, ig
