@@ -114,3 +114,99 @@ def predictions_spec(
         )
     chart = alt.layer(*layers).properties(width=420, height=alt.Step(14))
     return _spec(chart)
+
+
+# --- Explanation methods -------------------------------------------------------------------
+# Signed and unsigned methods share one zero-centred diverging scale: every score is divided by
+# its method's report-wide largest |score| before it reaches a chart, so red means "pushes the
+# output up / draws attention" and blue "pushes it down", with the same depth on every text.
+DIVERGING = alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)
+
+
+def methods_spec() -> dict[str, Any]:
+    """Every method's token scores side by side: one row of bars per method."""
+    chart = (
+        alt.Chart(alt.NamedData("scores"))
+        .mark_bar()
+        .encode(
+            x=alt.X("pos:O", title=None, axis=alt.Axis(labelExpr=TOKEN_LABEL, labelAngle=-60, labelLimit=90)),
+            y=alt.Y("rel:Q", title=None, scale=alt.Scale(domain=[-1, 1]), axis=alt.Axis(tickCount=3, format=".1f")),
+            color=alt.Color("rel:Q", scale=DIVERGING, legend=None),
+            tooltip=[
+                alt.Tooltip("method:N", title="method"),
+                alt.Tooltip("token:N", title="token"),
+                alt.Tooltip("value:Q", title="score", format=".4g"),
+                alt.Tooltip("rel:Q", title="relative to report max", format=".3f"),
+            ],
+        )
+        .properties(width=alt.Step(16), height=60)
+        .facet(row=alt.Row("method:N", sort=alt.SortField("order"), title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+        .add_params(_tokens_param())
+    )
+    return _spec(chart)
+
+
+def waterfall_spec() -> dict[str, Any]:
+    """Integrated Gradients as a walk from f(baseline), token by token, to f(x).
+
+    Token steps are floating bars from the running total before to after; f(baseline) and f(x)
+    are level marks, so small contributions stay visible next to a large output.
+    """
+    base = alt.Chart(alt.NamedData("steps")).encode(
+        x=alt.X("step:O", title=None, axis=alt.Axis(labelExpr=TOKEN_LABEL, labelAngle=-60, labelLimit=90)),
+        tooltip=[
+            alt.Tooltip("label:N", title="step"),
+            alt.Tooltip("value:Q", title="contribution / value", format="+.4g"),
+            alt.Tooltip("end:Q", title="running total", format=".4g"),
+        ],
+    )
+    colour = alt.Color(
+        "kind:N",
+        scale=alt.Scale(domain=["up", "down", "total"], range=["#d6604d", "#4393c3", "#374151"]),
+        legend=alt.Legend(title=None, orient="bottom"),
+    )
+    bars = base.transform_filter("datum.kind != 'total'").mark_bar().encode(
+        y=alt.Y("start:Q", title="model output", scale=alt.Scale(zero=False)), y2="end:Q", color=colour
+    )
+    levels = base.transform_filter("datum.kind == 'total'").mark_tick(thickness=3, size=14).encode(y="end:Q", color=colour)
+    return _spec(alt.layer(bars, levels).properties(width=alt.Step(16), height=160).add_params(_tokens_param()))
+
+
+def deletion_spec() -> dict[str, Any]:
+    """Output after removing each method's top-k% tokens, against the random-order band."""
+    band = (
+        alt.Chart(alt.NamedData("band"))
+        .mark_area(opacity=0.25, color="#9e9e9e")
+        .encode(
+            x=alt.X("pct:Q", title="tokens removed (top k%, by the method's ranking)"),
+            y=alt.Y("lo:Q", title="model output", scale=alt.Scale(zero=False)),
+            y2="hi:Q",
+            tooltip=[alt.Tooltip("pct:Q", title="k %"), alt.Tooltip("lo:Q", format=".4g"), alt.Tooltip("hi:Q", format=".4g")],
+        )
+    )
+    lines = (
+        alt.Chart(alt.NamedData("curves"))
+        .mark_line(point=True)
+        .encode(
+            x="pct:Q",
+            y="f:Q",
+            color=alt.Color("method:N", sort=alt.SortField("order"), legend=alt.Legend(title=None, orient="right")),
+            strokeDash=alt.StrokeDash("reference:N", legend=None),
+            tooltip=[alt.Tooltip("method:N"), alt.Tooltip("pct:Q", title="k %"), alt.Tooltip("f:Q", title="output", format=".4g")],
+        )
+    )
+    return _spec(alt.layer(band, lines).properties(width=360, height=200))
+
+
+def agreement_spec(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, Any]:
+    """Mean Spearman correlation between methods' token rankings."""
+    base = alt.Chart(alt.Data(values=list(rows))).encode(
+        x=alt.X("a:N", sort=list(methods), title=None, axis=alt.Axis(labelAngle=-30)),
+        y=alt.Y("b:N", sort=list(methods), title=None),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("rho:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True), title="Spearman ρ"),
+        tooltip=[alt.Tooltip("a:N", title="method"), alt.Tooltip("b:N", title="vs"), alt.Tooltip("rho:Q", format=".2f"), alt.Tooltip("texts:Q")],
+    )
+    labels = base.mark_text(fontSize=11).encode(text=alt.Text("rho:Q", format=".2f"))
+    return _spec(alt.layer(cells, labels).properties(width=alt.Step(70), height=alt.Step(28)))

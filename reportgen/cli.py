@@ -16,6 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgres
 from . import __version__
 from .inputs import InputError
 from .loading import ModelLoadError
+from .methods import REGISTRY
+from .methods.integrated_gradients import DEFAULT_STEPS
 from .output import OutputError
 from .pipeline import Progress, RunOptions, default_out_path, run_report
 from .resources import sample_model_dir, sample_texts
@@ -39,14 +41,14 @@ app = typer.Typer(
 class _BarProgress(Progress):
     def __init__(self) -> None:
         self._bar = RichProgress(
-            TextColumn("extracting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
             console=None,
         )
         self._task = None
 
-    def start(self, total: int) -> None:
+    def start(self, total: int, label: str) -> None:
         self._bar.start()
-        self._task = self._bar.add_task("extract", total=total)
+        self._task = self._bar.add_task(label, total=total)
 
     def advance(self, count: int) -> None:
         if self._task is not None:
@@ -137,6 +139,27 @@ def run(
             show_default=False,
         ),
     ] = None,
+    faithfulness_csv: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write one CSV row per text and method: text_id, method, comprehensiveness, "
+            "sufficiency, ... and the deletion curve; the random-order reference is method 'random'.",
+            show_default=False,
+        ),
+    ] = None,
+    methods: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Comma-separated explanation methods to run (default: all): " + ", ".join(REGISTRY) + ".",
+            show_default=False,
+        ),
+    ] = None,
+    no_gradients: Annotated[
+        bool, typer.Option("--no-gradients", help="Skip the gradient methods (grad_input, integrated_gradients).")
+    ] = False,
+    ig_steps: Annotated[
+        int, typer.Option(help="Integrated Gradients integration steps (Gauss-Legendre); more is more exact.", min=1)
+    ] = DEFAULT_STEPS,
     text_column: Annotated[str, typer.Option(help="Column (CSV/TSV) or field (JSONL) holding the text.")] = "text",
     label_column: Annotated[
         Optional[str],
@@ -163,6 +186,10 @@ def run(
         checkpoint=checkpoint,
         out=out if out is not None else default_out_path(),
         csv=csv,
+        faithfulness_csv=faithfulness_csv,
+        methods=tuple(m.strip() for m in methods.split(",") if m.strip()) if methods is not None else None,
+        gradients=not no_gradients,
+        ig_steps=ig_steps,
         text_column=text_column,
         label_column=label_column,
         encoding=encoding,

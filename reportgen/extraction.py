@@ -53,6 +53,10 @@ class TextExtraction:
         return self.encoded.text_id
 
     @property
+    def quant_scale(self) -> int:
+        return QUANT_SCALE
+
+    @property
     def cls_attention(self) -> np.ndarray:
         """Last layer, mean over heads of ``A[h, 0, j]``."""
         return self.layer_mean[-1, 0, :]

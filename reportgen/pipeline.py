@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence
+from typing import BinaryIO
 
-from .export import tokens_csv
+from .agreement import agreement
+from .export import faithfulness_csv, tokens_csv
 from .extraction import encode_texts, extract
-from .inputs import read_inputs
+from .faithfulness import evaluate_faithfulness
+from .inputs import InputError, read_inputs
 from .loading import load_model
-from .output import PlannedFile, check_target, write_all
+from .methods import DELTA_TOLERANCE, MethodContext, resolve, run_methods
+from .methods.integrated_gradients import DEFAULT_STEPS
+from .output import OutputError, PlannedFile, check_target, write_all
 from .render import render_html
 from .report import RunInfo, build_report, run_time, software_versions
 
@@ -27,6 +31,11 @@ class RunOptions:
     out: Path
     checkpoint: Path | None = None
     csv: Path | None = None
+    faithfulness_csv: Path | None = None
+    methods: tuple[str, ...] | None = None
+    """None: every registered method."""
+    gradients: bool = True
+    ig_steps: int = DEFAULT_STEPS
     text_column: str = "text"
     label_column: str | None = None
     encoding: str = "utf-8"
@@ -49,7 +58,7 @@ class RunResult:
 class Progress:
     """What a run reports while it works; the CLI draws it, tests ignore it."""
 
-    def start(self, total: int) -> None: ...
+    def start(self, total: int, label: str) -> None: ...
 
     def advance(self, count: int) -> None: ...
 
@@ -64,11 +73,17 @@ def run_report(
     options: RunOptions, progress: Progress | None = None, stdin: BinaryIO | None = None
 ) -> RunResult:
     progress = progress or Progress()
-    targets = [options.out] + [p for p in (options.csv,) if p is not None]
+    targets = [options.out] + [p for p in (options.csv, options.faithfulness_csv) if p is not None]
     if len(set(map(Path.resolve, targets))) != len(targets):
-        raise_output_clash(targets)
+        raise OutputError("--out, --csv and --faithfulness-csv must name different files")
     for target in targets:
         check_target(target, options.force)
+    if options.ig_steps < 1:
+        raise InputError(f"--ig-steps {options.ig_steps}: must be at least 1")
+    try:
+        methods = resolve(options.methods, options.gradients)
+    except ValueError as err:
+        raise InputError(f"--methods: {err}") from None
 
     inputs = read_inputs(
         options.inputs,
@@ -81,11 +96,24 @@ def run_report(
     max_length = _max_length(options.max_length, loaded.info.max_length)
     encoded = encode_texts(loaded, inputs.texts, max_length)
 
-    progress.start(len(encoded))
+    progress.start(len(encoded), "attention")
     try:
         results = extract(loaded, encoded, options.batch_size, on_batch=progress.advance)
     finally:
         progress.stop()
+
+    ctx = MethodContext(loaded, tuple(encoded), tuple(results), options.batch_size, options.ig_steps)
+    progress.start(len(methods) + 1, "explaining")
+    try:
+        scores = {}
+        for method in methods:
+            scores.update(run_methods([method], ctx))
+            progress.advance(1)
+        faithful = evaluate_faithfulness(loaded, results, scores, batch_size=options.batch_size)
+        progress.advance(1)
+    finally:
+        progress.stop()
+    agreed = agreement([e.special for e in encoded], scores) if len(methods) > 1 else None
 
     run = RunInfo(
         title=options.title,
@@ -98,11 +126,15 @@ def run_report(
         batch_size=options.batch_size,
         device=loaded.device,
     )
-    report = build_report(run, loaded.info, inputs, results)
+    report = build_report(
+        run, loaded.info, inputs, results, [m.info for m in methods], scores, faithful, agreed, DELTA_TOLERANCE
+    )
     files = [PlannedFile(options.out, render_html(report).encode("utf-8"))]
     if options.csv is not None:
         files.append(PlannedFile(options.csv, tokens_csv(report)))
-    write_all(files)
+    if options.faithfulness_csv is not None:
+        files.append(PlannedFile(options.faithfulness_csv, faithfulness_csv(report)))
+    write_all(files, force=options.force)
     return RunResult(
         written=tuple(f.path for f in files),
         texts=len(report.texts),
@@ -112,8 +144,6 @@ def run_report(
 
 
 def _max_length(requested: int | None, model_limit: int) -> int:
-    from .inputs import InputError
-
     if requested is None:
         return model_limit
     if requested < 3:
@@ -121,12 +151,3 @@ def _max_length(requested: int | None, model_limit: int) -> int:
     if requested > model_limit:
         raise InputError(f"--max-length {requested}: the model accepts at most {model_limit} tokens")
     return requested
-
-
-def raise_output_clash(targets: Sequence[Path]) -> None:
-    from .output import OutputError
-
-    raise OutputError("--out and --csv must name different files: " + ", ".join(map(str, targets)))
-
-
-ProgressFactory = Callable[[], Progress]

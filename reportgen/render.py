@@ -7,14 +7,16 @@ inlining of the Vega/Vega-Lite/vega-embed bundle, which appears exactly once per
 from __future__ import annotations
 
 import functools
+import math
 import re
+import unicodedata
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import __version__, charts
-from .report import Report
+from .report import Report, TextReport
 from .resources import templates_dir
 
 PAGE_TEMPLATE = "report.html.j2"
@@ -31,7 +33,7 @@ def vega_bundle() -> str:
 
 
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(templates_dir())),
         autoescape=True,
         undefined=StrictUndefined,
@@ -39,6 +41,189 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["visible"] = visible
+    env.filters["visible_plain"] = visible_plain
+    env.filters["shade"] = shade
+    return env
+
+
+# The text highlight uses the charts' diverging scale: red = positive, blue = negative, depth =
+# |relative score|. The page's script recolours with the same constants when the reader switches.
+POSITIVE_RGB = (214, 96, 77)
+NEGATIVE_RGB = (67, 147, 195)
+MAX_ALPHA = 0.85
+
+
+def shade(relative: float) -> str:
+    """CSS background for a score already divided by its method's report-wide maximum."""
+    value = max(-1.0, min(1.0, float(relative)))
+    red, green, blue = POSITIVE_RGB if value >= 0 else NEGATIVE_RGB
+    return f"rgba({red}, {green}, {blue}, {abs(value) * MAX_ALPHA:.3f})"
+
+
+# --- Invisible and control characters, shown as visible escapes (issue 6) -------------------
+# A browser shows NUL and other C0/C1 controls, bidi overrides, zero-width and other format
+# characters as nothing (or lets them reorder the text around them), and the HTML parser
+# itself rewrites NUL and CR. User text is therefore shown with each such character replaced
+# by a visible stand-in: C0 controls and DEL as their Unicode "control pictures" (U+2400..),
+# everything else spelled out as \uXXXX. Tab and newline stay (the text is pre-wrap).
+# A zero-width joiner inside an emoji sequence and the tag characters of a flag sequence
+# stay too: they are part of a visible emoji there.
+_FLAG_TAGS = re.compile("\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F")
+_ZWJ = "\u200d"
+
+
+def _stand_in(char: str) -> str | None:
+    code = ord(char)
+    if char in "\t\n":
+        return None
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    if (
+        unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        or 0xFDD0 <= code <= 0xFDEF
+        or (code & 0xFFFE) == 0xFFFE
+    ):
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return None
+
+
+def _emoji_like(char: str) -> bool:
+    return unicodedata.category(char) in ("So", "Sk") or char == "\ufe0f"
+
+
+def visible_parts(text: str) -> list[tuple[str, bool]]:
+    """``text`` as runs of ``(shown, escaped)``: escaped runs are one stand-in each."""
+    keep = set()
+    for match in _FLAG_TAGS.finditer(text):
+        keep.update(range(match.start() + 1, match.end()))
+    parts: list[tuple[str, bool]] = []
+    plain: list[str] = []
+    for i, char in enumerate(text):
+        shown = None if i in keep else _stand_in(char)
+        if char == _ZWJ and 0 < i < len(text) - 1 and _emoji_like(text[i - 1]) and _emoji_like(text[i + 1]):
+            shown = None
+        if shown is None:
+            plain.append(char)
+            continue
+        if plain:
+            parts.append(("".join(plain), False))
+            plain = []
+        parts.append((shown, True))
+    if plain:
+        parts.append(("".join(plain), False))
+    return parts
+
+
+def visible_plain(text: object) -> str:
+    """Plain text with every invisible or control character replaced by its stand-in
+    (for attributes, ``<title>`` and chart data, where no markup is possible)."""
+    return "".join(shown for shown, _ in visible_parts(str(text)))
+
+
+def visible(text: object) -> Markup:
+    """HTML for user text: escaped, with each invisible or control character shown as a
+    stand-in inside ``<span class="ctl" title="U+XXXX NAME">``."""
+    raw = str(text)
+    out: list[str] = []
+    index = 0
+    for shown, escaped in visible_parts(raw):
+        if escaped:
+            char = raw[index]
+            name = unicodedata.name(char, "")
+            title = f"U+{ord(char):04X} {name}".strip()
+            out.append(f'<span class="ctl" title="{escape(title)}">{escape(shown)}</span>')
+            index += 1
+        else:
+            out.append(str(escape(shown)))
+            index += len(shown)
+    return Markup("".join(out))
+
+
+def _round(value: float | None, digits: int = 5) -> float | None:
+    return None if value is None or math.isnan(value) else round(float(value), digits)
+
+
+def _waterfall(text: TextReport) -> tuple[list[str], list[dict[str, Any]]]:
+    """Integrated Gradients steps: f(baseline), each content token's share, then f(x)."""
+    ig = text.integrated_gradients
+    if ig is None:
+        return [], []
+    values = next(s.values for s in text.scores if s.method == "integrated_gradients")
+    labels = ["f(baseline)"]
+    rows = [{"step": 0, "label": "f(baseline)", "start": _round(ig.baseline_prediction), "end": _round(ig.baseline_prediction), "value": _round(ig.baseline_prediction), "kind": "total"}]
+    running = ig.baseline_prediction
+    for token in text.tokens:
+        if token.special:
+            continue
+        value = values[token.position]
+        labels.append(visible_plain(token.label))
+        rows.append({
+            "step": len(rows), "label": visible_plain(token.label), "start": _round(running),
+            "end": _round(running + value), "value": _round(value), "kind": "up" if value >= 0 else "down",
+        })
+        running += value
+    labels.append("f(x)")
+    rows.append({"step": len(rows), "label": "f(x)", "start": _round(ig.explained), "end": _round(ig.explained), "value": _round(ig.explained), "kind": "total"})
+    return labels, rows
+
+
+def _curves(report: Report, text: TextReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Deletion curves (k = 0 is the unperturbed text) and the random reference's band."""
+    titles = {m.name: m.title for m in report.methods}
+    measured = [(s.method, titles[s.method], s.faithfulness) for s in text.scores]
+    measured.append(("random", "random order (mean)", text.random_reference))
+    rows: list[dict[str, Any]] = []
+    band: list[dict[str, Any]] = []
+    for order, (name, title, f) in enumerate(measured):
+        if f is None:
+            continue
+        points = [(0.0, f.prediction)] + [(100 * k, v) for k, v in zip(f.curve.fractions, f.curve.without_top)]
+        rows += [{"method": title, "order": order, "reference": name == "random", "pct": _round(k, 2), "f": _round(v)} for k, v in points]
+        if name == "random" and f.curve.without_top_std is not None:
+            band = [{"pct": 0.0, "lo": _round(f.prediction), "hi": _round(f.prediction)}] + [
+                {"pct": _round(100 * k, 2), "lo": _round(m - sd), "hi": _round(m + sd)}
+                for k, m, sd in zip(f.curve.fractions, f.curve.without_top, f.curve.without_top_std)
+            ]
+    return rows, band
+
+
+def _text_data(report: Report, text: TextReport) -> dict[str, Any]:
+    step_labels, steps = _waterfall(text)
+    curves, band = _curves(report, text)
+    return {
+        "id": text.text_id,
+        "n": len(text.tokens),
+        "layers": text.num_layers,
+        "heads": text.num_heads,
+        "tokens": [visible_plain(tok.label) for tok in text.tokens],
+        "pieces": [visible_plain(tok.piece) for tok in text.tokens],
+        "special": [int(tok.special) for tok in text.tokens],
+        "att": text.attention_b64,
+        # One array per method, shared by the highlight and the methods chart (rows built in the page).
+        "methods": {
+            s.method: {"rel": [_round(v, 4) for v in s.relative], "value": [_round(v, 6) for v in s.values]}
+            for s in text.scores
+        },
+        "stepLabels": step_labels,
+        "steps": steps,
+        "curves": curves,
+        "band": band,
+    }
+
+
+def _agreement_rows(report: Report) -> list[dict[str, Any]]:
+    view = report.agreement
+    if view is None:
+        return []
+    return [
+        {"a": a, "b": b, "rho": _round(view.mean[i][j], 4), "texts": view.counts[i][j]}
+        for i, a in enumerate(view.methods)
+        for j, b in enumerate(view.methods)
+        if view.mean[i][j] is not None
+    ]
 
 
 def page_data(report: Report) -> dict[str, Any]:
@@ -55,19 +240,16 @@ def page_data(report: Report) -> dict[str, Any]:
             "predictions": charts.predictions_spec(
                 [t.text_id for t in texts], [t.prediction for t in texts], [t.gold for t in texts], label
             ),
+            "methods": charts.methods_spec(),
+            "waterfall": charts.waterfall_spec(),
+            "deletion": charts.deletion_spec(),
+            "agreement": charts.agreement_spec(
+                _agreement_rows(report), report.agreement.methods if report.agreement else ()
+            ),
         },
-        "texts": [
-            {
-                "id": t.text_id,
-                "n": len(t.tokens),
-                "layers": t.num_layers,
-                "heads": t.num_heads,
-                "tokens": [tok.label for tok in t.tokens],
-                "special": [int(tok.special) for tok in t.tokens],
-                "att": t.attention_b64,
-            }
-            for t in texts
-        ],
+        "methodTitles": [[m.name, m.title] for m in report.methods],
+        "shade": {"positive": POSITIVE_RGB, "negative": NEGATIVE_RGB, "maxAlpha": MAX_ALPHA},
+        "texts": [_text_data(report, t) for t in texts],
     }
 
 

@@ -7,17 +7,23 @@ it and compute nothing of their own beyond presentation.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from .extraction import QUANT_SCALE, TextExtraction
 from .inputs import InputSet, InputText
-from .loading import ModelInfo
+
+if TYPE_CHECKING:  # only for annotations: the report model itself never imports torch
+    from .agreement import Agreement
+    from .extraction import TextExtraction
+    from .faithfulness import DeletionCurve, Faithfulness, FaithfulnessReport, MethodSummary
+    from .loading import ModelInfo
+    from .methods.base import MethodInfo, TokenScores
 
 TOP_TOKENS = 3
 SPACE_MARK = "\u2581"  # SentencePiece's word-start marker
@@ -68,13 +74,47 @@ class Token:
 
 @dataclass(frozen=True)
 class Span:
-    """A run of the original text, with the score of the token that covers it (if any)."""
+    """A run of the original text and the token that covers it (None between tokens)."""
 
     text: str
-    score: float | None
-    token: str | None
-    shade: float = 0.0
-    """``score`` relative to the text's highest score, in [0, 1]: how dark to colour it."""
+    position: int | None
+    piece: str | None
+
+
+@dataclass(frozen=True)
+class MethodColumn:
+    """One explanation method as the whole report shows it."""
+
+    name: str
+    title: str
+    signed: bool
+    description: str
+    scale: float
+    """Largest |score| of this method over every non-special token of the report: the end of
+    its colour scale, so one colour means one value across all texts."""
+
+
+@dataclass(frozen=True)
+class MethodScores:
+    """One method's scores for one text, and how faithful its ranking was there."""
+
+    method: str
+    values: tuple[float, ...]
+    """One per token position, special tokens included, in the method's own unit."""
+    relative: tuple[float, ...]
+    """``values`` divided by the method's report-wide ``scale``: in [-1, 1]."""
+    faithfulness: "Faithfulness | None"
+
+
+@dataclass(frozen=True)
+class IntegratedGradientsCheck:
+    explained: float
+    """f(x): the output Integrated Gradients explains."""
+    baseline_prediction: float
+    delta: float
+    """sum of attributions - (f(x) - f(baseline)): zero for an exact integral."""
+    delta_relative: float
+    warn: bool
 
 
 @dataclass(frozen=True)
@@ -91,7 +131,13 @@ class TextReport:
     full_length: int
     cls_attention: tuple[float, ...]
     mean_received: tuple[float, ...]
+    scores: tuple[MethodScores, ...]
+    highlight: str
+    """The method the text view shows first (the report's most faithful one)."""
     top_tokens: tuple[str, ...]
+    """Labels of the highest-|score| content tokens by ``highlight``."""
+    random_reference: "Faithfulness | None"
+    integrated_gradients: IntegratedGradientsCheck | None
     spans: tuple[Span, ...]
     """The whole text up to the end of the last kept token (all of it unless truncated)."""
     dropped: str
@@ -105,12 +151,41 @@ class TextReport:
     def error(self) -> float | None:
         return None if self.gold is None else self.prediction - self.gold
 
+    @property
+    def highlighted(self) -> MethodScores:
+        return next(s for s in self.scores if s.method == self.highlight)
+
+
+@dataclass(frozen=True)
+class AgreementView:
+    methods: tuple[str, ...]
+    mean: tuple[tuple[float | None, ...], ...]
+    """Mean Spearman rho over texts; None where no text defines it."""
+    counts: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class FaithfulnessView:
+    summary: "tuple[MethodSummary, ...]"
+    best: str | None
+    fractions: tuple[float, ...]
+    perturbation: str
+    ranking: str
+    measures: str
+    best_rule: str
+
 
 @dataclass(frozen=True)
 class Report:
     run: RunInfo
-    model: ModelInfo
+    model: "ModelInfo"
     texts: tuple[TextReport, ...]
+    methods: tuple[MethodColumn, ...]
+    highlight: str
+    faithfulness: FaithfulnessView | None
+    agreement: AgreementView | None
+    quant_scale: int
+    """Attention in the page is stored as round(w * quant_scale) (see extraction)."""
     definitions: tuple[tuple[str, str], ...] = DEFINITIONS
 
     @property
@@ -122,8 +197,11 @@ class Report:
         return any(t.gold is not None for t in self.texts)
 
     @property
-    def quant_scale(self) -> int:
-        return QUANT_SCALE
+    def ig_warnings(self) -> int:
+        return sum(1 for t in self.texts if t.integrated_gradients is not None and t.integrated_gradients.warn)
+
+    def method(self, name: str) -> MethodColumn:
+        return next(m for m in self.methods if m.name == name)
 
 
 def run_time() -> datetime:
@@ -169,23 +247,26 @@ def token_labels(text: str, pieces: Sequence[str], offsets: Sequence[tuple[int, 
     return labels
 
 
-def build_text_report(item: InputText, result: TextExtraction) -> TextReport:
+def build_text_report(
+    item: InputText,
+    result: "TextExtraction",
+    scores: Sequence[MethodScores],
+    highlight: str,
+    random_reference: "Faithfulness | None" = None,
+    integrated_gradients: IntegratedGradientsCheck | None = None,
+) -> TextReport:
     enc = result.encoded
     special = np.array(enc.special, dtype=bool)
-    cls = result.cls_attention.astype(np.float64)
-    received = result.mean_received.astype(np.float64)
     labels = token_labels(item.text, enc.tokens, enc.offsets, enc.special)
     tokens = tuple(
         Token(position=i, piece=piece, label=labels[i], special=bool(special[i]))
         for i, piece in enumerate(enc.tokens)
     )
-    content_cls = np.where(special, 0.0, cls)
-    order = [i for i in np.argsort(-content_cls, kind="stable") if not special[i]]
-    top = tuple(tokens[i].label for i in order[:TOP_TOKENS])
-    total = content_cls.sum()
-    scores = content_cls / total if total > 0 else content_cls
+    chosen = next(s for s in scores if s.method == highlight)
+    magnitude = np.where(special, -np.inf, np.abs(np.asarray(chosen.values)))
+    order = [i for i in np.argsort(-magnitude, kind="stable") if not special[i]]
     heads = np.ascontiguousarray(result.heads_q, dtype="<u2")
-    spans, covered = split_spans(item.text, enc.offsets, enc.special, enc.tokens, scores)
+    spans, covered = split_spans(item.text, enc.offsets, enc.special, enc.tokens)
     dropped = item.text[covered:] if enc.truncated else ""
     if not dropped and covered < len(item.text):
         spans += (Span(item.text[covered:], None, None),)
@@ -200,9 +281,13 @@ def build_text_report(item: InputText, result: TextExtraction) -> TextReport:
         tokens=tokens,
         truncated=enc.truncated,
         full_length=enc.full_length,
-        cls_attention=tuple(float(v) for v in cls),
-        mean_received=tuple(float(v) for v in received),
-        top_tokens=top,
+        cls_attention=tuple(float(v) for v in result.cls_attention),
+        mean_received=tuple(float(v) for v in result.mean_received),
+        scores=tuple(scores),
+        highlight=highlight,
+        top_tokens=tuple(tokens[i].label for i in order[:TOP_TOKENS]),
+        random_reference=random_reference,
+        integrated_gradients=integrated_gradients,
         spans=spans,
         dropped=dropped,
         num_layers=int(heads.shape[0]),
@@ -216,7 +301,6 @@ def split_spans(
     offsets: Sequence[tuple[int, int]] | None,
     special: Sequence[bool],
     pieces: Sequence[str],
-    scores: np.ndarray,
 ) -> tuple[tuple[Span, ...], int]:
     """Cut the text at token boundaries; returns the spans and where the last token ends.
 
@@ -227,7 +311,6 @@ def split_spans(
         return (Span(text, None, None),), len(text)
     spans: list[Span] = []
     cursor = 0
-    top = max(float(np.max(np.abs(scores))), 1e-12)
     for i, (start, end) in enumerate(offsets):
         # A lone "▁" piece reports the span of the next character; it covers nothing itself.
         if special[i] or display_label(pieces[i]) == SPACE_MARK:
@@ -237,14 +320,118 @@ def split_spans(
             continue
         if start > cursor:
             spans.append(Span(text[cursor:start], None, None))
-        spans.append(Span(text[start:end], float(scores[i]), pieces[i], float(scores[i] / top)))
+        spans.append(Span(text[start:end], i, pieces[i]))
         cursor = end
     return tuple(spans), cursor
 
 
+def method_scale(values: Sequence[np.ndarray], specials: Sequence[Sequence[bool]]) -> float:
+    """Largest |score| over every non-special token of every text (1.0 when all are zero)."""
+    top = 0.0
+    for v, special in zip(values, specials):
+        content = np.abs(np.asarray(v, dtype=np.float64))[~np.asarray(special, dtype=bool)]
+        if content.size:
+            top = max(top, float(np.nanmax(content)))
+    return top if top > 0.0 and math.isfinite(top) else 1.0
+
+
 def build_report(
-    run: RunInfo, model: ModelInfo, inputs: InputSet, results: Sequence[TextExtraction]
+    run: RunInfo,
+    model: "ModelInfo",
+    inputs: InputSet,
+    results: Sequence["TextExtraction"],
+    methods: Sequence["MethodInfo"],
+    scores: Mapping[str, Sequence["TokenScores"]],
+    faithfulness: "FaithfulnessReport | None" = None,
+    agreement: "Agreement | None" = None,
+    ig_tolerance: float = 0.05,
 ) -> Report:
-    by_id = {r.text_id: r for r in results}
-    texts = tuple(build_text_report(item, by_id[item.text_id]) for item in inputs.texts)
-    return Report(run=run, model=model, texts=texts)
+    """Assemble the report; ``scores[name][k]`` belongs to ``results[k]`` (input order)."""
+    if not methods:
+        raise ValueError("at least one explanation method is needed")
+    specials = [r.encoded.special for r in results]
+    columns = tuple(
+        MethodColumn(m.name, m.title, m.signed, m.description, method_scale([s.scores for s in scores[m.name]], specials))
+        for m in methods
+    )
+    names = [m.name for m in methods]
+    best = faithfulness.best if faithfulness is not None else None
+    highlight = best if best in names else ("cls_attention" if "cls_attention" in names else names[0])
+    per_text: dict[tuple[int, str], "Faithfulness"] = {}
+    if faithfulness is not None:
+        per_text = {(f.text_id, f.method): f for f in faithfulness.per_text}
+
+    texts = []
+    for k, (item, result) in enumerate(zip(inputs.texts, results)):
+        text_scores = []
+        for column in columns:
+            values = np.asarray(scores[column.name][k].scores, dtype=np.float64)
+            text_scores.append(
+                MethodScores(
+                    method=column.name,
+                    values=tuple(float(v) for v in values),
+                    relative=tuple(float(v) for v in np.clip(values / column.scale, -1.0, 1.0)),
+                    faithfulness=per_text.get((item.text_id, column.name)),
+                )
+            )
+        texts.append(
+            build_text_report(
+                item,
+                result,
+                text_scores,
+                highlight,
+                random_reference=per_text.get((item.text_id, "random")),
+                integrated_gradients=_ig_check(scores, k, ig_tolerance),
+            )
+        )
+    view = None
+    if faithfulness is not None:
+        from . import faithfulness as rules  # constants only: the module's torch import is already loaded
+
+        view = FaithfulnessView(
+            summary=faithfulness.summary,
+            best=faithfulness.best,
+            fractions=faithfulness.fractions,
+            perturbation=rules.PERTURBATION_DESCRIPTION,
+            ranking=rules.RANKING_DESCRIPTION,
+            measures=rules.MEASURES_DESCRIPTION,
+            best_rule=rules.BEST_RULE_DESCRIPTION,
+        )
+    return Report(
+        run=run,
+        model=model,
+        texts=tuple(texts),
+        methods=columns,
+        highlight=highlight,
+        faithfulness=view,
+        agreement=_agreement_view(agreement) if agreement is not None else None,
+        quant_scale=results[0].quant_scale if results else 1,
+    )
+
+
+def _ig_check(scores: Mapping[str, Sequence["TokenScores"]], k: int, tolerance: float) -> IntegratedGradientsCheck | None:
+    ig = scores.get("integrated_gradients")
+    if ig is None:
+        return None
+    item = ig[k]
+    if item.baseline_prediction is None or item.delta is None or item.delta_relative is None:
+        return None
+    explained = float(np.sum(item.scores)) - item.delta + item.baseline_prediction
+    return IntegratedGradientsCheck(
+        explained=explained,
+        baseline_prediction=item.baseline_prediction,
+        delta=item.delta,
+        delta_relative=item.delta_relative,
+        warn=item.delta_relative > tolerance,
+    )
+
+
+def _agreement_view(agreement: "Agreement") -> AgreementView:
+    def cell(value: float) -> float | None:
+        return None if math.isnan(value) else float(value)
+
+    return AgreementView(
+        methods=agreement.methods,
+        mean=tuple(tuple(cell(v) for v in row) for row in agreement.mean),
+        counts=tuple(tuple(int(c) for c in row) for row in agreement.counts),
+    )

@@ -79,10 +79,10 @@
 
   // Each chart is its template spec plus this text's data (VL "datasets") and tokens
   // (the "tokens" parameter the axis labels read). A picker change redraws the chart.
-  function show(el, template, dataName, rows, tokens) {
+  function show(el, template, datasets, tokens) {
+    if (!el) return Promise.resolve();
     var spec = JSON.parse(JSON.stringify(template));
-    spec.datasets = {};
-    spec.datasets[dataName] = rows;
+    spec.datasets = datasets;
     (spec.params || []).forEach(function (p) { if (p.name === "tokens") p.value = tokens; });
     var old = views.get(el);
     if (old) { old.finalize(); el.textContent = ""; }
@@ -93,29 +93,68 @@
     }, function (err) { fail(el, err); });
   }
 
-  function drawText(section) {
-    var t = payload.texts[Number(section.dataset.index)];
+  function methodRows(t) {
+    var rows = [];
+    payload.methodTitles.forEach(function (pair, order) {
+      var scores = t.methods[pair[0]];
+      if (!scores) return;
+      for (var j = 0; j < t.n; j++) {
+        rows.push({ method: pair[1], order: order, pos: j, token: t.tokens[j], value: scores.value[j], rel: scores.rel[j] });
+      }
+    });
+    return rows;
+  }
+
+  function shade(rel) {
+    var c = rel >= 0 ? payload.shade.positive : payload.shade.negative;
+    var a = Math.min(1, Math.abs(rel)) * payload.shade.maxAlpha;
+    return "rgba(" + c[0] + ", " + c[1] + ", " + c[2] + ", " + a.toFixed(3) + ")";
+  }
+
+  // Recolour the text by another method; same colours as the server-side first rendering.
+  function highlight(section, t, method) {
+    var scores = t.methods[method];
+    if (!scores) return;
+    section.querySelectorAll(".highlight .tok[data-pos]").forEach(function (span) {
+      var pos = Number(span.dataset.pos);
+      span.style.backgroundColor = shade(scores.rel[pos]);
+      span.title = t.pieces[pos] + ": " + Number(scores.value[pos]).toPrecision(4);
+    });
+  }
+
+  function drawAttention(section, t) {
     var layer = Number(section.querySelector(".pick-layer").value);
     var head = Number(section.querySelector(".pick-head").value);
     var m = matrix(t, layer, head), r = renormalise(t, m);
     return Promise.all([
-      show(section.querySelector('[data-chart="heatmap"]'), payload.specs.heatmap, "cells", cells(t, m, r), t.tokens),
-      show(section.querySelector('[data-chart="bars"]'), payload.specs.bars, "bars", bars(t, m, r), t.tokens)
+      show(section.querySelector('[data-chart="heatmap"]'), payload.specs.heatmap, { cells: cells(t, m, r) }, t.tokens),
+      show(section.querySelector('[data-chart="bars"]'), payload.specs.bars, { bars: bars(t, m, r) }, t.tokens)
     ]);
+  }
+
+  function drawText(section) {
+    var t = payload.texts[Number(section.dataset.index)];
+    return drawAttention(section, t).then(function () {
+      return Promise.all([
+        show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t) }, t.tokens),
+        show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: t.steps }, t.stepLabels),
+        show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, { curves: t.curves, band: t.band }, [])
+      ]);
+    });
   }
 
   function start() {
     var jobs = [];
-    var summary = document.querySelector('[data-chart="predictions"]');
-    if (summary) {
-      jobs.push(vegaEmbed(summary, payload.specs.predictions, OPTIONS).then(
-        function () { summary.dataset.state = "done"; }, function (err) { fail(summary, err); }));
-    }
+    jobs.push(show(document.querySelector('[data-chart="predictions"]'), payload.specs.predictions, {}, []));
     var sections = Array.prototype.slice.call(document.querySelectorAll("section.text"));
+    jobs.push(show(document.querySelector('[data-chart="agreement"]'), payload.specs.agreement, {}, []));
     sections.forEach(function (section) {
-      section.querySelectorAll("select").forEach(function (select) {
-        select.addEventListener("change", function () { drawText(section); });
+      var t = payload.texts[Number(section.dataset.index)];
+      section.querySelectorAll(".pick-layer, .pick-head").forEach(function (select) {
+        select.addEventListener("change", function () { drawAttention(section, t); });
       });
+      var method = section.querySelector(".pick-method");
+      if (method) method.addEventListener("change", function () { highlight(section, t, method.value); });
     });
     // One text after another keeps the page responsive while long reports draw.
     var chain = Promise.resolve();

@@ -121,6 +121,8 @@ def test_report_is_compact(report_html: str) -> None:
     # Per-text data is base64 attention plus tokens; the chart specs appear once, not per text.
     tree = parse(report_html)
     data = tree.scripts[0][1]
-    assert data.count('"mark"') <= 4
     payload = json.loads(data)
-    assert set(payload["specs"]) == {"heatmap", "bars", "predictions"}
+    assert {"heatmap", "bars", "predictions", "methods", "waterfall", "deletion", "agreement"} <= set(payload["specs"])
+    # Every mark in the page belongs to a spec embedded once; per-text data carries none.
+    assert data.count('"mark"') == json.dumps(payload["specs"]).count('"mark"')
+    assert all("mark" not in json.dumps(text) for text in payload["texts"])
