@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # only for annotations: the report model itself never imports
 
 TOP_TOKENS = 3
 SPACE_MARK = "\u2581"  # SentencePiece's word-start marker
+BLANK_LABEL = "\u2423"  # "␣": what the reader sees for a piece that is only that marker
 
 DEFINITIONS = (
     ("[CLS] attention", "last layer, mean over heads of A[h, 0, j]: how much [CLS] attends to token j."),
@@ -225,21 +226,26 @@ def software_versions() -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def marker_only(piece: str) -> bool:
+    """A piece that is only SentencePiece's word-start marker: it covers no character."""
+    return bool(piece) and not piece.replace(SPACE_MARK, "")
+
+
 def display_label(piece: str) -> str:
     label = piece.replace(SPACE_MARK, "")
-    return label if label else SPACE_MARK
+    return label if label else BLANK_LABEL
 
 
 def token_labels(text: str, pieces: Sequence[str], offsets: Sequence[tuple[int, int]] | None, special: Sequence[bool]) -> list[str]:
     """What the reader sees per token: the characters of the text it covers.
 
     Taken from the text rather than the vocabulary so that ``<unk>`` pieces and normalised
-    characters show as written; special tokens and SentencePiece's lone ``▁`` keep their piece.
+    characters show as written; special tokens keep their piece, a lone ``▁`` shows as ``␣``.
     """
     labels = []
     for i, piece in enumerate(pieces):
         label = display_label(piece)
-        if offsets is not None and not special[i] and label != SPACE_MARK:
+        if offsets is not None and not special[i] and not marker_only(piece):
             start, end = offsets[i]
             if end > start:
                 label = text[start:end]
@@ -313,7 +319,7 @@ def split_spans(
     cursor = 0
     for i, (start, end) in enumerate(offsets):
         # A lone "▁" piece reports the span of the next character; it covers nothing itself.
-        if special[i] or display_label(pieces[i]) == SPACE_MARK:
+        if special[i] or marker_only(pieces[i]):
             continue
         start = max(start, cursor)
         if end <= start:
