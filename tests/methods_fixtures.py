@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import torch
-
 from reportgen.extraction import encode_texts, extract
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
@@ -29,7 +27,6 @@ def make_context(
     model_dir: Path, texts: Sequence[str] = TEXTS, batch_size: int = 4, ig_steps: int = 16
 ) -> MethodContext:
     """Texts of different lengths in batches of 4, so every batch holds padding."""
-    torch.set_num_threads(1)
     loaded = load_model(model_dir, device="cpu")
     items = [InputText(i, t, f"t:{i}") for i, t in enumerate(texts)]
     encoded = encode_texts(loaded, items, loaded.info.max_length)

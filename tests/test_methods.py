@@ -19,10 +19,11 @@ from methods_fixtures import make_context, sample_texts, with_batch_size
 from reportgen.extraction import encode_texts, extract
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
-from reportgen.methods import REGISTRY, MethodContext, resolve, run_methods
+from reportgen.methods import REGISTRY, MethodContext, delta_warning, resolve, run_methods
 from reportgen.methods.attn_norm import ATTN_NORM, last_attention
 from reportgen.methods.base import explained_index
 from reportgen.methods.grad_input import GRAD_INPUT
+from reportgen.methods.grad_rollout import GRAD_ROLLOUT, gradient_rollout
 from reportgen.methods.integrated_gradients import INTEGRATED_GRADIENTS, baseline_ids, quadrature
 from reportgen.methods.rollout import ROLLOUT, attention_rollout, rollout_products
 
@@ -45,11 +46,14 @@ def classifier_ctx(tiny_classifier: Path) -> MethodContext:
 def test_registry_order_and_infos() -> None:
     assert list(REGISTRY) == [
         "cls_attention", "mean_received", "rollout", "attn_norm", "grad_input", "integrated_gradients",
+        "grad_rollout",
     ]
     for name, method in REGISTRY.items():
         assert method.info.name == name
         assert method.info.description.strip() and method.info.title.strip()
-    assert {n for n, m in REGISTRY.items() if m.info.needs_gradients} == {"grad_input", "integrated_gradients"}
+    assert {n for n, m in REGISTRY.items() if m.info.needs_gradients} == {
+        "grad_input", "integrated_gradients", "grad_rollout",
+    }
     assert {n for n, m in REGISTRY.items() if m.info.signed} == {"grad_input", "integrated_gradients"}
 
 
@@ -76,9 +80,9 @@ def test_every_method_gives_one_float_vector_per_token(tiny_ctx: MethodContext) 
             assert scores.method == name
             assert scores.scores.dtype == np.float64 and scores.scores.shape == (len(enc.input_ids),)
             assert np.all(np.isfinite(scores.scores))
-            if REGISTRY[name].info.signed:
+            if REGISTRY[name].info.needs_gradients:
                 assert np.all(scores.scores[np.array(enc.special)] == 0.0)
-            else:
+            if not REGISTRY[name].info.signed:
                 assert np.all(scores.scores >= 0.0)
 
 
@@ -254,7 +258,7 @@ def test_grad_input_matches_plain_autograd(which: str, request: pytest.FixtureRe
 
 def test_gradient_methods_do_not_depend_on_batching(tiny_ctx: MethodContext) -> None:
     one = with_batch_size(tiny_ctx, 1)
-    for method in (GRAD_INPUT, INTEGRATED_GRADIENTS, ATTN_NORM):
+    for method in (GRAD_INPUT, INTEGRATED_GRADIENTS, ATTN_NORM, GRAD_ROLLOUT):
         batched, alone = method.compute(tiny_ctx), method.compute(one)
         for a, b in zip(batched, alone):
             np.testing.assert_allclose(a.scores, b.scores, rtol=1e-4, atol=1e-7)
@@ -299,6 +303,7 @@ def _check_completeness(ctx: MethodContext, tolerance: float) -> float:
         # Independent of the method's own bookkeeping: f(x) from the extraction pass.
         error = abs(scores.scores.sum() - difference)
         assert abs(scores.delta) == pytest.approx(error, abs=1e-5)
+        assert delta_warning(scores) == (scores.delta_relative > 0.05)
         if abs(difference) > 1e-7:  # the tiny models' outputs move by ~1e-5
             assert error <= tolerance * abs(difference), (scores.text_id, error, difference)
             worst = max(worst, error / abs(difference))
@@ -316,6 +321,37 @@ def test_ig_completeness_sample_model(sample_model: Path) -> None:
     ctx = make_context(sample_model, texts, batch_size=8, ig_steps=32)
     worst = _check_completeness(ctx, 0.05)
     assert worst < 0.05
+
+
+def test_gradient_rollout_matches_loop_reference() -> None:
+    rng = np.random.default_rng(1)
+    layers, heads, n = 3, 2, 4
+    att = rng.random((layers, heads, n, n))
+    grad = rng.normal(size=(layers, heads, n, n))
+    relevance = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+    for layer in range(layers):
+        bar = [[sum(max(att[layer, h, i, j] * grad[layer, h, i, j], 0.0) for h in range(heads)) / heads
+                for j in range(n)] for i in range(n)]
+        step = [[sum(bar[i][k] * relevance[k][j] for k in range(n)) for j in range(n)] for i in range(n)]
+        relevance = [[relevance[i][j] + step[i][j] for j in range(n)] for i in range(n)]
+    expected = np.array(relevance) - np.eye(n)
+    np.testing.assert_allclose(gradient_rollout(att, grad), expected, atol=1e-12)
+
+
+def test_grad_rollout_against_unpadded_autograd(classifier_ctx: MethodContext) -> None:
+    ctx = classifier_ctx
+    model = ctx.loaded.model
+    for scores, enc, extraction in zip(GRAD_ROLLOUT.compute(ctx), ctx.encoded, ctx.extractions):
+        out = model(input_ids=torch.tensor([enc.input_ids]), output_attentions=True)
+        target = explained_index(ctx.loaded, extraction)
+        # Raises if the returned maps were copies outside the graph; nonzero shows they are used.
+        grads = torch.autograd.grad(out.logits[0, target], list(out.attentions))
+        assert all(float(g.abs().sum()) > 0 for g in grads)
+        att = torch.stack(out.attentions)[:, 0].detach().double().numpy()
+        grad = torch.stack(grads)[:, 0].double().numpy()
+        expected = gradient_rollout(att, grad)[0]
+        expected[np.array(enc.special)] = 0.0
+        np.testing.assert_allclose(scores.scores, expected, rtol=1e-4, atol=1e-9)
 
 
 # ---------------------------------------------------------------- the explained scalar

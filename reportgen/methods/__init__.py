@@ -13,12 +13,13 @@ from .attention import CLS_ATTENTION, MEAN_RECEIVED
 from .attn_norm import ATTN_NORM
 from .base import Method, MethodContext, MethodInfo, TokenScores, explained_index, explained_value
 from .grad_input import GRAD_INPUT
-from .integrated_gradients import DELTA_TOLERANCE, INTEGRATED_GRADIENTS
+from .grad_rollout import GRAD_ROLLOUT
+from .integrated_gradients import DEFAULT_STEPS, DELTA_TOLERANCE, INTEGRATED_GRADIENTS, delta_warning
 from .rollout import ROLLOUT
 
 REGISTRY: dict[str, Method] = {
     m.info.name: m
-    for m in (CLS_ATTENTION, MEAN_RECEIVED, ROLLOUT, ATTN_NORM, GRAD_INPUT, INTEGRATED_GRADIENTS)
+    for m in (CLS_ATTENTION, MEAN_RECEIVED, ROLLOUT, ATTN_NORM, GRAD_INPUT, INTEGRATED_GRADIENTS, GRAD_ROLLOUT)
 }
 """Every method, in display order."""
 
@@ -60,12 +61,14 @@ def run_methods(methods: Sequence[Method], ctx: MethodContext) -> dict[str, list
 
 
 __all__ = [
+    "DEFAULT_STEPS",
     "DELTA_TOLERANCE",
     "REGISTRY",
     "Method",
     "MethodContext",
     "MethodInfo",
     "TokenScores",
+    "delta_warning",
     "explained_index",
     "explained_value",
     "resolve",

@@ -35,6 +35,11 @@ def relative_delta(delta: float, difference: float) -> float:
     return 0.0 if delta == 0.0 else float("inf")
 
 
+def delta_warning(scores: TokenScores, tolerance: float = DELTA_TOLERANCE) -> bool:
+    """True when the text's convergence delta is too large for the values to be trusted."""
+    return scores.delta_relative is not None and scores.delta_relative > tolerance
+
+
 class IntegratedGradients:
     info = MethodInfo(
         name="integrated_gradients",
