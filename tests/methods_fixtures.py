@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import torch
+
 from reportgen.extraction import encode_texts, extract
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
@@ -27,6 +29,8 @@ def make_context(
     model_dir: Path, texts: Sequence[str] = TEXTS, batch_size: int = 4, ig_steps: int = 16
 ) -> MethodContext:
     """Texts of different lengths in batches of 4, so every batch holds padding."""
+    # One thread: these models are tiny, and two threads on a shared 2-core machine spin-wait.
+    torch.set_num_threads(1)
     loaded = load_model(model_dir, device="cpu")
     items = [InputText(i, t, f"t:{i}") for i, t in enumerate(texts)]
     encoded = encode_texts(loaded, items, loaded.info.max_length)
