@@ -264,7 +264,31 @@ def test_gradient_methods_do_not_depend_on_batching(tiny_ctx: MethodContext) -> 
             np.testing.assert_allclose(a.scores, b.scores, rtol=1e-4, atol=1e-7)
 
 
+def test_ig_matches_a_plain_trapezoid_loop(classifier_ctx: MethodContext) -> None:
+    """Reference: one text at a time, no padding, 129-point trapezoid rule, written here."""
+    ctx = classifier_ctx
+    model = ctx.loaded.model
+    table = model.get_input_embeddings()
+    pad = ctx.loaded.tokenizer.pad_token_id
+    alphas = np.linspace(0.0, 1.0, 129)
+    weights = np.full(129, 1 / 128)
+    weights[[0, -1]] /= 2
+    for scores, enc, extraction in zip(INTEGRATED_GRADIENTS.compute(ctx), ctx.encoded, ctx.extractions):
+        target = explained_index(ctx.loaded, extraction)
+        with torch.no_grad():
+            x = table(torch.tensor([enc.input_ids]))[0]
+            b = table(torch.tensor([[i if s else pad for i, s in zip(enc.input_ids, enc.special)]]))[0]
+        total = torch.zeros_like(x, dtype=torch.float64)
+        for alpha, weight in zip(alphas, weights):
+            point = (b + float(alpha) * (x - b)).unsqueeze(0).requires_grad_(True)
+            (grad,) = torch.autograd.grad(model(inputs_embeds=point).logits[0, target], point)
+            total += weight * grad[0].double()
+        reference = (total * (x - b).double()).sum(-1).numpy()
+        np.testing.assert_allclose(scores.scores, reference, rtol=2e-3, atol=1e-8)
+
+
 def test_ig_matches_captum(classifier_ctx: MethodContext) -> None:
+    pytest.importorskip("captum", reason="captum (the bench extra) is the optional second reference")
     from captum.attr import LayerIntegratedGradients
 
     ctx = classifier_ctx
