@@ -6,10 +6,13 @@ raises :class:`InputError` with a one-line message that names the file and the l
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
@@ -18,6 +21,9 @@ STDIN = "-"
 TEXT_SUFFIXES = (".txt", ".text")
 CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# Python strings can hold lone UTF-16 surrogates (JSON's "\ud800" decodes to one); they are not
+# Unicode text, cannot be written as UTF-8 and would crash the report at the very end.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InputError(ValueError):
@@ -62,14 +68,14 @@ def read_inputs(
     raws: list[_Raw] = []
     skipped = 0
     for path in paths:
-        name = "<stdin>" if path == STDIN else path
+        name = "<stdin>" if path == STDIN else _name(path)
         data = _read_bytes(path, stdin)
         content = _decode(data, name, encoding)
         kept, blank = _split(content, name, path, text_column, label_column)
         raws.extend(kept)
         skipped += blank
     if not raws:
-        where = ", ".join("<stdin>" if p == STDIN else p for p in paths)
+        where = ", ".join("<stdin>" if p == STDIN else _name(p) for p in paths)
         raise InputError(f"{where}: no texts found (after skipping {skipped} blank)")
     texts = tuple(InputText(i, r.text, r.source, r.gold) for i, r in enumerate(raws))
     return InputSet(texts=texts, skipped_blank=skipped, sources=tuple(paths))
@@ -84,20 +90,20 @@ def _read_bytes(path: str, stdin: BinaryIO | None) -> bytes:
         return stdin.read()
     file = Path(path)
     if not file.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{_name(path)}: no such file")
     if file.is_dir():
-        raise InputError(f"{path}: is a folder, not a file of texts")
+        raise InputError(f"{_name(path)}: is a folder, not a file of texts")
     try:
         return file.read_bytes()
     except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror})") from None
+        raise InputError(f"{_name(path)}: cannot read ({err.strerror})") from None
 
 
 def _decode(data: bytes, name: str, encoding: str) -> str:
     try:
         text = data.decode(encoding)
     except LookupError:
-        raise InputError(f"unknown encoding {encoding!r} (see --encoding)") from None
+        raise InputError(f"--encoding {encoding!r}: unknown encoding") from None
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
@@ -140,11 +146,31 @@ def _split(
 def _read_table(
     content: str, name: str, delimiter: str, text_column: str, label_column: str | None
 ) -> tuple[list[_Raw], int]:
+    with _no_field_limit():
+        return _read_table_rows(content, name, delimiter, text_column, label_column)
+
+
+@contextlib.contextmanager
+def _no_field_limit() -> Iterator[None]:
+    """A text may be longer than the csv module's default 131,072-character field limit."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _read_table_rows(
+    content: str, name: str, delimiter: str, text_column: str, label_column: str | None
+) -> tuple[list[_Raw], int]:
     reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
     try:
         columns = reader.fieldnames or []
     except csv.Error as err:
         raise InputError(f"{name}: line 1: malformed header ({err})") from None
+    if not columns:
+        raise InputError(f"{name}: empty file: expected a header row naming the columns (e.g. {text_column!r})")
     for wanted, option in ((text_column, "--text-column"), (label_column, "--label-column")):
         if wanted is not None and wanted not in columns:
             raise InputError(
@@ -179,6 +205,10 @@ def _read_jsonl(
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"{name}: line {number}: malformed JSON ({err.msg} at column {err.colno})") from None
+        except RecursionError:
+            raise InputError(f"{name}: line {number}: malformed JSON (nested too deeply)") from None
+        except ValueError as err:  # e.g. an integer too long to convert
+            raise InputError(f"{name}: line {number}: malformed JSON ({_one_line(err)[:120]})") from None
         if not isinstance(record, dict):
             raise InputError(f"{name}: line {number}: expected a JSON object, got {type(record).__name__}")
         if text_column not in record:
@@ -187,6 +217,12 @@ def _read_jsonl(
         text = record[text_column]
         if not isinstance(text, str):
             raise InputError(f"{name}: line {number}: field {text_column!r} is not a string")
+        bad = _SURROGATE.search(text)
+        if bad:
+            raise InputError(
+                f"{name}: line {number}: field {text_column!r} holds a lone surrogate "
+                f"\\u{ord(bad.group()):04x} at character {bad.start() + 1}, which is not valid Unicode"
+            )
         if not text.strip():
             blank += 1
             continue
@@ -199,12 +235,23 @@ def _read_jsonl(
 
 
 def _gold(value: object, name: str, line: int, column: str | None) -> float | None:
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(f"{name}: line {line}: label {column!r} is not a number: {_name(json.dumps(value))[:40]}")
     try:
-        gold = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        gold = float(value)
+    except (ValueError, OverflowError):
         raise InputError(f"{name}: line {line}: label {column!r} is not a number: {str(value)[:40]!r}") from None
     if not math.isfinite(gold):
         raise InputError(f"{name}: line {line}: label {column!r} is not a finite number")
     return gold
+
+
+def _name(path: str) -> str:
+    """A file name fit for a one-line message: control characters (a newline...) spelled out."""
+    return path if path.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__

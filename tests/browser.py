@@ -1,0 +1,205 @@
+"""Open a reportgen report in headless Chromium and record what the page does.
+
+A small helper shared by the browser tests (``from browser import ...``; ``tests/`` is on
+``sys.path``). It answers the questions the offline and hostile-text guarantees ask:
+
+* did the page open a dialog (``alert``/``confirm``/``prompt``)?  -> ``Visit.dialogs``
+* did any script set the sentinel ``window[SENTINEL]``?            -> ``Visit.sentinel()``
+* did a request for anything but a ``file:`` URL leave the page?  -> ``Visit.outside_requests``
+  (each is recorded and aborted at the network layer, so nothing ever reaches a network)
+* did the page even try one?                                      -> ``Visit.attempted_requests``
+  (includes requests the page's Content-Security-Policy stopped before the network)
+* did the Content-Security-Policy block something?                -> ``Visit.csp_violations``
+* uncaught errors and console errors                              -> ``Visit.page_errors``, ``Visit.console_errors``
+* what does a reader see?  ``Visit.visible_text(selector)`` (``innerText``), ``Visit.svg_texts``
+  (chart axis labels), ``Visit.hover_tooltips`` (vega-tooltip contents), ``Visit.chart_states``.
+
+Usage::
+
+    from browser import chromium, visit, skip_reason
+
+    with chromium() as browser, visit(browser, Path("report.html")) as page:
+        assert not page.dialogs and page.sentinel() is None and not page.outside_requests
+        print(page.visible_text("p.highlight"))
+
+``skip_reason()`` says why no browser test can run here (no playwright, no Chromium), or
+returns ``None``. The Chromium binary is ``$REPORTGEN_CHROMIUM`` or ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+CHROMIUM = os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SENTINEL = "__reportgen_pwned"
+"""Hostile test strings set ``window[SENTINEL]`` if they ever run; the page itself never does."""
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+
+# Runs before any script of the page: records CSP violations as the page raises them.
+_INIT_SCRIPT = """
+window.__reportgen_csp = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__reportgen_csp.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
+
+def skip_reason() -> str | None:
+    """Why browser tests cannot run here, or ``None`` when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
+        return f"no Chromium at {CHROMIUM} (set REPORTGEN_CHROMIUM)"
+    return None
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (playwright ``Browser``), closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Visit:
+    """One opened page and everything it did; valid inside :func:`visit`'s ``with`` block."""
+
+    page: Any
+    dialogs: list[str] = field(default_factory=list)
+    """``"alert: message"`` per dialog the page opened (each is dismissed at once)."""
+    page_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    outside_requests: list[str] = field(default_factory=list)
+    """Every URL not file:, data:, blob: or about: that reached the network layer (then aborted)."""
+    attempted_requests: list[str] = field(default_factory=list)
+    """Every such URL the page asked for, including those its CSP blocked before the network."""
+    csp_blocked_requests: list[str] = field(default_factory=list)
+    local_requests: list[str] = field(default_factory=list)
+
+    def sentinel(self) -> Any:
+        """``window[SENTINEL]``: ``None`` unless some injected code set it."""
+        return self.page.evaluate(f"() => window[{SENTINEL!r}] === undefined ? null : String(window[{SENTINEL!r}])")
+
+    @property
+    def csp_violations(self) -> list[str]:
+        return list(self.page.evaluate("() => window.__reportgen_csp || []"))
+
+    def visible_text(self, selector: str = "body") -> str:
+        """What a reader sees in the first element matching ``selector`` (``innerText``)."""
+        return str(self.page.eval_on_selector(selector, "e => e.innerText"))
+
+    def visible_texts(self, selector: str) -> list[str]:
+        return list(self.page.eval_on_selector_all(selector, "es => es.map(e => e.innerText)"))
+
+    def chart_states(self) -> dict[str, str]:
+        """``data-state`` of every ``.chart``, keyed ``"<section id>/<data-chart>/<n>"``."""
+        states = self.page.eval_on_selector_all(
+            ".chart",
+            """es => es.map((e, n) => [(e.closest('section') ? e.closest('section').id : '') + '/'
+                 + (e.dataset.chart || '') + '/' + n, e.dataset.state || ''])""",
+        )
+        return dict(states)
+
+    def svg_texts(self, selector: str = ".chart") -> list[str]:
+        """The text of every SVG ``<text>`` inside ``selector``: axis labels, titles, legends."""
+        return list(
+            self.page.eval_on_selector_all(f"{selector} svg text", "es => es.map(e => e.textContent)")
+        )
+
+    def hover_tooltips(self, selector: str, limit: int = 40) -> list[str]:
+        """Hover the first ``limit`` marks of the chart at ``selector``; the tooltip text of each.
+
+        Vega-embed's tooltip handler (vega-tooltip) writes into ``#vg-tooltip-element``.
+        """
+        marks = self.page.query_selector_all(f"{selector} svg g.mark-rect path, {selector} svg g.mark-rect rect")
+        seen = []
+        for mark in marks[:limit]:
+            try:
+                mark.hover(force=True, timeout=2000)
+            except Exception:  # noqa: BLE001 - a mark scrolled out of reach: skip it
+                continue
+            tip = self.page.query_selector("#vg-tooltip-element")
+            if tip is not None and tip.is_visible():
+                seen.append(str(tip.inner_text()))
+        return seen
+
+
+@contextmanager
+def visit(
+    browser: Any,
+    report: Path,
+    *,
+    wait_charts: bool = True,
+    timeout_ms: int = 60_000,
+    viewport: dict[str, int] | None = None,
+) -> Iterator[Visit]:
+    """Open ``report`` (a file) in a fresh browser context and record what it does.
+
+    With ``wait_charts`` it waits until the page marks ``body[data-charts=done]``.
+    """
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, java_script_enabled=True)
+    page = context.new_page()
+    result = Visit(page=page)
+
+    def on_dialog(dialog: Any) -> None:
+        result.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def on_route(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(LOCAL_SCHEMES):
+            route.continue_()
+        else:
+            result.outside_requests.append(url)
+            route.abort()
+
+    def on_request(request: Any) -> None:
+        url = request.url
+        if url.startswith(LOCAL_SCHEMES):
+            result.local_requests.append(url[:120])
+        else:
+            result.attempted_requests.append(url)
+
+    def on_failed(request: Any) -> None:
+        if request.failure == "csp":
+            result.csp_blocked_requests.append(request.url)
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            result.console_errors.append(message.text)
+
+    context.route("**/*", on_route)
+    page.on("dialog", on_dialog)
+    page.on("request", on_request)
+    page.on("requestfailed", on_failed)
+    page.on("pageerror", lambda err: result.page_errors.append(str(err)))
+    page.on("console", on_console)
+    page.add_init_script(_INIT_SCRIPT)
+    try:
+        page.goto(Path(report).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+        if wait_charts:
+            page.wait_for_function("() => document.body.dataset.charts === 'done'", timeout=timeout_ms)
+        yield result
+    finally:
+        context.close()
