@@ -28,6 +28,7 @@ NORMALISER_MIN_RELATIVE = 0.01
 FORWARD_ROWS_PER_BATCH_TEXT = 4
 """Rows per forward pass = this × ``batch_size``: no attention or gradient is kept here."""
 TEXTS_PER_CHUNK = 64
+"""Texts whose perturbed inputs are built and held at once (memory stays flat on big corpora)."""
 
 PERTURBATION = "mask"
 PERTURBATION_DESCRIPTION = (
@@ -41,8 +42,8 @@ RANKING_DESCRIPTION = (
 MEASURES_DESCRIPTION = (
     "Comprehensiveness: mean over k of |f(x) − f(x without its top k%)|; sufficiency: mean over k "
     "of |f(x) − f(only the top k% kept)|; k in 1, 5, 10, 20, 50% (at least one token). Both are "
-    "divided by |f(x) − f(every token removed)| when that is not tiny. Higher comprehensiveness "
-    "and lower sufficiency are better."
+    "divided by |f(x) − f(every token removed)| when that is at least 1% of max(|f(x)|, 1), and "
+    "left raw otherwise. Higher comprehensiveness and lower sufficiency are better."
 )
 BEST_RULE_DESCRIPTION = (
     "Methods are ranked by mean comprehensiveness minus mean sufficiency (normalised, over the "
@@ -58,7 +59,10 @@ class DeletionCurve:
     without_top: tuple[float, ...]
     """``f`` after removing the top-k tokens."""
     only_top: tuple[float, ...]
-    """``f`` keeping only the top-k tokens (all other non-special tokens removed)."""
+    """``f`` keeping only the top-k tokens (all other non-special tokens removed).
+
+    ``f`` is the explained output: the regression prediction, or the predicted class's logit.
+    """
     without_top_std: tuple[float, ...] | None = None
     """``random`` only: spread of ``without_top`` over the random orders (the report's band)."""
 
@@ -164,10 +168,8 @@ def evaluate_outputs(
     return values
 
 
-def _measures(
-    fx: float, curve_without: np.ndarray, curve_only: np.ndarray
-) -> tuple[float, float]:
-    if curve_without.size == 0:
+def _measures(fx: float, curve_without: np.ndarray, curve_only: np.ndarray, content: int) -> tuple[float, float]:
+    if content == 0:  # nothing to remove: the measures are undefined, not zero
         return math.nan, math.nan
     return float(np.mean(np.abs(fx - curve_without))), float(np.mean(np.abs(fx - curve_only)))
 
@@ -183,6 +185,8 @@ def evaluate_faithfulness(
 ) -> FaithfulnessReport:
     """Faithfulness of every method in ``scores`` (name -> one TokenScores per text, aligned)."""
     fractions = tuple(float(k) for k in fractions)
+    if not fractions or not all(0.0 < k <= 1.0 for k in fractions):
+        raise ValueError(f"fractions must be in (0, 1], got {fractions}")
     methods = list(scores)
     for name in methods:
         if len(scores[name]) != len(extractions):
@@ -265,7 +269,7 @@ def _evaluate_chunk(
                 without = np.array([values[index[(t, ids)]] for ids in plan.without_top])
                 only = np.array([values[index[(t, ids)]] for ids in plan.only_top])
                 curves.append((without, only))
-            measures = [_measures(fx, without, only) for without, only in curves]
+            measures = [_measures(fx, without, only, max(counts)) for without, only in curves]
             comp = np.array([m[0] for m in measures])
             suff = np.array([m[1] for m in measures])
             is_random = name == RANDOM_METHOD

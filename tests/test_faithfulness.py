@@ -146,6 +146,25 @@ def test_an_oracle_ranking_beats_random(classifier_ctx: MethodContext) -> None:
     assert report.best == "oracle"
 
 
+def test_a_text_with_nothing_to_remove_is_undefined_not_zero(classifier_ctx: MethodContext) -> None:
+    from reportgen.extraction import encode_texts, extract
+    from reportgen.inputs import InputText
+
+    loaded = classifier_ctx.loaded
+    items = [InputText(0, "今日は来てくれてありがとう。", "a"), InputText(1, "ご注文の商品は明日発送いたします。", "b")]
+    encoded = encode_texts(loaded, items[:1], 2) + encode_texts(loaded, items[1:], 64)
+    assert encoded[0].special == (True, True)
+    extractions = extract(loaded, encoded, batch_size=2)
+    scores = {"flat": [TokenScores("flat", e.text_id, np.ones(len(e.input_ids))) for e in encoded]}
+    report = evaluate_faithfulness(loaded, extractions, scores, batch_size=2)
+    empty = report.for_text(0)
+    assert all(math.isnan(f.comprehensiveness) and math.isnan(f.sufficiency) for f in empty)
+    assert all(f.curve.removed == (0,) * len(FRACTIONS) for f in empty)
+    assert all(s.texts == 1 for s in report.summary)
+    with pytest.raises(ValueError, match="fractions"):
+        evaluate_faithfulness(loaded, extractions, scores, fractions=(0.0, 0.5))
+
+
 # ---------------------------------------------------------------- the summary table
 
 
