@@ -54,7 +54,10 @@ class TokenScores:
     method: str
     text_id: int
     scores: np.ndarray
-    """float64 ``(n,)``: one value per token position, special tokens included."""
+    """float64 ``(n,)``: one value per token position, special tokens included.
+
+    Attention methods keep what special tokens receive; gradient methods give them 0.
+    """
     baseline_prediction: float | None = None
     """Integrated Gradients only: ``f(baseline)``."""
     delta: float | None = None

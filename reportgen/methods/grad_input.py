@@ -32,7 +32,8 @@ class GradInput:
             TokenScores(
                 self.info.name,
                 enc.text_id,
-                # Specials are never perturbed anywhere in the report; 0 keeps them out of view.
+                # IG gives specials exactly 0 (they are in its baseline) and faithfulness never
+                # removes them: 0 here keeps the two gradient views comparable.
                 zero_specials((path.weighted_gradient * path.end).sum(axis=1), enc),
             )
             for enc, path in zip(ctx.encoded, paths)
