@@ -189,7 +189,7 @@ def _read_table_rows(
             gold = _gold(row.get(label_column) if label_column else None, name, line, label_column)
             kept.append(_Raw(text, f"{name}:{line}", gold))
     except csv.Error as err:
-        raise InputError(f"{name}: line {reader.line_num}: malformed {delimiter!r}-separated row ({err})") from None
+        raise InputError(f"{name}: line {reader.reader.line_num}: malformed {delimiter!r}-separated row ({err})") from None
     return kept, blank
 
 
