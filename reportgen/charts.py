@@ -18,6 +18,8 @@ VIEWS = [RAW, RENORMALISED]
 CLS_MEASURE = "[CLS] attention"
 RECEIVED_MEASURE = "attention received"
 TOKEN_LABEL = "tokens[datum.value]"
+TOKEN_STEP = 13
+"""Pixels per token on token axes: a 34-token text's two heatmap panels fit a laptop screen."""
 SPECIAL_COLOUR = "#9e9e9e"
 CONTENT_COLOUR = "#2b6cb0"
 
@@ -54,7 +56,7 @@ def heatmap_spec() -> dict[str, Any]:
                 alt.Tooltip("w:Q", title="weight", format=".4f"),
             ],
         )
-        .properties(width=alt.Step(16), height=alt.Step(16))
+        .properties(width=alt.Step(TOKEN_STEP), height=alt.Step(TOKEN_STEP))
         .facet(column=alt.Column("view:N", sort=VIEWS, title=None, header=alt.Header(labelFontSize=12)))
         .resolve_scale(color="independent")
         .add_params(_tokens_param())
@@ -80,7 +82,7 @@ def bars_spec() -> dict[str, Any]:
                 alt.Tooltip("value:Q", title="value", format=".4f"),
             ],
         )
-        .properties(width=alt.Step(16), height=110)
+        .properties(width=alt.Step(TOKEN_STEP), height=110)
         .facet(
             row=alt.Row("measure:N", sort=[CLS_MEASURE, RECEIVED_MEASURE], title=None),
             column=alt.Column("view:N", sort=VIEWS, title=None),
@@ -118,8 +120,9 @@ def predictions_spec(
 
 # --- Explanation methods -------------------------------------------------------------------
 # Signed and unsigned methods share one zero-centred diverging scale: every score is divided by
-# its method's report-wide largest |score| before it reaches a chart, so red means "pushes the
-# output up / draws attention" and blue "pushes it down", with the same depth on every text.
+# its method's report-wide scale (see report.method_scale) before it reaches a chart, so red
+# means "pushes the output up / draws attention" and blue "pushes it down", with the same depth
+# on every text.
 DIVERGING = alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)
 
 
@@ -139,7 +142,7 @@ def methods_spec() -> dict[str, Any]:
                 alt.Tooltip("rel:Q", title="relative to report max", format=".3f"),
             ],
         )
-        .properties(width=alt.Step(16), height=60)
+        .properties(width=alt.Step(TOKEN_STEP), height=60)
         .facet(row=alt.Row("method:N", sort=alt.SortField("order"), title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
         .add_params(_tokens_param())
     )
@@ -169,7 +172,7 @@ def waterfall_spec() -> dict[str, Any]:
         y=alt.Y("start:Q", title="model output", scale=alt.Scale(zero=False)), y2="end:Q", color=colour
     )
     levels = base.transform_filter("datum.kind == 'total'").mark_tick(thickness=3, size=14).encode(y="end:Q", color=colour)
-    return _spec(alt.layer(bars, levels).properties(width=alt.Step(16), height=160).add_params(_tokens_param()))
+    return _spec(alt.layer(bars, levels).properties(width=alt.Step(TOKEN_STEP), height=160).add_params(_tokens_param()))
 
 
 def deletion_spec() -> dict[str, Any]:

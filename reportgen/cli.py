@@ -225,3 +225,7 @@ def demo(
 
 def _command_line() -> str:
     return " ".join(shlex.quote(a) for a in ["reportgen", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    app(prog_name="reportgen")

@@ -91,8 +91,7 @@ class MethodColumn:
     signed: bool
     description: str
     scale: float
-    """Largest |score| of this method over every non-special token of the report: the end of
-    its colour scale, so one colour means one value across all texts."""
+    """The end of this method's colour scale, the same for every text (see ``method_scale``)."""
 
 
 @dataclass(frozen=True)
@@ -331,14 +330,24 @@ def split_spans(
     return tuple(spans), cursor
 
 
+SCALE_PERCENTILE = 98.0
+"""Colour scales end at this percentile of |score|: one outlier token must not pale the rest."""
+
+
 def method_scale(values: Sequence[np.ndarray], specials: Sequence[Sequence[bool]]) -> float:
-    """Largest |score| over every non-special token of every text (1.0 when all are zero)."""
-    top = 0.0
-    for v, special in zip(values, specials):
-        content = np.abs(np.asarray(v, dtype=np.float64))[~np.asarray(special, dtype=bool)]
-        if content.size:
-            top = max(top, float(np.nanmax(content)))
-    return top if top > 0.0 and math.isfinite(top) else 1.0
+    """The 98th percentile of |score| over every non-special token of every text.
+
+    Scores beyond it get the full colour (their value is still shown on hover); 1.0 when all
+    scores are zero.
+    """
+    content = [
+        np.abs(np.asarray(v, dtype=np.float64))[~np.asarray(special, dtype=bool)]
+        for v, special in zip(values, specials)
+    ]
+    pooled = np.concatenate(content) if content else np.zeros(0)
+    pooled = pooled[np.isfinite(pooled)]
+    top = float(np.percentile(pooled, SCALE_PERCENTILE)) if pooled.size else 0.0
+    return top if top > 0.0 else 1.0
 
 
 def build_report(
