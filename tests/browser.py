@@ -151,7 +151,7 @@ def visit(
     report: Path,
     *,
     wait_charts: bool = True,
-    timeout_ms: int = 60_000,
+    timeout_ms: int = 120_000,
     viewport: dict[str, int] | None = None,
 ) -> Iterator[Visit]:
     """Open ``report`` (a file) in a fresh browser context and record what it does.

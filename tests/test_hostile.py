@@ -349,7 +349,7 @@ TEXTS = st.lists(
 _SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-@settings(max_examples=50, **_SETTINGS)
+@settings(max_examples=40, **_SETTINGS)
 @given(texts=TEXTS)
 def test_any_text_reaches_the_page_intact(texts: list[str], render_texts) -> None:  # noqa: ANN001
     _, html = render_texts(texts)
@@ -366,7 +366,7 @@ def test_any_text_reaches_the_page_intact(texts: list[str], render_texts) -> Non
 
 
 @needs_browser
-@settings(max_examples=12, **_SETTINGS)
+@settings(max_examples=10, **_SETTINGS)
 @given(texts=TEXTS)
 def test_any_text_visible_in_chromium(texts: list[str], render_texts, browser: object) -> None:  # noqa: ANN001
     from reportgen.render import visible_plain
