@@ -113,6 +113,11 @@ class FaithfulnessReport:
     best: str | None
     fractions: tuple[float, ...]
 
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """How the measures were taken, in sentences for the report reader."""
+        return (PERTURBATION_DESCRIPTION, RANKING_DESCRIPTION, MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
+
     def for_text(self, text_id: int) -> tuple[Faithfulness, ...]:
         return tuple(f for f in self.per_text if f.text_id == text_id)
 

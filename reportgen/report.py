@@ -169,10 +169,8 @@ class FaithfulnessView:
     summary: "tuple[MethodSummary, ...]"
     best: str | None
     fractions: tuple[float, ...]
-    perturbation: str
-    ranking: str
-    measures: str
-    best_rule: str
+    rules: tuple[str, ...]
+    """How the measures were taken (perturbation, ranking, measures, best-method rule)."""
 
 
 @dataclass(frozen=True)
@@ -401,16 +399,11 @@ def build_report(
         )
     view = None
     if faithfulness is not None:
-        from . import faithfulness as rules  # constants only: the module's torch import is already loaded
-
         view = FaithfulnessView(
             summary=faithfulness.summary,
             best=faithfulness.best,
             fractions=faithfulness.fractions,
-            perturbation=rules.PERTURBATION_DESCRIPTION,
-            ranking=rules.RANKING_DESCRIPTION,
-            measures=rules.MEASURES_DESCRIPTION,
-            best_rule=rules.BEST_RULE_DESCRIPTION,
+            rules=faithfulness.rules,
         )
     return Report(
         run=run,

@@ -18,14 +18,8 @@ from reportgen.extraction import QUANT_SCALE, encode_texts, extract, length_sort
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
 
-TEXTS = [
-    "本日はご来店いただき、誠にありがとうございます。",
-    "今日は来てくれてありがとう。",
-    "[無料]今すぐ申し込みで最大50,000ポイントもらえる[munaitaカード]",
-    "ご",
-    "これ一つで大丈夫!munaitaカードで贅沢三昧",
-    "お手数ですが、こちらの書類にご記入いただけますでしょうか。悪いけど、この紙に書いてくれる？",
-]
+from methods_fixtures import TEXTS
+
 
 
 def _reference(model_dir: Path, text: str) -> tuple[np.ndarray, np.ndarray]:
