@@ -82,6 +82,8 @@ def load_model(model_dir: str | Path, checkpoint: str | Path | None = None, devi
 def _load(model_dir: Path, checkpoint: str | Path | None, device: str) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
+    if model_dir.exists() and not model_dir.is_dir():
+        raise ModelLoadError(f"{_name(model_dir)}: is a file; --model takes the model's folder (config.json, weights, tokenizer)")
     if not model_dir.is_dir():
         raise ModelLoadError(f"{_name(model_dir)}: model folder not found")
     if not (model_dir / "config.json").is_file():

@@ -209,6 +209,8 @@ def test_bad_checkpoint_one_line_exit_2(case: str, broken: Callable[[], Path], t
 def test_missing_model_folder(texts_txt: Path, tmp_path: Path) -> None:
     code, _, stderr = run_cli("run", str(texts_txt), "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.html"))
     assert_one_line_error(code, stderr, "nowhere: model folder not found")
+    code, _, stderr = run_cli("run", str(texts_txt), "--model", str(texts_txt), "--out", str(tmp_path / "r.html"))
+    assert_one_line_error(code, stderr, "texts.txt: is a file; --model takes the model's folder")
 
 
 def test_model_without_attention_outputs_is_refused(tiny_model: Path, texts_txt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
