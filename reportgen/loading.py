@@ -116,6 +116,7 @@ def _load(model_dir: Path, checkpoint: str | Path | None, device: str) -> Loaded
         weights = Path(checkpoint)
         model = _load_state_dict_checkpoint(weights, config)
     model.eval().to(device)
+    _check_finite(model, weights)
     check_attentions(model, tokenizer, device, where=_name(model_dir))
     info = _describe(model, model_dir, checkpoint, weights, notes, tokenizer)
     return LoadedModel(model=model, tokenizer=tokenizer, info=info, device=device)
@@ -159,6 +160,15 @@ def _check_architecture(model_dir: Path, config: Any) -> None:
         raise ModelLoadError(f"{_name(model_dir)}: model type {model_type!r} is not an encoder; reportgen needs one")
 
 
+def _check_finite(model: Any, weights: Path) -> None:
+    """Corrupt weights (NaN or infinite values) would give NaN scores and a broken page."""
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise ModelLoadError(f"{_name(weights)}: weight {_clip(name)} holds {bad} NaN or infinite value{'s' if bad != 1 else ''}")
+
+
 def check_attentions(model: Any, tokenizer: Any, device: str = "cpu", where: str = "model") -> None:
     """Run one tiny input through the model and check it returns one attention map per layer.
 
@@ -192,6 +202,8 @@ def check_attentions(model: Any, tokenizer: Any, device: str = "cpu", where: str
         raise ModelLoadError(f"{where}: attention weights have shape {shape}, expected (1, heads, 3, 3)")
     if getattr(out, "logits", None) is None:
         raise ModelLoadError(f"{where}: the model returns no logits (not a sequence-classification model)")
+    if not bool(torch.isfinite(out.logits).all()) or not all(bool(torch.isfinite(a).all()) for a in attentions):
+        raise ModelLoadError(f"{where}: the model outputs NaN or infinite values on a 3-token input")
 
 
 def _quiet_transformers() -> None:

@@ -115,6 +115,15 @@ def _drop_head(model: Path, tmp: Path) -> list[str]:
     return []
 
 
+def _nan_weight(model: Path, tmp: Path) -> list[str]:
+    from safetensors.torch import save_file
+
+    state = _state(model)
+    state["classifier.weight"][0, 3] = float("nan")
+    save_file(state, str(model / "model.safetensors"), metadata={"format": "pt"})
+    return []
+
+
 def _evil_bin_in_folder(model: Path, tmp: Path) -> list[str]:
     (model / "model.safetensors").unlink()
     torch.save({"weight": RunsCode(tmp / PWNED)}, model / "pytorch_model.bin")
@@ -171,6 +180,7 @@ BAD_CHECKPOINTS: dict[str, tuple[Callable[[Path, Path], list[str]], list[str]]] 
     "corrupt safetensors": (_write("model.safetensors", os.urandom(4096)), ["model.safetensors: cannot load weights"]),
     "truncated safetensors": (_truncate_weights, ["model.safetensors: cannot load weights"]),
     "weights without the head": (_drop_head, ["2 weights missing from the checkpoint", "classifier.bias, classifier.weight"]),
+    "weights with a NaN": (_nan_weight, ["model.safetensors: weight classifier.weight holds 1 NaN or infinite value"]),
     "pickle that runs code (model folder)": (
         _evil_bin_in_folder,
         ["pytorch_model.bin: refused", "posix.system", "weights_only=True"],
