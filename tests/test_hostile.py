@@ -125,6 +125,14 @@ def test_report_static_html_keeps_texts_inert(hostile_report: tuple[Path, Path])
     for tag in ("<script", "<img", "<iframe", "<svg", 'href="javascript', "<meta http-equiv=\"refresh", "<base", "<link", "<b>"):
         assert tag not in markup.lower(), tag
     assert markup.lower().count("<style") == 1, "only the page's own style element"
+    # The page's data is strict JSON (JSON.parse refuses NaN and Infinity) and holds every token.
+    data = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', html, flags=re.DOTALL).group(1)
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the page data")
+
+    payload = json.loads(data, parse_constant=refuse)
+    assert len(payload["texts"]) == len(CORPUS)
     # The parser would rewrite or hide these; they only ever appear as stand-ins.
     assert "\x00" not in html and "\r" not in html and "\u202e" not in html and "\u2028" not in html
 
