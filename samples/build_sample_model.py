@@ -639,8 +639,15 @@ def main(argv=None) -> int:
         comparison = args.compare_text or ""
         if args.compare_entropy is not None and not comparison:
             comparison = f"The build with the other pretraining setting measured {args.compare_entropy:.3f}."
-        cmd = "python samples/build_sample_model.py" + (
-            " " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
+        # the command that rebuilds these weights: options that differ from the defaults
+        # (the output directory and the card-only comparison options do not affect them)
+        cmd = "python samples/build_sample_model.py"
+        for action in p._actions:
+            if action.dest in ("help", "out", "compare_entropy", "compare_text"):
+                continue
+            val = getattr(args, action.dest)
+            if val != action.default:
+                cmd += f" {action.option_strings[0]} {val}"
         n_params = sum(p.numel() for p in model.parameters())
         card = CARD.format(
             vocab_size=len(tok), embedding_size=args.embedding_size, hidden_size=args.hidden_size,
