@@ -44,7 +44,7 @@ def tokenizer():
 def model():
     from transformers import AutoModelForSequenceClassification
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # two threads spin-wait badly on a shared 2-core machine
     m = AutoModelForSequenceClassification.from_pretrained(
         str(MODEL_DIR), attn_implementation="eager", local_files_only=True
     )
@@ -53,12 +53,15 @@ def model():
 
 
 @torch.no_grad()
-def score(tokenizer, model, texts: list[str], batch_size: int = 100) -> list[float]:
-    out: list[float] = []
-    for i in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[i : i + batch_size], padding=True, truncation=True,
+def score(tokenizer, model, texts: list[str], batch_size: int = 64) -> list[float]:
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding
+    out = [0.0] * len(texts)
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        enc = tokenizer([texts[j] for j in idx], padding=True, truncation=True,
                         max_length=128, return_tensors="pt")
-        out += model(**enc).logits[:, 0].tolist()
+        for j, v in zip(idx, model(**enc).logits[:, 0].tolist()):
+            out[j] = v
     return out
 
 
