@@ -16,20 +16,19 @@ A small helper shared by the browser tests (``from browser import ...``; ``tests
 
 Usage::
 
-    from browser import chromium, visit, skip_reason
+    from browser import chromium, visit
 
     with chromium() as browser, visit(browser, Path("report.html")) as page:
         assert not page.dialogs and page.sentinel() is None and not page.outside_requests
         print(page.visible_text("p.highlight"))
 
-``skip_reason()`` says why no browser test can run here (no playwright, no Chromium), or
-returns ``None``. The Chromium binary is ``$REPORTGEN_CHROMIUM`` or ``/usr/bin/chromium``.
+The Chromium binary is ``$REPORTGEN_CHROMIUM`` or ``/usr/bin/chromium`` (the README's test
+set-up installs it). Browser tests never skip: a missing browser is a failure, not a pass.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,17 +54,6 @@ document.addEventListener("securitypolicyviolation", function (e) {
   window.__reportgen_csp.push(e.violatedDirective + " " + e.blockedURI);
 });
 """
-
-
-def skip_reason() -> str | None:
-    """Why browser tests cannot run here, or ``None`` when they can."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
-    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
-        return f"no Chromium at {CHROMIUM} (set REPORTGEN_CHROMIUM)"
-    return None
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from browser import SENTINEL, chromium, skip_reason, visit
+from browser import SENTINEL, chromium, visit
 from reportgen.cli import app
 
 S = SENTINEL
@@ -75,7 +75,6 @@ LONG_ID = [t for t, _, _ in CORPUS].index(LONG)
 TITLE = f"<script>window.{S}='title'</script> \u202eTitle {{{{ 7*7 }}}}"
 TITLE_SHOWN = f"<script>window.{S}='title'</script> \\u202eTitle {{{{ 7*7 }}}}"
 
-needs_browser = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 
 
 def write_inputs(folder: Path) -> list[str]:
@@ -101,8 +100,6 @@ def hostile_report(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if skip_reason() is not None:
-        pytest.skip(str(skip_reason()))
     with chromium() as b:
         yield b
 
@@ -137,7 +134,6 @@ def test_report_static_html_keeps_texts_inert(hostile_report: tuple[Path, Path])
     assert "\x00" not in html and "\r" not in html and "\u202e" not in html and "\u2028" not in html
 
 
-@needs_browser
 def test_hostile_texts_shown_literally_and_never_run(hostile_report: tuple[Path, Path], browser: object) -> None:
     with visit(browser, hostile_report[0]) as page:
         assert page.dialogs == []
@@ -158,7 +154,6 @@ def test_hostile_texts_shown_literally_and_never_run(hostile_report: tuple[Path,
             assert " ".join(snippet.split()) == " ".join(shown.split()), f"text {i}"
 
 
-@needs_browser
 def test_long_line_truncated_and_marked(hostile_report: tuple[Path, Path], browser: object) -> None:
     with visit(browser, hostile_report[0], wait_charts=False) as page:
         section = f"#text-{LONG_ID}"
@@ -171,7 +166,6 @@ def test_long_line_truncated_and_marked(hostile_report: tuple[Path, Path], brows
         assert "cut" in row.inner_text()
 
 
-@needs_browser
 def test_hostile_tokens_in_chart_labels_and_tooltips(
     tiny_model: Path, tmp_path: Path, browser: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -231,7 +225,6 @@ def test_hostile_tokens_in_chart_labels_and_tooltips(
         assert page.page.query_selector("#vg-tooltip-element img, #vg-tooltip-element b") is None
 
 
-@needs_browser
 def test_csp_blocks_every_fetch_and_the_harness_sees_requests(
     hostile_report: tuple[Path, Path], browser: object, tmp_path: Path
 ) -> None:
@@ -373,7 +366,6 @@ def test_any_text_reaches_the_page_intact(texts: list[str], render_texts) -> Non
             assert len(shown) >= len(text)
 
 
-@needs_browser
 @settings(max_examples=10, **_SETTINGS)
 @given(texts=TEXTS)
 def test_any_text_visible_in_chromium(texts: list[str], render_texts, browser: object) -> None:  # noqa: ANN001

@@ -288,7 +288,6 @@ def test_ig_matches_a_plain_trapezoid_loop(classifier_ctx: MethodContext) -> Non
 
 
 def test_ig_matches_captum(classifier_ctx: MethodContext) -> None:
-    pytest.importorskip("captum", reason="captum (the bench extra) is the optional second reference")
     from captum.attr import LayerIntegratedGradients
 
     ctx = classifier_ctx
