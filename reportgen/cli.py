@@ -85,6 +85,10 @@ def _execute(options: RunOptions) -> None:
     except (InputError, ModelLoadError, OutputError) as err:
         _fail(str(err))
         return
+    except KeyboardInterrupt:
+        # Files are written whole or not at all (output.py): a one-line note, not a traceback.
+        _fail("interrupted", code=130)
+        return
     summary = f"{result.texts} text{'s' if result.texts != 1 else ''}"
     if result.skipped_blank:
         summary += f", {result.skipped_blank} blank skipped"

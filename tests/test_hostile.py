@@ -369,7 +369,7 @@ def test_any_text_reaches_the_page_intact(texts: list[str], render_texts) -> Non
 @settings(max_examples=10, **_SETTINGS)
 @given(texts=TEXTS)
 def test_any_text_visible_in_chromium(texts: list[str], render_texts, browser: object) -> None:  # noqa: ANN001
-    from reportgen.render import visible_plain
+    from reportgen.visible import visible_plain
 
     path, _ = render_texts(texts)
     with visit(browser, path, wait_charts=False) as page:

@@ -1,0 +1,91 @@
+"""User text made visible: invisible and control characters shown as stand-ins.
+
+Owns the one rule for showing text that came from a user: escaped HTML, and every character a
+browser would hide (or use to reorder the text around it) replaced by a visible stand-in.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from markupsafe import Markup, escape
+
+# A browser shows NUL and other C0/C1 controls, bidi overrides, zero-width and other format
+# characters as nothing (or lets them reorder the text around them), and the HTML parser
+# itself rewrites NUL and CR. User text is therefore shown with each such character replaced
+# by a visible stand-in: C0 controls and DEL as their Unicode "control pictures" (U+2400..),
+# everything else spelled out as \uXXXX. Tab and newline stay (the text is pre-wrap).
+# A zero-width joiner inside an emoji sequence and the tag characters of a flag sequence
+# stay too: they are part of a visible emoji there.
+_FLAG_TAGS = re.compile("\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F")
+_ZWJ = "\u200d"
+
+
+def _stand_in(char: str) -> str | None:
+    code = ord(char)
+    if char in "\t\n":
+        return None
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    if (
+        unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        or 0xFDD0 <= code <= 0xFDEF
+        or (code & 0xFFFE) == 0xFFFE
+    ):
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return None
+
+
+def _emoji_like(char: str) -> bool:
+    return unicodedata.category(char) in ("So", "Sk") or char == "\ufe0f"
+
+
+def visible_parts(text: str) -> list[tuple[str, bool]]:
+    """``text`` as runs of ``(shown, escaped)``: escaped runs are one stand-in each."""
+    keep = set()
+    for match in _FLAG_TAGS.finditer(text):
+        keep.update(range(match.start() + 1, match.end()))
+    parts: list[tuple[str, bool]] = []
+    plain: list[str] = []
+    for i, char in enumerate(text):
+        shown = None if i in keep else _stand_in(char)
+        if char == _ZWJ and 0 < i < len(text) - 1 and _emoji_like(text[i - 1]) and _emoji_like(text[i + 1]):
+            shown = None
+        if shown is None:
+            plain.append(char)
+            continue
+        if plain:
+            parts.append(("".join(plain), False))
+            plain = []
+        parts.append((shown, True))
+    if plain:
+        parts.append(("".join(plain), False))
+    return parts
+
+
+def visible_plain(text: object) -> str:
+    """Plain text with every invisible or control character replaced by its stand-in
+    (for attributes, ``<title>`` and chart data, where no markup is possible)."""
+    return "".join(shown for shown, _ in visible_parts(str(text)))
+
+
+def visible(text: object) -> Markup:
+    """HTML for user text: escaped, with each invisible or control character shown as a
+    stand-in inside ``<span class="ctl" title="U+XXXX NAME">``."""
+    raw = str(text)
+    out: list[str] = []
+    index = 0
+    for shown, escaped in visible_parts(raw):
+        if escaped:
+            char = raw[index]
+            name = unicodedata.name(char, "")
+            title = f"U+{ord(char):04X} {name}".strip()
+            out.append(f'<span class="ctl" title="{escape(title)}">{escape(shown)}</span>')
+            index += 1
+        else:
+            out.append(str(escape(shown)))
+            index += len(shown)
+    return Markup("".join(out))
