@@ -29,7 +29,9 @@ app = typer.Typer(
     help=(
         "Explain a fine-tuned ALBERT model's predictions in one self-contained HTML report: "
         "every text with its prediction, token-by-token attention heatmaps, [CLS]-attention and "
-        "attention-received bar charts. The report opens offline in any browser."
+        "attention-received bar charts, attention rollout, norm-based attention, gradient x input "
+        "and Integrated Gradients, each with a measured faithfulness score. The report opens "
+        "offline in any browser and needs no Python to read. Start with: reportgen demo"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -181,6 +183,11 @@ def run(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")] = False,
 ) -> None:
     """Explain a model's predictions on your texts in one self-contained HTML report.
+
+    The report shows every text with its prediction, attention heatmaps (any layer and head),
+    the [CLS]-attention and attention-received charts raw beside [CLS]/[SEP]-free views, every
+    explanation method's token scores and how faithful each method is. It opens offline in any
+    browser. Exit code 0 on success, 2 on bad usage, bad input or an unusable checkpoint.
 
     Example: reportgen run texts.txt --model ./checkpoint --out report.html --csv tokens.csv
     """
