@@ -163,5 +163,10 @@
     Promise.all(jobs).then(function () { document.body.dataset.charts = "done"; });
   }
 
+  // A printed report shows everything: closed <details> would print as their summary only.
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  });
+
   start();
 })();
