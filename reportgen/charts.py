@@ -201,15 +201,15 @@ def deletion_spec() -> dict[str, Any]:
     return _spec(alt.layer(band, lines).properties(width=360, height=200))
 
 
-def agreement_spec(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, Any]:
-    """Mean Spearman correlation between methods' token rankings."""
-    base = alt.Chart(alt.Data(values=list(rows))).encode(
+def agreement_spec(methods: Sequence[str]) -> dict[str, Any]:
+    """Spearman correlation between methods' token rankings: the report mean or one text's."""
+    base = alt.Chart(alt.NamedData("agreement")).encode(
         x=alt.X("a:N", sort=list(methods), title=None, axis=alt.Axis(labelAngle=-30)),
         y=alt.Y("b:N", sort=list(methods), title=None),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("rho:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True), title="Spearman ρ"),
-        tooltip=[alt.Tooltip("a:N", title="method"), alt.Tooltip("b:N", title="vs"), alt.Tooltip("rho:Q", format=".2f"), alt.Tooltip("texts:Q")],
+        tooltip=[alt.Tooltip("a:N", title="method"), alt.Tooltip("b:N", title="vs"), alt.Tooltip("rho:Q", format=".2f"), alt.Tooltip("texts:Q", title="texts averaged")],
     )
     labels = base.mark_text(fontSize=11).encode(text=alt.Text("rho:Q", format=".2f"))
     return _spec(alt.layer(cells, labels).properties(width=alt.Step(70), height=alt.Step(28)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from typing import Any
+from typing import Any, Sequence
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -130,18 +130,22 @@ def _text_data(report: Report, text: TextReport) -> dict[str, Any]:
         "steps": steps,
         "curves": curves,
         "band": band,
+        "agreement": _agreement_rows(report, text.agreement),
     }
 
 
-def _agreement_rows(report: Report) -> list[dict[str, Any]]:
-    view = report.agreement
-    if view is None:
+def _agreement_rows(
+    report: Report, matrix: Sequence[Sequence[float | None]] | None, counts: Sequence[Sequence[int]] | None = None
+) -> list[dict[str, Any]]:
+    """Cells of a method x method Spearman matrix (report mean, or one text when ``counts`` is None)."""
+    if report.agreement is None or matrix is None:
         return []
+    methods = report.agreement.methods
     return [
-        {"a": a, "b": b, "rho": _round(view.mean[i][j], 4), "texts": view.counts[i][j]}
-        for i, a in enumerate(view.methods)
-        for j, b in enumerate(view.methods)
-        if view.mean[i][j] is not None
+        {"a": a, "b": b, "rho": _round(matrix[i][j], 4), "texts": counts[i][j] if counts else 1}
+        for i, a in enumerate(methods)
+        for j, b in enumerate(methods)
+        if matrix[i][j] is not None
     ]
 
 
@@ -162,10 +166,11 @@ def page_data(report: Report) -> dict[str, Any]:
             "methods": charts.methods_spec(),
             "waterfall": charts.waterfall_spec(),
             "deletion": charts.deletion_spec(),
-            "agreement": charts.agreement_spec(
-                _agreement_rows(report), report.agreement.methods if report.agreement else ()
-            ),
+            "agreement": charts.agreement_spec(report.agreement.methods if report.agreement else ()),
         },
+        "agreement": _agreement_rows(
+            report, report.agreement.mean if report.agreement else None, report.agreement.counts if report.agreement else None
+        ),
         "methodTitles": [[m.name, m.title] for m in report.methods],
         "shade": {"positive": POSITIVE_RGB, "negative": NEGATIVE_RGB, "maxAlpha": MAX_ALPHA},
         "texts": [_text_data(report, t) for t in texts],

@@ -138,6 +138,8 @@ class TextReport:
     """Labels of the highest-|score| content tokens by ``highlight``."""
     random_reference: "Faithfulness | None"
     integrated_gradients: IntegratedGradientsCheck | None
+    agreement: "tuple[tuple[float | None, ...], ...] | None"
+    """Spearman rho between methods on this text (order of ``Report.agreement.methods``)."""
     spans: tuple[Span, ...]
     """The whole text up to the end of the last kept token (all of it unless truncated)."""
     dropped: str
@@ -257,6 +259,7 @@ def build_text_report(
     highlight: str,
     random_reference: "Faithfulness | None" = None,
     integrated_gradients: IntegratedGradientsCheck | None = None,
+    agreement: "tuple[tuple[float | None, ...], ...] | None" = None,
 ) -> TextReport:
     enc = result.encoded
     special = np.array(enc.special, dtype=bool)
@@ -291,6 +294,7 @@ def build_text_report(
         top_tokens=tuple(tokens[i].label for i in order[:TOP_TOKENS]),
         random_reference=random_reference,
         integrated_gradients=integrated_gradients,
+        agreement=agreement,
         spans=spans,
         dropped=dropped,
         num_layers=int(heads.shape[0]),
@@ -395,6 +399,7 @@ def build_report(
                 highlight,
                 random_reference=per_text.get((item.text_id, "random")),
                 integrated_gradients=_ig_check(scores, k, ig_tolerance),
+                agreement=_matrix(agreement.per_text[k].matrix) if agreement is not None else None,
             )
         )
     view = None
@@ -434,12 +439,14 @@ def _ig_check(scores: Mapping[str, Sequence["TokenScores"]], k: int, tolerance: 
     )
 
 
-def _agreement_view(agreement: "Agreement") -> AgreementView:
-    def cell(value: float) -> float | None:
-        return None if math.isnan(value) else float(value)
+def _matrix(values: np.ndarray) -> tuple[tuple[float | None, ...], ...]:
+    """A correlation matrix with undefined cells (NaN) as None."""
+    return tuple(tuple(None if math.isnan(v) else float(v) for v in row) for row in values)
 
+
+def _agreement_view(agreement: "Agreement") -> AgreementView:
     return AgreementView(
         methods=agreement.methods,
-        mean=tuple(tuple(cell(v) for v in row) for row in agreement.mean),
+        mean=_matrix(agreement.mean),
         counts=tuple(tuple(int(c) for c in row) for row in agreement.counts),
     )

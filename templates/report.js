@@ -138,7 +138,8 @@
       return Promise.all([
         show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t) }, t.tokens),
         show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: t.steps }, t.stepLabels),
-        show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, { curves: t.curves, band: t.band }, [])
+        show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, { curves: t.curves, band: t.band }, []),
+        show(section.querySelector('[data-chart="agreement"]'), payload.specs.agreement, { agreement: t.agreement }, [])
       ]);
     });
   }
@@ -147,7 +148,7 @@
     var jobs = [];
     jobs.push(show(document.querySelector('[data-chart="predictions"]'), payload.specs.predictions, {}, []));
     var sections = Array.prototype.slice.call(document.querySelectorAll("section.text"));
-    jobs.push(show(document.querySelector('[data-chart="agreement"]'), payload.specs.agreement, {}, []));
+    jobs.push(show(document.querySelector('section.methods [data-chart="agreement"]'), payload.specs.agreement, { agreement: payload.agreement }, []));
     sections.forEach(function (section) {
       var t = payload.texts[Number(section.dataset.index)];
       section.querySelectorAll(".pick-layer, .pick-head").forEach(function (select) {
