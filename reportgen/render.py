@@ -70,7 +70,7 @@ def _waterfall(text: TextReport) -> tuple[list[str], list[dict[str, Any]]]:
     ig = text.integrated_gradients
     if ig is None:
         return [], []
-    values = next(s.values for s in text.scores if s.method == "integrated_gradients")
+    values = text.scores_for("integrated_gradients").values
     labels = ["f(baseline)"]
     rows = [{"step": 0, "label": "f(baseline)", "start": _round(ig.baseline_prediction), "end": _round(ig.baseline_prediction), "value": _round(ig.baseline_prediction), "kind": "total"}]
     running = ig.baseline_prediction
@@ -91,8 +91,7 @@ def _waterfall(text: TextReport) -> tuple[list[str], list[dict[str, Any]]]:
 
 def _curves(report: Report, text: TextReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Deletion curves (k = 0 is the unperturbed text) and the random reference's band."""
-    titles = {m.name: m.title for m in report.methods}
-    measured = [(s.method, titles[s.method], s.faithfulness) for s in text.scores]
+    measured = [(s.method, report.method(s.method).title, s.faithfulness) for s in text.scores]
     measured.append(("random", "random order (mean)", text.random_reference))
     rows: list[dict[str, Any]] = []
     band: list[dict[str, Any]] = []

@@ -21,7 +21,7 @@ from .inputs import InputSet, InputText
 if TYPE_CHECKING:  # only for annotations: the report model itself never imports torch
     from .agreement import Agreement
     from .extraction import TextExtraction
-    from .faithfulness import DeletionCurve, Faithfulness, FaithfulnessReport, MethodSummary
+    from .faithfulness import Faithfulness, FaithfulnessReport, MethodSummary
     from .loading import ModelInfo
     from .methods.base import MethodInfo, TokenScores
 
@@ -153,9 +153,12 @@ class TextReport:
     def error(self) -> float | None:
         return None if self.gold is None else self.prediction - self.gold
 
+    def scores_for(self, method: str) -> MethodScores:
+        return next(s for s in self.scores if s.method == method)
+
     @property
     def highlighted(self) -> MethodScores:
-        return next(s for s in self.scores if s.method == self.highlight)
+        return self.scores_for(self.highlight)
 
 
 @dataclass(frozen=True)

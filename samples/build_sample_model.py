@@ -51,7 +51,6 @@ import csv
 import datetime
 import json
 import math
-import os
 import random
 import re
 import shutil

@@ -16,9 +16,7 @@ import pytest
 import torch
 
 from methods_fixtures import make_context, sample_texts, with_batch_size
-from reportgen.extraction import encode_texts, extract
-from reportgen.inputs import InputText
-from reportgen.loading import load_model
+from reportgen.extraction import extract
 from reportgen.methods import REGISTRY, MethodContext, delta_warning, resolve, run_methods
 from reportgen.methods.attn_norm import ATTN_NORM, last_attention
 from reportgen.methods.base import explained_index
