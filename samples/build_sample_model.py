@@ -41,7 +41,9 @@ Usage (from the repository root)::
 
     python samples/build_sample_model.py
 
-Defaults read the data from ``../shared/data/`` and write ``samples/model/``.
+Defaults read the data from ``samples/data/`` (the KeiCO corpus and the Aozora Bunko texts,
+committed with their credit and licence: see the README.md in each folder) and write
+``samples/model/``.
 """
 
 from __future__ import annotations
@@ -491,7 +493,7 @@ KeiCO's level boundaries (especially 2 vs 3) are subjective, so scores are noisy
 
 ## Build command
 
-Run from the repository root (data in `../shared/data/`):
+Run from the repository root (data in `samples/data/`, committed with its credit and licence):
 
 ```
 {command}
@@ -509,8 +511,10 @@ bit-identical `model.safetensors`).
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--keico-csv", default="../shared/data/keico/keico_corpus.csv")
-    p.add_argument("--aozora-dir", default="../shared/data/aozora")
+    p.add_argument("--keico-csv", default="samples/data/keico/keico_corpus.csv",
+                   help="KeiCO corpus CSV (CC BY 4.0; see samples/data/keico/README.md)")
+    p.add_argument("--aozora-dir", default="samples/data/aozora",
+                   help="folder of Aozora Bunko .txt files (public domain; see samples/data/aozora/README.md)")
     p.add_argument("--out", default="samples/model")
     p.add_argument("--pairs", default="tests/data/politeness_pairs.tsv",
                    help="polite<TAB>casual pairs, evaluation only")

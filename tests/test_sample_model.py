@@ -27,8 +27,9 @@ TEST_STRIDE = 10
 
 
 def keico_csv() -> Path:
+    """The KeiCO corpus committed in the repository (``REPORTGEN_KEICO_CSV`` overrides it)."""
     env = os.environ.get("REPORTGEN_KEICO_CSV")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "keico" / "keico_corpus.csv"
+    return Path(env) if env else REPO / "samples" / "data" / "keico" / "keico_corpus.csv"
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def test_heldout_pearson(tokenizer, model):
     path = keico_csv()
     assert path.exists(), (
         f"KeiCO corpus not found at {path}; the held-out test needs it "
-        "(set REPORTGEN_KEICO_CSV to its path)")
+        "(it is committed under samples/data/keico/; REPORTGEN_KEICO_CSV overrides the path)")
     texts, gold = [], []
     with open(path, encoding="utf-8", newline="") as f:
         for i, rec in enumerate(csv.DictReader(f)):
