@@ -36,6 +36,27 @@ def test_wheel_ships_templates_model_and_texts(wheel: Path) -> None:
         "reportgen/cli.py",
     ):
         assert required in names, required
+    # The training data (samples/data) belongs in the source distribution only.
+    assert not [n for n in names if "samples/data" in n or "keico" in n.lower()], "the wheel bundles training data"
+
+
+def test_sdist_carries_the_training_data_with_its_credit(tmp_path: Path) -> None:
+    import tarfile
+
+    from hatchling.builders.sdist import SdistBuilder
+
+    [built] = list(SdistBuilder(str(REPO)).build(directory=str(tmp_path), versions=["standard"]))
+    with tarfile.open(built) as archive:
+        names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
+    for required in (
+        "samples/data/keico/keico_corpus.csv",
+        "samples/data/keico/README.md",
+        "samples/data/aozora/README.md",
+        "samples/data/aozora/kokoro.txt",
+        "samples/build_sample_model.py",
+    ):
+        assert required in names, required
+    assert len([n for n in names if n.startswith("samples/data/aozora/") and n.endswith(".txt")]) == 13
 
 
 def test_demo_runs_from_the_installed_wheel_in_any_folder(wheel: Path, tmp_path: Path) -> None:
