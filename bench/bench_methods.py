@@ -80,7 +80,7 @@ def fixed_length_texts(loaded: LoadedModel, lines: Sequence[str], count: int, le
 
 def context(loaded: LoadedModel, encoded: Sequence[EncodedText], batch_size: int, ig_steps: int) -> MethodContext:
     extractions = extract(loaded, encoded, batch_size)
-    return MethodContext(loaded, tuple(encoded), tuple(extractions), batch_size, ig_steps)
+    return MethodContext(loaded, tuple(extractions), batch_size, ig_steps)
 
 
 # --------------------------------------------------------------------------- Captum

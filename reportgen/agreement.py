@@ -9,34 +9,15 @@ its correlations with others are NaN for that text and left out of the mean.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import rankdata
 
-from .methods.base import TokenScores
+from .types import Agreement, TextAgreement, TokenScores
 
 MIN_TOKENS = 3
 """A text needs this many non-special tokens for a rank correlation to mean anything."""
-
-
-@dataclass(frozen=True, eq=False)
-class TextAgreement:
-    text_id: int
-    methods: tuple[str, ...]
-    matrix: np.ndarray
-    """float64 ``(m, m)``: Spearman's rho between methods; NaN where undefined; diagonal 1 when defined."""
-
-
-@dataclass(frozen=True, eq=False)
-class Agreement:
-    methods: tuple[str, ...]
-    per_text: tuple[TextAgreement, ...]
-    mean: np.ndarray
-    """float64 ``(m, m)``: mean over the texts where each pair is defined (NaN if none)."""
-    counts: np.ndarray
-    """int ``(m, m)``: texts averaged into each cell of ``mean``."""
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,63 +9,16 @@ so no batch tensor outlives its batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from .errors import ModelLoadError
+from .forward import length_sorted_batches, pad_batch, padded_batches
 from .inputs import InputText
-from .loading import LoadedModel, ModelLoadError
-
-QUANT_SCALE = 65535
-"""Attention weights in [0, 1] are stored as ``round(w * QUANT_SCALE)`` in uint16 (error <= 8e-6)."""
-
-
-@dataclass(frozen=True)
-class EncodedText:
-    text_id: int
-    input_ids: tuple[int, ...]
-    tokens: tuple[str, ...]
-    offsets: tuple[tuple[int, int], ...] | None
-    """Character span of each token in the original text; ``(0, 0)`` for special tokens."""
-    special: tuple[bool, ...]
-    truncated: bool
-    full_length: int
-    """Token count (special tokens included) before truncation."""
-
-
-@dataclass(frozen=True, eq=False)
-class TextExtraction:
-    encoded: EncodedText
-    output: np.ndarray
-    """The model's raw output for this text: shape ``(num_labels,)``, never squashed."""
-    prediction: float
-    """Regression: the output itself. Classification: probability of the predicted class."""
-    predicted_label: str | None
-    layer_mean: np.ndarray
-    """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only."""
-    heads_q: np.ndarray
-    """uint16 ``(layers, heads, n, n)``: every head, quantised (see ``QUANT_SCALE``)."""
-
-    @property
-    def text_id(self) -> int:
-        return self.encoded.text_id
-
-    @property
-    def quant_scale(self) -> int:
-        return QUANT_SCALE
-
-    @property
-    def cls_attention(self) -> np.ndarray:
-        """Last layer, mean over heads of ``A[h, 0, j]``."""
-        return self.layer_mean[-1, 0, :]
-
-    @property
-    def mean_received(self) -> np.ndarray:
-        """Last layer, mean over query positions ``i`` of the head-averaged ``A[i, j]``."""
-        return self.layer_mean[-1].mean(axis=0)
-
+from .loading import LoadedModel
+from .types import QUANT_SCALE, EncodedText, TextExtraction
 
 ProgressCallback = Callable[[int], None]
 
@@ -99,24 +52,6 @@ def encode_texts(loaded: LoadedModel, texts: Sequence[InputText], max_length: in
     return encoded
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length, so padding stays small."""
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-
-
-def pad_batch(loaded: LoadedModel, rows: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
-    """Right-pad to the longest row of this batch only (never to the model's maximum)."""
-    width = max(len(r) for r in rows)
-    pad_id = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, tokens in enumerate(rows):
-        ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-        mask[row, : len(tokens)] = 1
-    return {"input_ids": ids.to(loaded.device), "attention_mask": mask.to(loaded.device)}
-
-
 def extract(
     loaded: LoadedModel,
     encoded: Sequence[EncodedText],
@@ -129,10 +64,9 @@ def extract(
     results: list[TextExtraction | None] = [None] * len(encoded)
     labels = loaded.info.labels
     classification = loaded.info.task == "classification"
-    for batch in length_sorted_batches([len(e.input_ids) for e in encoded], batch_size):
-        inputs = pad_batch(loaded, [encoded[i].input_ids for i in batch])
+    for batch in padded_batches(loaded, [e.input_ids for e in encoded], batch_size):
         with torch.inference_mode():
-            out = loaded.model(**inputs, output_attentions=True)
+            out = loaded.model(**batch.inputs, output_attentions=True)
         attentions = out.attentions
         if not attentions:
             raise ModelLoadError(
@@ -142,8 +76,7 @@ def extract(
         # (batch, layers, heads, T, T) once per batch; sliced per text below.
         stacked = torch.stack(attentions, dim=1).float()
         logits = out.logits.float().cpu().numpy()
-        for row, index in enumerate(batch):
-            n = len(encoded[index].input_ids)
+        for row, (index, n) in enumerate(zip(batch.indices, batch.lengths)):
             per_head = stacked[row, :, :, :n, :n].cpu().numpy()
             output = logits[row].astype(np.float64)
             if classification:
@@ -163,5 +96,17 @@ def extract(
             )
         del stacked, attentions, out
         if on_batch is not None:
-            on_batch(len(batch))
+            on_batch(len(batch.indices))
     return [r for r in results if r is not None]
+
+
+__all__ = [
+    "QUANT_SCALE",
+    "EncodedText",
+    "ProgressCallback",
+    "TextExtraction",
+    "encode_texts",
+    "extract",
+    "length_sorted_batches",
+    "pad_batch",
+]

@@ -15,12 +15,21 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .extraction import EncodedText, TextExtraction, length_sorted_batches, pad_batch
+from .forward import padded_batches
 from .loading import LoadedModel
-from .methods.base import TokenScores, explained_index, explained_value
+from .methods.base import explained_index, explained_value
+from .types import (
+    RANDOM_METHOD,
+    DeletionCurve,
+    EncodedText,
+    Faithfulness,
+    FaithfulnessReport,
+    MethodSummary,
+    TextExtraction,
+    TokenScores,
+)
 
 FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50)
-RANDOM_METHOD = "random"
 RANDOM_ORDERS = 5
 RANDOM_SEED = 0
 NORMALISER_MIN_RELATIVE = 0.01
@@ -49,77 +58,8 @@ BEST_RULE_DESCRIPTION = (
     "Methods are ranked by mean comprehensiveness minus mean sufficiency (normalised, over the "
     "texts where normalisation applies); the first is highlighted by default."
 )
-
-
-@dataclass(frozen=True)
-class DeletionCurve:
-    fractions: tuple[float, ...]
-    removed: tuple[int, ...]
-    """Tokens removed (``without_top``) or kept (``only_top``) at each fraction."""
-    without_top: tuple[float, ...]
-    """``f`` after removing the top-k tokens."""
-    only_top: tuple[float, ...]
-    """``f`` keeping only the top-k tokens (all other non-special tokens removed).
-
-    ``f`` is the explained output: the regression prediction, or the predicted class's logit.
-    """
-    without_top_std: tuple[float, ...] | None = None
-    """``random`` only: spread of ``without_top`` over the random orders (the report's band)."""
-
-
-@dataclass(frozen=True)
-class Faithfulness:
-    text_id: int
-    method: str
-    comprehensiveness: float
-    """Normalised when ``normalised``, else equal to ``comprehensiveness_raw``."""
-    sufficiency: float
-    comprehensiveness_raw: float
-    sufficiency_raw: float
-    normalised: bool
-    normaliser: float
-    """``|f(x) - f(all non-special tokens removed)|``."""
-    prediction: float
-    """``f(x)``, the explained output of the unperturbed text."""
-    curve: DeletionCurve
-    """For ``random``: the mean curve over the random orders."""
-    comprehensiveness_std: float | None = None
-    """``random`` only: spread (population std) over the random orders, same scale as the value."""
-    sufficiency_std: float | None = None
-
-
-@dataclass(frozen=True)
-class MethodSummary:
-    method: str
-    mean_comprehensiveness: float
-    mean_sufficiency: float
-    score: float
-    """``mean_comprehensiveness - mean_sufficiency``: the ranking key, higher is better."""
-    rank: int | None
-    """1 = best; None for the random reference."""
-    beats_random: float | None
-    """Fraction of texts where this method's comprehensiveness exceeds the random mean."""
-    texts: int
-    """Texts averaged over."""
-    normalised: bool
-
-
-@dataclass(frozen=True)
-class FaithfulnessReport:
-    per_text: tuple[Faithfulness, ...]
-    """One per text and method (``random`` included), text order then method order."""
-    summary: tuple[MethodSummary, ...]
-    """Methods by rank, then the random reference."""
-    best: str | None
-    fractions: tuple[float, ...]
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        """How the measures were taken, in sentences for the report reader."""
-        return (PERTURBATION_DESCRIPTION, RANKING_DESCRIPTION, MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
-
-    def for_text(self, text_id: int) -> tuple[Faithfulness, ...]:
-        return tuple(f for f in self.per_text if f.text_id == text_id)
+RULES = (PERTURBATION_DESCRIPTION, RANKING_DESCRIPTION, MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
+"""How the measures are taken, in sentences for the report reader."""
 
 
 def removal_counts(content: int, fractions: Sequence[float] = FRACTIONS) -> tuple[int, ...]:
@@ -164,12 +104,11 @@ def evaluate_outputs(
 ) -> np.ndarray:
     """``f`` of each row of ids (row ``r`` explained at output ``targets[r]``), batched."""
     values = np.zeros(len(rows))
-    for batch in length_sorted_batches([len(r) for r in rows], rows_per_pass):
-        inputs = pad_batch(loaded, [rows[i] for i in batch])
+    for batch in padded_batches(loaded, rows, rows_per_pass):
         with torch.inference_mode():
-            logits = loaded.model(**inputs).logits
-            f = explained_value(logits, torch.tensor([targets[i] for i in batch], dtype=torch.long))
-        values[batch] = f.double().cpu().numpy()
+            logits = loaded.model(**batch.inputs).logits
+            f = explained_value(logits, torch.tensor([targets[i] for i in batch.indices], dtype=torch.long))
+        values[batch.indices] = f.double().cpu().numpy()
     return values
 
 
@@ -208,7 +147,7 @@ def evaluate_faithfulness(
             batch_size, fractions, random_orders, seed,
         )
     summary = summarise(per_text, methods)
-    return FaithfulnessReport(tuple(per_text), summary, best_method(summary), fractions)
+    return FaithfulnessReport(tuple(per_text), summary, best_method(summary), fractions, RULES)
 
 
 def _evaluate_chunk(

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
 
+from .errors import InputError, one_line as _one_line, printable as _name
+
 STDIN = "-"
 TEXT_SUFFIXES = (".txt", ".text")
 CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
@@ -24,10 +26,6 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 # Python strings can hold lone UTF-16 surrogates (JSON's "\ud800" decodes to one); they are not
 # Unicode text, cannot be written as UTF-8 and would crash the report at the very end.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class InputError(ValueError):
-    """Bad input: the message is one line, fit to print as it is."""
 
 
 @dataclass(frozen=True)
@@ -246,12 +244,3 @@ def _gold(value: object, name: str, line: int, column: str | None) -> float | No
     if not math.isfinite(gold):
         raise InputError(f"{name}: line {line}: label {column!r} is not a finite number")
     return gold
-
-
-def _name(path: str) -> str:
-    """A file name fit for a one-line message: control characters (a newline...) spelled out."""
-    return path if path.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__

@@ -17,32 +17,12 @@ from typing import Any
 
 import torch
 
+from .errors import ModelLoadError, printable as _name, short as _short
+from .types import ModelInfo
+
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # Buffers that some transformers versions save and others do not: never a mismatch.
 _IGNORED_KEYS = re.compile(r"(^|\.)(position_ids|token_type_ids)$")
-
-
-class ModelLoadError(RuntimeError):
-    """A checkpoint that cannot be used: the message is one line, fit to print as it is."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    path: str
-    checkpoint: str | None
-    architecture: str
-    model_type: str
-    num_layers: int
-    num_heads: int
-    hidden_size: int
-    num_parameters: int
-    weights_file: str
-    weights_sha256: str
-    task: str
-    """``"regression"`` (one output, shown as it is) or ``"classification"``."""
-    labels: tuple[str, ...]
-    max_length: int
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -417,24 +397,5 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text or type(err).__name__
-
-
-def _short(err: BaseException, limit: int = 200) -> str:
-    """An exception as one line of at most ``limit`` characters (library messages run long)."""
-    text = _one_line(err)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _clip(text: str, limit: int = 80) -> str:
     return _name(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-def _name(path: object) -> str:
-    """A path or key fit for a one-line message: control characters spelled out."""
-    text = str(path)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

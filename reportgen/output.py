@@ -11,9 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class OutputError(RuntimeError):
-    """The run cannot write where it was asked to: one-line message."""
+from .errors import OutputError
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ and writes every requested file at once (crash-safe). The CLI only parses option
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Mapping, Sequence
 
 from .agreement import agreement
 from .export import faithfulness_csv, tokens_csv
@@ -22,6 +22,7 @@ from .methods.integrated_gradients import DEFAULT_STEPS
 from .output import OutputError, PlannedFile, check_target, write_all
 from .render import render_html
 from .report import RunInfo, build_report, run_time, software_versions
+from .types import Faithfulness, FaithfulnessReport, TextRecord, TokenScores
 
 
 @dataclass(frozen=True)
@@ -102,18 +103,23 @@ def run_report(
     finally:
         progress.stop()
 
-    ctx = MethodContext(loaded, tuple(encoded), tuple(results), options.batch_size, options.ig_steps)
+    records = [TextRecord(item, result) for item, result in zip(inputs.texts, results)]
+    ctx = MethodContext(loaded, tuple(results), options.batch_size, options.ig_steps)
     progress.start(len(methods) + 1, "explaining")
     try:
-        scores = {}
         for method in methods:
-            scores.update(run_methods([method], ctx))
+            records = with_scores(records, run_methods([method], ctx))
             progress.advance(1)
+        scores = {m.info.name: [r.scores[m.info.name] for r in records] for m in methods}
         faithful = evaluate_faithfulness(loaded, results, scores, batch_size=options.batch_size)
+        records = with_faithfulness(records, faithful)
         progress.advance(1)
     finally:
         progress.stop()
-    agreed = agreement([e.special for e in encoded], scores) if len(methods) > 1 else None
+    agreed = None
+    if len(methods) > 1:
+        agreed = agreement([e.special for e in encoded], scores)
+        records = [replace(r, agreement=a) for r, a in zip(records, agreed.per_text)]
 
     run = RunInfo(
         title=options.title,
@@ -127,7 +133,8 @@ def run_report(
         device=loaded.device,
     )
     report = build_report(
-        run, loaded.info, inputs, results, [m.info for m in methods], scores, faithful, agreed, DELTA_TOLERANCE
+        run, loaded.info, records, [m.info for m in methods],
+        faithfulness=faithful, agreement=agreed, ig_tolerance=DELTA_TOLERANCE,
     )
     files = [PlannedFile(options.out, render_html(report).encode("utf-8"))]
     if options.csv is not None:
@@ -141,6 +148,25 @@ def run_report(
         skipped_blank=inputs.skipped_blank,
         truncated=report.truncated_count,
     )
+
+
+def with_scores(records: Sequence[TextRecord], scores: Mapping[str, Sequence[TokenScores]]) -> list[TextRecord]:
+    """Each record with its text's scores of every method in ``scores`` added (same order as ``records``)."""
+    for name, per_text in scores.items():
+        if len(per_text) != len(records):
+            raise ValueError(f"{name}: {len(per_text)} results for {len(records)} texts")
+    return [
+        replace(r, scores={**r.scores, **{name: per_text[k] for name, per_text in scores.items()}})
+        for k, r in enumerate(records)
+    ]
+
+
+def with_faithfulness(records: Sequence[TextRecord], report: FaithfulnessReport) -> list[TextRecord]:
+    """Each record with its own faithfulness results (every method and the random reference)."""
+    by_text: dict[int, dict[str, Faithfulness]] = {}
+    for f in report.per_text:
+        by_text.setdefault(f.text_id, {})[f.method] = f
+    return [replace(r, faithfulness=by_text.get(r.text_id, {})) for r in records]
 
 
 def _max_length(requested: int | None, model_limit: int) -> int:

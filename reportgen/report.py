@@ -1,7 +1,8 @@
 """The report model: everything the page shows, as plain frozen data (no torch, no HTML).
 
-Built from inputs, the model description and extraction results; charts and rendering read
-it and compute nothing of their own beyond presentation.
+Built from the per-text records the stages filled in (:class:`~reportgen.types.TextRecord`) and
+the report-level results; charts and rendering read it and compute nothing of their own beyond
+presentation. Imports no torch: it can be built from stored results.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ import os
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .inputs import InputSet, InputText
-
-if TYPE_CHECKING:  # only for annotations: the report model itself never imports torch
-    from .agreement import Agreement
-    from .extraction import TextExtraction
-    from .faithfulness import Faithfulness, FaithfulnessReport, MethodSummary
-    from .loading import ModelInfo
-    from .methods.base import MethodInfo, TokenScores
+from .types import (
+    RANDOM_METHOD,
+    Agreement,
+    Faithfulness,
+    FaithfulnessReport,
+    MethodInfo,
+    MethodSummary,
+    ModelInfo,
+    TextRecord,
+    TokenScores,
+)
 
 TOP_TOKENS = 3
 SPACE_MARK = "\u2581"  # SentencePiece's word-start marker
@@ -103,7 +107,7 @@ class MethodScores:
     """One per token position, special tokens included, in the method's own unit."""
     relative: tuple[float, ...]
     """``values`` divided by the method's report-wide ``scale``: in [-1, 1]."""
-    faithfulness: "Faithfulness | None"
+    faithfulness: Faithfulness | None
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,9 @@ class TextReport:
     """The method the text view shows first (the report's most faithful one)."""
     top_tokens: tuple[str, ...]
     """Labels of the highest-|score| content tokens by ``highlight``."""
-    random_reference: "Faithfulness | None"
+    random_reference: Faithfulness | None
     integrated_gradients: IntegratedGradientsCheck | None
-    agreement: "tuple[tuple[float | None, ...], ...] | None"
+    agreement: tuple[tuple[float | None, ...], ...] | None
     """Spearman rho between methods on this text (order of ``Report.agreement.methods``)."""
     spans: tuple[Span, ...]
     """The whole text up to the end of the last kept token (all of it unless truncated)."""
@@ -171,7 +175,7 @@ class AgreementView:
 
 @dataclass(frozen=True)
 class FaithfulnessView:
-    summary: "tuple[MethodSummary, ...]"
+    summary: tuple[MethodSummary, ...]
     best: str | None
     fractions: tuple[float, ...]
     rules: tuple[str, ...]
@@ -181,7 +185,7 @@ class FaithfulnessView:
 @dataclass(frozen=True)
 class Report:
     run: RunInfo
-    model: "ModelInfo"
+    model: ModelInfo
     texts: tuple[TextReport, ...]
     methods: tuple[MethodColumn, ...]
     highlight: str
@@ -256,14 +260,14 @@ def token_labels(text: str, pieces: Sequence[str], offsets: Sequence[tuple[int, 
 
 
 def build_text_report(
-    item: InputText,
-    result: "TextExtraction",
+    record: TextRecord,
     scores: Sequence[MethodScores],
     highlight: str,
-    random_reference: "Faithfulness | None" = None,
     integrated_gradients: IntegratedGradientsCheck | None = None,
-    agreement: "tuple[tuple[float | None, ...], ...] | None" = None,
+    agreement: tuple[tuple[float | None, ...], ...] | None = None,
 ) -> TextReport:
+    item, result = record.item, record.extraction
+    random_reference = record.faithfulness.get(RANDOM_METHOD)
     enc = result.encoded
     special = np.array(enc.special, dtype=bool)
     labels = token_labels(item.text, enc.tokens, enc.offsets, enc.special)
@@ -357,52 +361,50 @@ def method_scale(values: Sequence[np.ndarray], specials: Sequence[Sequence[bool]
 
 def build_report(
     run: RunInfo,
-    model: "ModelInfo",
-    inputs: InputSet,
-    results: Sequence["TextExtraction"],
-    methods: Sequence["MethodInfo"],
-    scores: Mapping[str, Sequence["TokenScores"]],
-    faithfulness: "FaithfulnessReport | None" = None,
-    agreement: "Agreement | None" = None,
+    model: ModelInfo,
+    records: Sequence[TextRecord],
+    methods: Sequence[MethodInfo],
+    *,
+    faithfulness: FaithfulnessReport | None = None,
+    agreement: Agreement | None = None,
     ig_tolerance: float = 0.05,
 ) -> Report:
-    """Assemble the report; ``scores[name][k]`` belongs to ``results[k]`` (input order)."""
+    """Assemble the report from one record per text (input order), each holding every method's scores."""
     if not methods:
         raise ValueError("at least one explanation method is needed")
-    specials = [r.encoded.special for r in results]
+    for record in records:
+        missing = [m.name for m in methods if m.name not in record.scores]
+        if missing:
+            raise ValueError(f"text {record.text_id}: no scores for {', '.join(missing)}")
+    specials = [r.encoded.special for r in records]
     columns = tuple(
-        MethodColumn(m.name, m.title, m.signed, m.description, method_scale([s.scores for s in scores[m.name]], specials))
+        MethodColumn(m.name, m.title, m.signed, m.description, method_scale([r.scores[m.name].scores for r in records], specials))
         for m in methods
     )
     names = [m.name for m in methods]
     best = faithfulness.best if faithfulness is not None else None
     highlight = best if best in names else ("cls_attention" if "cls_attention" in names else names[0])
-    per_text: dict[tuple[int, str], "Faithfulness"] = {}
-    if faithfulness is not None:
-        per_text = {(f.text_id, f.method): f for f in faithfulness.per_text}
 
     texts = []
-    for k, (item, result) in enumerate(zip(inputs.texts, results)):
+    for record in records:
         text_scores = []
         for column in columns:
-            values = np.asarray(scores[column.name][k].scores, dtype=np.float64)
+            values = np.asarray(record.scores[column.name].scores, dtype=np.float64)
             text_scores.append(
                 MethodScores(
                     method=column.name,
                     values=tuple(float(v) for v in values),
                     relative=tuple(float(v) for v in np.clip(values / column.scale, -1.0, 1.0)),
-                    faithfulness=per_text.get((item.text_id, column.name)),
+                    faithfulness=record.faithfulness.get(column.name),
                 )
             )
         texts.append(
             build_text_report(
-                item,
-                result,
+                record,
                 text_scores,
                 highlight,
-                random_reference=per_text.get((item.text_id, "random")),
-                integrated_gradients=_ig_check(scores, k, ig_tolerance),
-                agreement=_matrix(agreement.per_text[k].matrix) if agreement is not None else None,
+                integrated_gradients=_ig_check(record.scores.get("integrated_gradients"), ig_tolerance),
+                agreement=_matrix(record.agreement.matrix) if agreement is not None and record.agreement is not None else None,
             )
         )
     view = None
@@ -421,16 +423,12 @@ def build_report(
         highlight=highlight,
         faithfulness=view,
         agreement=_agreement_view(agreement) if agreement is not None else None,
-        quant_scale=results[0].quant_scale if results else 1,
+        quant_scale=records[0].extraction.quant_scale if records else 1,
     )
 
 
-def _ig_check(scores: Mapping[str, Sequence["TokenScores"]], k: int, tolerance: float) -> IntegratedGradientsCheck | None:
-    ig = scores.get("integrated_gradients")
-    if ig is None:
-        return None
-    item = ig[k]
-    if item.baseline_prediction is None or item.delta is None or item.delta_relative is None:
+def _ig_check(item: TokenScores | None, tolerance: float) -> IntegratedGradientsCheck | None:
+    if item is None or item.baseline_prediction is None or item.delta is None or item.delta_relative is None:
         return None
     explained = float(np.sum(item.scores)) - item.delta + item.baseline_prediction
     return IntegratedGradientsCheck(
@@ -447,7 +445,7 @@ def _matrix(values: np.ndarray) -> tuple[tuple[float | None, ...], ...]:
     return tuple(tuple(None if math.isnan(v) else float(v) for v in row) for row in values)
 
 
-def _agreement_view(agreement: "Agreement") -> AgreementView:
+def _agreement_view(agreement: Agreement) -> AgreementView:
     return AgreementView(
         methods=agreement.methods,
         mean=_matrix(agreement.mean),

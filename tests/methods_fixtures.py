@@ -35,12 +35,12 @@ def make_context(
     items = [InputText(i, t, f"t:{i}") for i, t in enumerate(texts)]
     encoded = encode_texts(loaded, items, loaded.info.max_length)
     extractions = extract(loaded, encoded, batch_size=batch_size)
-    return MethodContext(loaded, tuple(encoded), tuple(extractions), batch_size, ig_steps)
+    return MethodContext(loaded, tuple(extractions), batch_size, ig_steps)
 
 
 def with_batch_size(ctx: MethodContext, batch_size: int, ig_steps: int | None = None) -> MethodContext:
     return MethodContext(
-        ctx.loaded, ctx.encoded, ctx.extractions, batch_size, ig_steps if ig_steps is not None else ctx.ig_steps
+        ctx.loaded, ctx.extractions, batch_size, ig_steps if ig_steps is not None else ctx.ig_steps
     )
 
 

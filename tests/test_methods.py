@@ -209,7 +209,7 @@ def test_attn_norm_on_a_bert_model(tiny_ctx: MethodContext) -> None:
     info = replace(tiny_ctx.loaded.info, model_type="bert", num_layers=3, num_heads=4)
     loaded = LoadedModel(model, tiny_ctx.loaded.tokenizer, info, "cpu")
     extractions = extract(loaded, list(tiny_ctx.encoded), batch_size=4)
-    ctx = MethodContext(loaded, tiny_ctx.encoded, tuple(extractions), 4, 4)
+    ctx = MethodContext(loaded, tuple(extractions), 4, 4)
     layer = model.bert.encoder.layer[-1].attention
     for scores, enc in zip(ATTN_NORM.compute(ctx), ctx.encoded):
         with torch.no_grad():

@@ -11,7 +11,8 @@ from typing import Sequence
 
 from .attention import CLS_ATTENTION, MEAN_RECEIVED
 from .attn_norm import ATTN_NORM
-from .base import Method, MethodContext, MethodInfo, TokenScores, explained_index, explained_value
+from ..types import MethodInfo, TokenScores
+from .base import Method, MethodContext, explained_index, explained_value
 from .grad_input import GRAD_INPUT
 from .grad_rollout import GRAD_ROLLOUT
 from .integrated_gradients import DEFAULT_STEPS, DELTA_TOLERANCE, INTEGRATED_GRADIENTS, delta_warning

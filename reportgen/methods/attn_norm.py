@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..extraction import pad_batch
-from .base import MethodContext, MethodInfo, TokenScores, batches_of
+from .base import MethodContext, MethodInfo, TokenScores, text_batches
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,19 +93,17 @@ class AttnNorm:
             hidden = args[0] if args else kwargs["hidden_states"]
             captured[:] = [hidden]  # later calls overwrite: the last call is the last layer
 
-        results: list[TokenScores | None] = [None] * len(ctx.encoded)
+        results: list[TokenScores | None] = [None] * len(ctx.extractions)
         handle = parts.hooked.register_forward_pre_hook(keep_input, with_kwargs=True)
         try:
-            for batch in batches_of(ctx):
-                inputs = pad_batch(loaded, [ctx.encoded[i].input_ids for i in batch])
+            for batch in text_batches(ctx):
                 with torch.inference_mode():
-                    out = loaded.model(**inputs, output_attentions=True)
+                    out = loaded.model(**batch.inputs, output_attentions=True)
                     alpha_cls = out.attentions[-1][:, :, 0, :]
                     norms = weighted_value_norms(captured[0], alpha_cls, parts)
                 norms = norms.float().cpu().numpy().astype(np.float64)
-                for row, index in enumerate(batch):
-                    n = len(ctx.encoded[index].input_ids)
-                    results[index] = TokenScores(self.info.name, ctx.encoded[index].text_id, norms[row, :n].copy())
+                for row, (index, n) in enumerate(zip(batch.indices, batch.lengths)):
+                    results[index] = TokenScores(self.info.name, ctx.extractions[index].text_id, norms[row, :n].copy())
                 captured.clear()
         finally:
             handle.remove()

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..extraction import pad_batch
-from .base import MethodContext, MethodInfo, TokenScores, batches_of, explained_value, zero_specials
+from .base import MethodContext, MethodInfo, TokenScores, explained_value, text_batches, zero_specials
 
 
 def gradient_rollout(attention: np.ndarray, gradient: np.ndarray) -> np.ndarray:
@@ -46,20 +45,18 @@ class GradRollout:
     def compute(self, ctx: MethodContext) -> list[TokenScores]:
         loaded = ctx.loaded
         targets = ctx.targets
-        results: list[TokenScores | None] = [None] * len(ctx.encoded)
-        for batch in batches_of(ctx):
-            inputs = pad_batch(loaded, [ctx.encoded[i].input_ids for i in batch])
+        results: list[TokenScores | None] = [None] * len(ctx.extractions)
+        for batch in text_batches(ctx):
             with torch.enable_grad():
-                out = loaded.model(**inputs, output_attentions=True)
+                out = loaded.model(**batch.inputs, output_attentions=True)
                 attentions = list(out.attentions)
-                f = explained_value(out.logits, torch.tensor([targets[i] for i in batch], dtype=torch.long))
+                f = explained_value(out.logits, torch.tensor([targets[i] for i in batch.indices], dtype=torch.long))
                 grads = torch.autograd.grad(f.sum(), attentions)
             # (batch, layers, heads, T, T), once per batch.
             att = torch.stack([a.detach() for a in attentions], dim=1).double().cpu().numpy()
             grad = torch.stack(grads, dim=1).double().cpu().numpy()
-            for row, index in enumerate(batch):
-                enc = ctx.encoded[index]
-                n = len(enc.input_ids)
+            for row, (index, n) in enumerate(zip(batch.indices, batch.lengths)):
+                enc = ctx.extractions[index].encoded
                 relevance = gradient_rollout(att[row, :, :, :n, :n], grad[row, :, :, :n, :n])
                 # [CLS]'s own entry and the other specials carry no token information: shown as 0.
                 results[index] = TokenScores(self.info.name, enc.text_id, zero_specials(relevance[0], enc))

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..extraction import pad_batch
+from ..forward import padded_batches
 from .base import MethodContext, explained_value
 
 GRADIENT_ROWS_PER_BATCH_TEXT = 2
@@ -54,13 +54,14 @@ def path_gradients(
     grad_sums = [torch.zeros_like(end, dtype=torch.float64) for end in ends]
     values = [np.zeros(steps) for _ in ends]
 
-    order = sorted(range(len(ends)), key=lambda t: (-len(ends[t]), t))
-    jobs = [(t, k) for t in order for k in range(steps)]
+    # One row per (text, step); sorted longest first with ties in (text, step) order.
+    jobs = [(t, k) for t in range(len(ends)) for k in range(steps)]
     per_pass = max(1, ctx.batch_size * GRADIENT_ROWS_PER_BATCH_TEXT)
-    for first in range(0, len(jobs), per_pass):
-        chunk = jobs[first : first + per_pass]
-        # pad_batch supplies the mask and pad ids; real positions get interpolated embeddings.
-        inputs = pad_batch(loaded, [ctx.encoded[t].input_ids for t, _ in chunk])
+    encoded = ctx.encoded
+    for batch in padded_batches(loaded, [encoded[t].input_ids for t, _ in jobs], per_pass):
+        chunk = [jobs[i] for i in batch.indices]
+        # The padded ids give the mask and the pad embeddings; real positions are interpolated.
+        inputs = batch.inputs
         with torch.no_grad():
             embeds = loaded.model.get_input_embeddings()(inputs["input_ids"])
         for row, (t, k) in enumerate(chunk):

@@ -1,0 +1,277 @@
+"""The data that travels between the stages: frozen, torch-free dataclasses and nothing else.
+
+Every boundary of the pipeline is one of these types (inputs -> model description ->
+extraction -> method scores -> faithfulness -> agreement -> report model), so a stage that
+only reads results (the report model, the charts, a renderer of stored results) needs numpy
+and this module, never torch. The stages that compute them live in their own modules
+(``extraction``, ``methods``, ``faithfulness``, ``agreement``); this module owns no behaviour
+beyond small derived properties.
+
+:class:`TextRecord` is the one record per text that the stages fill in, in input order, so
+per-text data never travels as parallel sequences kept aligned by index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from .inputs import InputSet, InputText
+
+QUANT_SCALE = 65535
+"""Attention weights in [0, 1] are stored as ``round(w * QUANT_SCALE)`` in uint16 (error <= 8e-6)."""
+
+
+# --- The model -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    checkpoint: str | None
+    architecture: str
+    model_type: str
+    num_layers: int
+    num_heads: int
+    hidden_size: int
+    num_parameters: int
+    weights_file: str
+    weights_sha256: str
+    task: str
+    """``"regression"`` (one output, shown as it is) or ``"classification"``."""
+    labels: tuple[str, ...]
+    max_length: int
+    notes: tuple[str, ...] = ()
+
+
+# --- Extraction ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    text_id: int
+    input_ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    offsets: tuple[tuple[int, int], ...] | None
+    """Character span of each token in the original text; ``(0, 0)`` for special tokens."""
+    special: tuple[bool, ...]
+    truncated: bool
+    full_length: int
+    """Token count (special tokens included) before truncation."""
+
+
+@dataclass(frozen=True, eq=False)
+class TextExtraction:
+    encoded: EncodedText
+    output: np.ndarray
+    """The model's raw output for this text: shape ``(num_labels,)``, never squashed."""
+    prediction: float
+    """Regression: the output itself. Classification: probability of the predicted class."""
+    predicted_label: str | None
+    layer_mean: np.ndarray
+    """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only."""
+    heads_q: np.ndarray
+    """uint16 ``(layers, heads, n, n)``: every head, quantised (see ``QUANT_SCALE``)."""
+
+    @property
+    def text_id(self) -> int:
+        return self.encoded.text_id
+
+    @property
+    def quant_scale(self) -> int:
+        return QUANT_SCALE
+
+    @property
+    def cls_attention(self) -> np.ndarray:
+        """Last layer, mean over heads of ``A[h, 0, j]``."""
+        return self.layer_mean[-1, 0, :]
+
+    @property
+    def mean_received(self) -> np.ndarray:
+        """Last layer, mean over query positions ``i`` of the head-averaged ``A[i, j]``."""
+        return self.layer_mean[-1].mean(axis=0)
+
+
+# --- Explanation methods -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    name: str
+    """Registry key, CSV column name and ``--methods`` value."""
+    title: str
+    signed: bool
+    """True when scores can be negative (a diverging, zero-centred colour scale)."""
+    needs_gradients: bool
+    description: str
+    """One or two sentences for the report reader: exactly what is computed."""
+
+
+@dataclass(frozen=True, eq=False)
+class TokenScores:
+    method: str
+    text_id: int
+    scores: np.ndarray
+    """float64 ``(n,)``: one value per token position, special tokens included.
+
+    Attention methods keep what special tokens receive; gradient methods give them 0.
+    """
+    baseline_prediction: float | None = None
+    """Integrated Gradients only: ``f(baseline)``."""
+    delta: float | None = None
+    """Integrated Gradients only: ``sum(scores) - (f(x) - f(baseline))``."""
+    delta_relative: float | None = None
+    """``|delta| / |f(x) - f(baseline)|`` (inf when that difference is 0 and delta is not)."""
+
+
+# --- Faithfulness --------------------------------------------------------------------------
+
+RANDOM_METHOD = "random"
+"""The name of the random-order reference among the faithfulness results."""
+
+
+@dataclass(frozen=True)
+class DeletionCurve:
+    fractions: tuple[float, ...]
+    removed: tuple[int, ...]
+    """Tokens removed (``without_top``) or kept (``only_top``) at each fraction."""
+    without_top: tuple[float, ...]
+    """``f`` after removing the top-k tokens."""
+    only_top: tuple[float, ...]
+    """``f`` keeping only the top-k tokens (all other non-special tokens removed).
+
+    ``f`` is the explained output: the regression prediction, or the predicted class's logit.
+    """
+    without_top_std: tuple[float, ...] | None = None
+    """``random`` only: spread of ``without_top`` over the random orders (the report's band)."""
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    text_id: int
+    method: str
+    comprehensiveness: float
+    """Normalised when ``normalised``, else equal to ``comprehensiveness_raw``."""
+    sufficiency: float
+    comprehensiveness_raw: float
+    sufficiency_raw: float
+    normalised: bool
+    normaliser: float
+    """``|f(x) - f(all non-special tokens removed)|``."""
+    prediction: float
+    """``f(x)``, the explained output of the unperturbed text."""
+    curve: DeletionCurve
+    """For ``random``: the mean curve over the random orders."""
+    comprehensiveness_std: float | None = None
+    """``random`` only: spread (population std) over the random orders, same scale as the value."""
+    sufficiency_std: float | None = None
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    method: str
+    mean_comprehensiveness: float
+    mean_sufficiency: float
+    score: float
+    """``mean_comprehensiveness - mean_sufficiency``: the ranking key, higher is better."""
+    rank: int | None
+    """1 = best; None for the random reference."""
+    beats_random: float | None
+    """Fraction of texts where this method's comprehensiveness exceeds the random mean."""
+    texts: int
+    """Texts averaged over."""
+    normalised: bool
+
+
+@dataclass(frozen=True)
+class FaithfulnessReport:
+    per_text: tuple[Faithfulness, ...]
+    """One per text and method (``random`` included), text order then method order."""
+    summary: tuple[MethodSummary, ...]
+    """Methods by rank, then the random reference."""
+    best: str | None
+    fractions: tuple[float, ...]
+    rules: tuple[str, ...] = ()
+    """How the measures were taken, in sentences for the report reader."""
+
+    def for_text(self, text_id: int) -> tuple[Faithfulness, ...]:
+        return tuple(f for f in self.per_text if f.text_id == text_id)
+
+
+# --- Agreement -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TextAgreement:
+    text_id: int
+    methods: tuple[str, ...]
+    matrix: np.ndarray
+    """float64 ``(m, m)``: Spearman's rho between methods; NaN where undefined; diagonal 1 when defined."""
+
+
+@dataclass(frozen=True, eq=False)
+class Agreement:
+    methods: tuple[str, ...]
+    per_text: tuple[TextAgreement, ...]
+    mean: np.ndarray
+    """float64 ``(m, m)``: mean over the texts where each pair is defined (NaN if none)."""
+    counts: np.ndarray
+    """int ``(m, m)``: texts averaged into each cell of ``mean``."""
+
+
+# --- One text, as the stages fill it in ----------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TextRecord:
+    """Everything computed about one text; each stage returns new records with its part set."""
+
+    item: InputText
+    extraction: TextExtraction
+    scores: Mapping[str, TokenScores] = field(default_factory=dict)
+    """Method name -> this text's scores, in the report's method order."""
+    faithfulness: Mapping[str, Faithfulness] = field(default_factory=dict)
+    """Method name (``random`` included) -> this text's faithfulness."""
+    agreement: TextAgreement | None = None
+
+    def __post_init__(self) -> None:
+        if self.item.text_id != self.extraction.text_id:
+            raise ValueError(f"text {self.item.text_id}: extraction of text {self.extraction.text_id}")
+        for name, scores in self.scores.items():
+            if scores.text_id != self.text_id or scores.method != name:
+                raise ValueError(f"text {self.text_id}: scores of {scores.method!r} for text {scores.text_id}")
+        for name, result in self.faithfulness.items():
+            if result.text_id != self.text_id or result.method != name:
+                raise ValueError(f"text {self.text_id}: faithfulness of {result.method!r} for text {result.text_id}")
+        if self.agreement is not None and self.agreement.text_id != self.text_id:
+            raise ValueError(f"text {self.text_id}: agreement of text {self.agreement.text_id}")
+
+    @property
+    def text_id(self) -> int:
+        return self.item.text_id
+
+    @property
+    def encoded(self) -> EncodedText:
+        return self.extraction.encoded
+
+
+__all__ = [
+    "QUANT_SCALE",
+    "RANDOM_METHOD",
+    "Agreement",
+    "DeletionCurve",
+    "EncodedText",
+    "Faithfulness",
+    "FaithfulnessReport",
+    "InputSet",
+    "InputText",
+    "MethodInfo",
+    "MethodSummary",
+    "ModelInfo",
+    "TextAgreement",
+    "TextExtraction",
+    "TextRecord",
+    "TokenScores",
+]
