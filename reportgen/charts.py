@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import altair as alt
 
+from . import theme
+
 RAW = "raw"
 RENORMALISED = "without [CLS]/[SEP], renormalised"
 VIEWS = [RAW, RENORMALISED]
@@ -20,8 +22,8 @@ RECEIVED_MEASURE = "attention received"
 TOKEN_LABEL = "tokens[datum.value]"
 TOKEN_STEP = 13
 """Pixels per token on token axes: a 34-token text's two heatmap panels fit a laptop screen."""
-SPECIAL_COLOUR = "#9e9e9e"
-CONTENT_COLOUR = "#2b6cb0"
+SPECIAL_COLOUR = theme.SPECIAL_COLOUR
+CONTENT_COLOUR = theme.CONTENT_COLOUR
 
 
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def heatmap_spec() -> dict[str, Any]:
             color=alt.Color(
                 "w:Q",
                 title="weight",
-                scale=alt.Scale(scheme="blues", domainMin=0),
+                scale=alt.Scale(scheme=theme.SEQUENTIAL_SCHEME, domainMin=0),
                 legend=alt.Legend(orient="bottom", gradientLength=160),
             ),
             tooltip=[
@@ -110,7 +112,7 @@ def predictions_spec(
     layers: list[alt.Chart] = [bars]
     if any(g is not None for g in golds):
         layers.append(
-            base.mark_tick(color="#c05621", thickness=2).encode(
+            base.mark_tick(color=theme.GOLD_COLOUR, thickness=2).encode(
                 x="gold:Q", tooltip=[alt.Tooltip("id:N", title="text"), alt.Tooltip("gold:Q", format=".4f")]
             )
         )
@@ -123,7 +125,7 @@ def predictions_spec(
 # its method's report-wide scale (see report.method_scale) before it reaches a chart, so red
 # means "pushes the output up / draws attention" and blue "pushes it down", with the same depth
 # on every text.
-DIVERGING = alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)
+DIVERGING = alt.Scale(scheme=theme.DIVERGING_SCHEME, domain=[-1, 1], reverse=True)
 
 
 def methods_spec() -> dict[str, Any]:
@@ -165,7 +167,7 @@ def waterfall_spec() -> dict[str, Any]:
     )
     colour = alt.Color(
         "kind:N",
-        scale=alt.Scale(domain=["up", "down", "total"], range=["#d6604d", "#4393c3", "#374151"]),
+        scale=alt.Scale(domain=["up", "down", "total"], range=[theme.POSITIVE_COLOUR, theme.NEGATIVE_COLOUR, theme.TOTAL_COLOUR]),
         legend=alt.Legend(title=None, orient="bottom"),
     )
     bars = base.transform_filter("datum.kind != 'total'").mark_bar().encode(
@@ -179,7 +181,7 @@ def deletion_spec() -> dict[str, Any]:
     """Output after removing each method's top-k% tokens, against the random-order band."""
     band = (
         alt.Chart(alt.NamedData("band"))
-        .mark_area(opacity=0.25, color="#9e9e9e")
+        .mark_area(opacity=0.25, color=theme.REFERENCE_COLOUR)
         .encode(
             x=alt.X("pct:Q", title="tokens removed (top k%, by the method's ranking)"),
             y=alt.Y("lo:Q", title="model output", scale=alt.Scale(zero=False)),
@@ -208,7 +210,7 @@ def agreement_spec(methods: Sequence[str]) -> dict[str, Any]:
         y=alt.Y("b:N", sort=list(methods), title=None),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("rho:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True), title="Spearman ρ"),
+        color=alt.Color("rho:Q", scale=DIVERGING, title="Spearman ρ"),
         tooltip=[alt.Tooltip("a:N", title="method"), alt.Tooltip("b:N", title="vs"), alt.Tooltip("rho:Q", format=".2f"), alt.Tooltip("texts:Q", title="texts averaged")],
     )
     labels = base.mark_text(fontSize=11).encode(text=alt.Text("rho:Q", format=".2f"))
