@@ -14,11 +14,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
 from . import __version__
-from .inputs import InputError
-from .loading import ModelLoadError
+from .errors import ReportgenError
 from .methods import REGISTRY
 from .methods.integrated_gradients import DEFAULT_STEPS
-from .output import OutputError
 from .pipeline import Progress, RunOptions, default_out_path, run_report
 from .resources import sample_model_dir, sample_texts
 
@@ -29,9 +27,9 @@ app = typer.Typer(
     help=(
         "Explain a fine-tuned ALBERT model's predictions in one self-contained HTML report: "
         "every text with its prediction, token-by-token attention heatmaps, [CLS]-attention and "
-        "attention-received bar charts, attention rollout, norm-based attention, gradient x input "
-        "and Integrated Gradients, each with a measured faithfulness score. The report opens "
-        "offline in any browser and needs no Python to read. Start with: reportgen demo"
+        "attention-received bar charts, and these explanation methods, each with a measured "
+        "faithfulness score: " + ", ".join(m.info.title for m in REGISTRY.values()) + ". The report "
+        "opens offline in any browser and needs no Python to read. Start with: reportgen demo"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -84,7 +82,7 @@ def _fail(message: str, code: int = BAD_INPUT) -> None:
 def _execute(options: RunOptions) -> None:
     try:
         result = run_report(options, progress=_BarProgress() if sys.stderr.isatty() else None)
-    except (InputError, ModelLoadError, OutputError) as err:
+    except ReportgenError as err:
         _fail(str(err))
         return
     except KeyboardInterrupt:
@@ -100,6 +98,8 @@ def _execute(options: RunOptions) -> None:
     for path in result.written:
         typer.echo(str(path))
 
+
+# --- Options shared by the commands: declared once, here. ------------------------------------
 
 InputsArg = Annotated[
     list[str],
@@ -118,6 +118,28 @@ ModelOpt = Annotated[
         show_default=False,
     ),
 ]
+OutOpt = Annotated[
+    Optional[Path],
+    typer.Option("--out", help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+
+
+def _methods_help() -> str:
+    """Generated from the registry, so it lists exactly the methods that exist."""
+    listed = "; ".join(f"{name} ({m.info.title})" for name, m in REGISTRY.items())
+    return f"Comma-separated explanation methods to run (default: all, in this order): {listed}."
+
+
+def _gradient_methods() -> str:
+    return ", ".join(name for name, m in REGISTRY.items() if m.info.needs_gradients)
+
+
+def _parse_methods(value: Optional[str]) -> Optional[tuple[str, ...]]:
+    """Names as given; unknown names are refused by the pipeline with the list of known ones."""
+    if value is None:
+        return None
+    return tuple(m.strip() for m in value.split(",") if m.strip())
 
 
 @app.command()
@@ -133,10 +155,7 @@ def run(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Optional[Path],
-        typer.Option(help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
-    ] = None,
+    out: OutOpt = None,
     csv: Annotated[
         Optional[Path],
         typer.Option(
@@ -153,15 +172,9 @@ def run(
             show_default=False,
         ),
     ] = None,
-    methods: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Comma-separated explanation methods to run (default: all): " + ", ".join(REGISTRY) + ".",
-            show_default=False,
-        ),
-    ] = None,
+    methods: Annotated[Optional[str], typer.Option(help=_methods_help(), show_default=False)] = None,
     no_gradients: Annotated[
-        bool, typer.Option("--no-gradients", help="Skip the gradient methods (grad_input, integrated_gradients).")
+        bool, typer.Option("--no-gradients", help=f"Skip the methods that need gradients ({_gradient_methods()}).")
     ] = False,
     ig_steps: Annotated[
         int, typer.Option(help="Integrated Gradients integration steps (Gauss-Legendre); more is more exact.", min=1)
@@ -180,7 +193,7 @@ def run(
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass (sorted by length, padded per batch).", min=1)] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     title: Annotated[str, typer.Option(help="Title at the top of the report.")] = "reportgen attention report",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Explain a model's predictions on your texts in one self-contained HTML report.
 
@@ -198,7 +211,7 @@ def run(
         out=out if out is not None else default_out_path(),
         csv=csv,
         faithfulness_csv=faithfulness_csv,
-        methods=tuple(m.strip() for m in methods.split(",") if m.strip()) if methods is not None else None,
+        methods=_parse_methods(methods),
         gradients=not no_gradients,
         ig_steps=ig_steps,
         text_column=text_column,
@@ -215,13 +228,7 @@ def run(
 
 
 @app.command()
-def demo(
-    out: Annotated[
-        Optional[Path],
-        typer.Option(help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report.")] = False,
-) -> None:
+def demo(out: OutOpt = None, force: ForceOpt = False) -> None:
     """Run the bundled sample model on the bundled sample texts and write a report."""
     options = RunOptions(
         inputs=(str(sample_texts()),),
