@@ -403,7 +403,7 @@ def build_report(
                 record,
                 text_scores,
                 highlight,
-                integrated_gradients=_ig_check(record.scores.get("integrated_gradients"), ig_tolerance),
+                integrated_gradients=_ig_check(record.scores.get("integrated_gradients"), ig_tolerance) if "integrated_gradients" in names else None,
                 agreement=_matrix(record.agreement.matrix) if agreement is not None and record.agreement is not None else None,
             )
         )

@@ -1,0 +1,109 @@
+"""Chart specs: valid Vega-Lite that draws the page's data, with no URL and the theme's colours.
+
+Each spec is compiled and rendered to SVG with vl-convert (the same Vega the page inlines),
+filled with data the way ``report.js`` fills it, so a broken encoding or a label expression
+that no longer reads the ``tokens`` parameter fails here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import vl_convert
+
+from reportgen import charts, theme
+
+TOKENS = ["[CLS]", "お茶", "どうぞ", "[SEP]"]
+
+
+def _filled(spec: dict, datasets: dict, tokens: list[str]) -> dict:
+    spec = json.loads(json.dumps(spec))
+    spec["datasets"] = datasets
+    for param in spec.get("params", []):
+        if param["name"] == "tokens":
+            param["value"] = tokens
+    return spec
+
+
+def _svg(spec: dict) -> str:
+    return vl_convert.vegalite_to_svg(spec)
+
+
+PER_TEXT = {
+    "heatmap": charts.heatmap_spec,
+    "bars": charts.bars_spec,
+    "methods": charts.methods_spec,
+    "waterfall": charts.waterfall_spec,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PER_TEXT))
+def test_per_text_templates_read_tokens_and_carry_no_url(kind: str) -> None:
+    spec = PER_TEXT[kind]()
+    text = json.dumps(spec)
+    assert "$schema" not in spec and "http" not in text
+    assert [p["name"] for p in spec["params"]] == ["tokens"]
+    assert "datasets" not in spec  # data comes per text, never baked into the template
+
+
+def test_heatmap_draws_every_cell_with_token_labels() -> None:
+    n = len(TOKENS)
+    cells = [
+        {"i": i, "j": j, "q": TOKENS[i], "k": TOKENS[j], "w": 1.0 / n, "view": view}
+        for view in charts.VIEWS
+        for i in range(n)
+        for j in range(n)
+    ]
+    svg = _svg(_filled(charts.heatmap_spec(), {"cells": cells}, TOKENS))
+    assert "お茶" in svg and "どうぞ" in svg  # axis labels come from the tokens parameter
+    assert "attended-to token (key)" in svg
+    compiled = vl_convert.vegalite_to_vega(_filled(charts.heatmap_spec(), {"cells": cells}, TOKENS))
+    assert any(d.get("name") == "cells" for d in compiled["data"])
+
+
+def test_methods_chart_uses_the_diverging_theme_scale() -> None:
+    spec = charts.methods_spec()
+    scale = spec["spec"]["encoding"]["color"]["scale"]
+    assert scale == {"scheme": theme.DIVERGING_SCHEME, "domain": [-1, 1], "reverse": True}
+    rows = [
+        {"method": "IG", "order": 0, "pos": j, "token": TOKENS[j], "value": v, "rel": v}
+        for j, v in enumerate([0.0, 0.5, -0.5, 0.0])
+    ]
+    svg = _svg(_filled(spec, {"scores": rows}, TOKENS))
+    assert "どうぞ" in svg
+
+
+def test_waterfall_colours_come_from_the_theme() -> None:
+    spec = charts.waterfall_spec()
+    text = json.dumps(spec)
+    for colour in (theme.POSITIVE_COLOUR, theme.NEGATIVE_COLOUR, theme.TOTAL_COLOUR):
+        assert colour in text
+    assert theme.POSITIVE_COLOUR == "#d6604d" and theme.NEGATIVE_COLOUR == "#4393c3"
+    steps = [
+        {"step": 0, "label": "f(baseline)", "start": 0.7, "end": 0.7, "value": 0.7, "kind": "total"},
+        {"step": 1, "label": "お茶", "start": 0.7, "end": 0.5, "value": -0.2, "kind": "down"},
+        {"step": 2, "label": "f(x)", "start": 0.5, "end": 0.5, "value": 0.5, "kind": "total"},
+    ]
+    svg = _svg(_filled(spec, {"steps": steps}, ["f(baseline)", "お茶", "f(x)"]))
+    assert "f(baseline)" in svg and "お茶" in svg
+    assert theme.NEGATIVE_COLOUR in svg  # the "down" step is drawn blue
+
+
+def test_predictions_chart_has_a_gold_layer_only_when_golds_exist() -> None:
+    with_gold = charts.predictions_spec([0, 1], [0.2, 0.8], [0.25, None], "prediction")
+    without = charts.predictions_spec([0, 1], [0.2, 0.8], [None, None], "prediction")
+    assert len(with_gold["layer"]) == 2 and len(without["layer"]) == 1
+    assert with_gold["layer"][1]["mark"]["color"] == theme.GOLD_COLOUR
+    values = with_gold["data"]["values"]
+    assert values == [{"id": "#0", "prediction": 0.2, "gold": 0.25}, {"id": "#1", "prediction": 0.8}]
+    assert "#1" in _svg(with_gold)
+
+
+def test_deletion_and_agreement_specs_draw() -> None:
+    curves = [{"method": "IG", "order": 0, "reference": False, "pct": p, "f": f} for p, f in [(0, 0.5), (50, 0.2)]]
+    band = [{"pct": 0, "lo": 0.5, "hi": 0.5}, {"pct": 50, "lo": 0.3, "hi": 0.45}]
+    assert "tokens removed" in _svg(_filled(charts.deletion_spec(), {"curves": curves, "band": band}, []))
+    cells = [{"a": a, "b": b, "rho": 1.0 if a == b else -0.5, "texts": 2} for a in "xy" for b in "xy"]
+    svg = _svg(_filled(charts.agreement_spec(["x", "y"]), {"agreement": cells}, []))
+    assert "-0.50" in svg or "−0.50" in svg
