@@ -124,6 +124,9 @@ class TokenScores:
     """Integrated Gradients only: ``sum(scores) - (f(x) - f(baseline))``."""
     delta_relative: float | None = None
     """``|delta| / |f(x) - f(baseline)|`` (inf when that difference is 0 and delta is not)."""
+    steps: int | None = None
+    """Integrated Gradients only: the quadrature steps this text used (``--ig-steps N``, or
+    the level adaptive refinement stopped at)."""
 
 
 # --- Faithfulness --------------------------------------------------------------------------
