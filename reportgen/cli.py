@@ -17,7 +17,7 @@ from . import __version__
 from .errors import ReportgenError
 from .methods import REGISTRY
 from .methods.integrated_gradients import DEFAULT_STEPS
-from .pipeline import Progress, RunOptions, default_out_path, run_report
+from .pipeline import DEFAULT_TITLE, Progress, RunOptions, default_out_path, run_report
 from .resources import sample_model_dir, sample_texts
 
 BAD_INPUT = 2
@@ -110,10 +110,11 @@ InputsArg = Annotated[
     ),
 ]
 ModelOpt = Annotated[
-    Optional[Path],
+    Optional[str],
     typer.Option(
         "--model",
-        help="Hugging Face model folder (config.json, weights, tokenizer files). "
+        help="Hugging Face model folder (config.json, weights, tokenizer files), or a hub id (org/name) "
+        "already in the local Hugging Face cache (never downloaded; a folder of that name wins). "
         "Default: the bundled sample model (Japanese politeness regression).",
         show_default=False,
     ),
@@ -123,6 +124,29 @@ OutOpt = Annotated[
     typer.Option("--out", help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+PngOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--png",
+        help="Also write pictures for a ticket into this folder: one PNG card per text (the text shaded by its "
+        "explanation, prediction, top tokens up and down, Integrated Gradients waterfall) and overview.png "
+        "(every prediction). Needs a font with Japanese glyphs (fonts-ipafont-gothic).",
+        show_default=False,
+    ),
+]
+SvgOpt = Annotated[
+    Optional[Path],
+    typer.Option("--svg", help="The same pictures as --png, as SVG files, into this folder.", show_default=False),
+]
+SummaryOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--summary",
+        help="Also write a short Markdown summary for a ticket: model, counts, the faithfulness verdict, a table "
+        "of texts (prediction, gold, error, top tokens) and links to the --png (or --svg) pictures.",
+        show_default=False,
+    ),
+]
 
 
 def _methods_help() -> str:
@@ -192,7 +216,10 @@ def run(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass (sorted by length, padded per batch).", min=1)] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    title: Annotated[str, typer.Option(help="Title at the top of the report.")] = "reportgen attention report",
+    title: Annotated[str, typer.Option(help="Title at the top of the report.")] = DEFAULT_TITLE,
+    png: PngOpt = None,
+    svg: SvgOpt = None,
+    summary: SummaryOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Explain a model's predictions on your texts in one self-contained HTML report.
@@ -203,6 +230,8 @@ def run(
     browser. Exit code 0 on success, 2 on bad usage, bad input or an unusable checkpoint.
 
     Example: reportgen run texts.txt --model ./checkpoint --out report.html --csv tokens.csv
+
+    For a ticket: reportgen run texts.txt --model ./checkpoint --out report.html --png pictures --summary summary.md
     """
     options = RunOptions(
         inputs=tuple(inputs),
@@ -223,12 +252,17 @@ def run(
         title=title,
         force=force,
         command=_command_line(),
+        png=png,
+        svg=svg,
+        summary=summary,
     )
     _execute(options)
 
 
 @app.command()
-def demo(out: OutOpt = None, force: ForceOpt = False) -> None:
+def demo(
+    out: OutOpt = None, png: PngOpt = None, svg: SvgOpt = None, summary: SummaryOpt = None, force: ForceOpt = False
+) -> None:
     """Run the bundled sample model on the bundled sample texts and write a report."""
     options = RunOptions(
         inputs=(str(sample_texts()),),
@@ -237,6 +271,9 @@ def demo(out: OutOpt = None, force: ForceOpt = False) -> None:
         title="reportgen demo: Japanese politeness model",
         force=force,
         command=_command_line(),
+        png=png,
+        svg=svg,
+        summary=summary,
     )
     _execute(options)
 

@@ -1,8 +1,10 @@
 """One run, start to finish: the stages wired together, with no CLI concerns.
 
-``run_report`` reads inputs, loads the model, extracts, builds the report model, renders it
-and writes every requested file at once (crash-safe). The CLI only parses options into
-:class:`RunOptions` and prints.
+:func:`build` computes the report model from a loaded model and the texts; it is the one code
+path behind both the Python API (:func:`reportgen.explain`) and the CLI. :func:`run_report`
+reads inputs, loads the model, calls :func:`build`, renders the report and every requested
+extra (CSV files, pictures, the ticket summary) and writes them all at once (crash-safe). The
+CLI only parses options into :class:`RunOptions` and prints.
 """
 
 from __future__ import annotations
@@ -11,24 +13,43 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Mapping, Sequence
 
+from . import images
 from .agreement import agreement
 from .export import faithfulness_csv, tokens_csv
 from .extraction import encode_texts, extract
 from .faithfulness import evaluate_faithfulness
-from .inputs import InputError, read_inputs
-from .loading import load_model
-from .methods import DELTA_TOLERANCE, MethodContext, resolve, run_methods
+from .inputs import InputError, InputSet, read_inputs
+from .loading import LoadedModel, load_model
+from .methods import DELTA_TOLERANCE, Method, MethodContext, resolve, run_methods
 from .methods.integrated_gradients import DEFAULT_STEPS
 from .output import OutputError, PlannedFile, check_target, write_all
 from .render import render_html
-from .report import RunInfo, build_report, run_time, software_versions
+from .report import Report, RunInfo, build_report, run_time, software_versions
+from .summary import summary_markdown
 from .types import Faithfulness, FaithfulnessReport, TextRecord, TokenScores
+
+DEFAULT_TITLE = "reportgen attention report"
+
+
+@dataclass(frozen=True)
+class ExplainOptions:
+    """What to compute and how: the options that change the report itself (not which files)."""
+
+    methods: tuple[str, ...] | None = None
+    """None: every registered method."""
+    gradients: bool = True
+    ig_steps: int = DEFAULT_STEPS
+    max_length: int | None = None
+    batch_size: int = 16
+    title: str = DEFAULT_TITLE
+    command: str = "reportgen"
 
 
 @dataclass(frozen=True)
 class RunOptions:
     inputs: tuple[str, ...]
-    model_dir: Path
+    model_dir: Path | str
+    """A model folder, or a hub id (``org/name``) found in the local Hugging Face cache."""
     out: Path
     checkpoint: Path | None = None
     csv: Path | None = None
@@ -43,9 +64,27 @@ class RunOptions:
     max_length: int | None = None
     batch_size: int = 16
     device: str = "auto"
-    title: str = "reportgen attention report"
+    title: str = DEFAULT_TITLE
     force: bool = False
     command: str = "reportgen"
+    png: Path | None = None
+    """Folder for one PNG card per text plus ``overview.png``."""
+    svg: Path | None = None
+    """Folder for the same pictures as SVG."""
+    summary: Path | None = None
+    """Markdown summary for a ticket (links the pictures of ``png``, else ``svg``)."""
+
+    @property
+    def explain(self) -> ExplainOptions:
+        return ExplainOptions(
+            methods=self.methods,
+            gradients=self.gradients,
+            ig_steps=self.ig_steps,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            title=self.title,
+            command=self.command,
+        )
 
 
 @dataclass(frozen=True)
@@ -70,30 +109,30 @@ def default_out_path(folder: Path = Path("reports")) -> Path:
     return folder / f"report-{run_time().strftime('%Y%m%d-%H%M%S')}.html"
 
 
-def run_report(
-    options: RunOptions, progress: Progress | None = None, stdin: BinaryIO | None = None
-) -> RunResult:
-    progress = progress or Progress()
-    targets = [options.out] + [p for p in (options.csv, options.faithfulness_csv) if p is not None]
-    if len(set(map(Path.resolve, targets))) != len(targets):
-        raise OutputError("--out, --csv and --faithfulness-csv must name different files")
-    for target in targets:
-        check_target(target, options.force)
+def check_options(options: ExplainOptions) -> list[Method]:
+    """Refuse bad options before any model work; the methods to run, in display order."""
     if options.ig_steps < 1:
         raise InputError(f"--ig-steps {options.ig_steps}: must be at least 1")
+    if options.batch_size < 1:
+        raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
+    if options.max_length is not None and options.max_length < 3:
+        raise InputError(f"--max-length {options.max_length}: must be at least 3 ([CLS], one token, [SEP])")
     try:
-        methods = resolve(options.methods, options.gradients)
+        return resolve(options.methods, options.gradients)
     except ValueError as err:
         raise InputError(f"--methods: {err}") from None
 
-    inputs = read_inputs(
-        options.inputs,
-        text_column=options.text_column,
-        label_column=options.label_column,
-        encoding=options.encoding,
-        stdin=stdin,
-    )
-    loaded = load_model(options.model_dir, options.checkpoint, options.device)
+
+def build(
+    loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, progress: Progress | None = None
+) -> Report:
+    """The report model for ``inputs``: extraction, every method, faithfulness and agreement.
+
+    The one computation behind the CLI (:func:`run_report`) and the Python API
+    (:func:`reportgen.explain`), so both give the same numbers for the same model and texts.
+    """
+    progress = progress or Progress()
+    methods = check_options(options)
     max_length = _max_length(options.max_length, loaded.info.max_length)
     encoded = encode_texts(loaded, inputs.texts, max_length)
 
@@ -126,21 +165,64 @@ def run_report(
         created=run_time().isoformat(),
         command=options.command,
         versions=software_versions(),
-        inputs=tuple("<stdin>" if p == "-" else p for p in options.inputs),
+        inputs=tuple("<stdin>" if p == "-" else p for p in inputs.sources),
         skipped_blank=inputs.skipped_blank,
         max_length=max_length,
         batch_size=options.batch_size,
         device=loaded.device,
     )
-    report = build_report(
+    return build_report(
         run, loaded.info, records, [m.info for m in methods],
         faithfulness=faithful, agreement=agreed, ig_tolerance=DELTA_TOLERANCE,
     )
+
+
+def run_report(
+    options: RunOptions, progress: Progress | None = None, stdin: BinaryIO | None = None
+) -> RunResult:
+    """Read, load, :func:`build`, render and write every requested file at once."""
+    targets = [options.out] + [p for p in (options.csv, options.faithfulness_csv, options.summary) if p is not None]
+    if len(set(map(Path.resolve, targets))) != len(targets):
+        raise OutputError("--out, --csv, --faithfulness-csv and --summary must name different files")
+    for target in targets:
+        check_target(target, options.force)
+    folders = {"--png": options.png, "--svg": options.svg}
+    for flag, folder in folders.items():
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise OutputError(f"{folder}: is a file; {flag} takes a folder")
+    check_options(options.explain)
+
+    inputs = read_inputs(
+        options.inputs,
+        text_column=options.text_column,
+        label_column=options.label_column,
+        encoding=options.encoding,
+        stdin=stdin,
+    )
+    pictures = [(fmt, folder) for fmt, folder in (("png", options.png), ("svg", options.svg)) if folder is not None]
+    if pictures:
+        images.find_font()  # no font with Japanese glyphs: refuse now, not after the model ran
+        for fmt, folder in pictures:
+            for name in images.file_names([t.text_id for t in inputs.texts], fmt):
+                check_target(folder / name, options.force)
+
+    loaded = load_model(options.model_dir, options.checkpoint, options.device)
+    report = build(loaded, inputs, options.explain, progress)
+
     files = [PlannedFile(options.out, render_html(report).encode("utf-8"))]
     if options.csv is not None:
         files.append(PlannedFile(options.csv, tokens_csv(report)))
     if options.faithfulness_csv is not None:
         files.append(PlannedFile(options.faithfulness_csv, faithfulness_csv(report)))
+    rendered: dict[str, list[PlannedFile]] = {}
+    for fmt, folder in pictures:
+        rendered[fmt] = [PlannedFile(folder / image.name, image.content) for image in images.render_images(report, fmt)]
+        files += rendered[fmt]
+    if options.summary is not None:
+        linked = rendered.get("png") or rendered.get("svg") or []
+        files.append(
+            PlannedFile(options.summary, summary_markdown(report, [f.path for f in linked], options.summary).encode("utf-8"))
+        )
     write_all(files, force=options.force)
     return RunResult(
         written=tuple(f.path for f in files),
