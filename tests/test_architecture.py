@@ -17,6 +17,7 @@ TORCH_FREE = (
     "reportgen.render",
     "reportgen.export",
     "reportgen.visible",
+    "reportgen.data",
 )
 
 
