@@ -54,6 +54,18 @@ class AgreementCell(TypedDict):
     texts: int
 
 
+class WordsData(TypedDict):
+    """One text's words: labels for the method bars, every method's word scores."""
+
+    mode: str
+    """``"ja"`` or ``"space"``."""
+    labels: list[str]
+    """Each word's surface, made visible (chart labels, hover text)."""
+    lemmas: list[str]
+    methods: dict[str, MethodValues]
+    """Per method, one value per word (None: no token reaches the word)."""
+
+
 class TextData(TypedDict):
     id: int
     n: int
@@ -70,6 +82,42 @@ class TextData(TypedDict):
     curves: list[CurvePoint]
     band: list[BandPoint]
     agreement: list[AgreementCell]
+    words: WordsData | None
+    unit: str
+    """What the text shows first: ``"words"`` or ``"pieces"``."""
+
+
+class CorpusRow(TypedDict):
+    lemma: str
+    surfaces: list[str]
+    n: int
+    """Texts the word occurs in."""
+    occ: int
+    mean: float | None
+    total: float | None
+    lo: float | None
+    hi: float | None
+    share: float | None
+    ids: list[int]
+    """The texts containing the word (their ``id``)."""
+
+
+class CorpusText(TypedDict):
+    id: int
+    preview: str
+    """The start of the text, made visible (shown with textContent)."""
+
+
+class CorpusData(TypedDict):
+    method: str
+    title: str
+    minTexts: int
+    """The minimum count the lists start with (the reader can change it)."""
+    k: int
+    """Words per list."""
+    words: list[CorpusRow]
+    """Every word (dictionary form), largest share of |attribution| first."""
+    texts: list[CorpusText]
 
 
 class ShadeTheme(TypedDict):
@@ -88,6 +136,7 @@ class PageData(TypedDict):
     methodTitles: list[list[str]]
     shade: ShadeTheme
     texts: list[TextData]
+    corpus: CorpusData | None
 
 
 def _round(value: float | None, digits: int = 5) -> float | None:
@@ -159,6 +208,57 @@ def _text_data(report: Report, text: TextReport) -> TextData:
         "curves": curves,
         "band": band,
         "agreement": _agreement_rows(report, text.agreement),
+        "words": _words_data(text),
+        "unit": text.default_unit,
+    }
+
+
+def _words_data(text: TextReport) -> WordsData | None:
+    if text.words is None:
+        return None
+    return {
+        "mode": text.words.mode,
+        "labels": [visible_plain(w.surface) for w in text.words.words],
+        "lemmas": [visible_plain(w.lemma) for w in text.words.words],
+        "methods": {
+            s.method: {"rel": [_round(v, 4) for v in s.relative], "value": [_round(v, 6) for v in s.values]}
+            for s in text.words.scores
+        },
+    }
+
+
+CORPUS_LIST_LENGTH = 15
+PREVIEW_CHARS = 60
+
+
+def _corpus_data(report: Report) -> CorpusData | None:
+    corpus = report.corpus
+    if corpus is None:
+        return None
+    return {
+        "method": corpus.method,
+        "title": report.method(corpus.method).title,
+        "minTexts": corpus.default_min_texts,
+        "k": CORPUS_LIST_LENGTH,
+        "words": [
+            {
+                "lemma": visible_plain(w.lemma),
+                "surfaces": [visible_plain(x) for x in w.surfaces],
+                "n": w.n_texts,
+                "occ": w.occurrences,
+                "mean": _round(w.mean, 6),
+                "total": _round(w.total, 6),
+                "lo": _round(w.ci_low, 6),
+                "hi": _round(w.ci_high, 6),
+                "share": _round(w.share_abs, 6),
+                "ids": list(w.text_ids),
+            }
+            for w in corpus.words
+        ],
+        "texts": [
+            {"id": t.text_id, "preview": visible_plain(t.text[:PREVIEW_CHARS] + ("…" if len(t.text) > PREVIEW_CHARS else ""))}
+            for t in report.texts
+        ],
     }
 
 
@@ -195,6 +295,7 @@ def page_data(report: Report) -> PageData:
             "waterfall": charts.waterfall_spec(),
             "deletion": charts.deletion_spec(),
             "agreement": charts.agreement_spec(report.agreement.methods if report.agreement else ()),
+            "corpus": charts.corpus_spec(),
         },
         "agreement": _agreement_rows(
             report, report.agreement.mean if report.agreement else None, report.agreement.counts if report.agreement else None
@@ -202,4 +303,5 @@ def page_data(report: Report) -> PageData:
         "methodTitles": [[m.name, m.title] for m in report.methods],
         "shade": {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA},
         "texts": [_text_data(report, t) for t in texts],
+        "corpus": _corpus_data(report),
     }

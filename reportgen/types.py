@@ -14,11 +14,14 @@ per-text data never travels as parallel sequences kept aligned by index.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from .inputs import InputSet, InputText
+
+if TYPE_CHECKING:  # words imports pandas; the boundary types stay light
+    from .words import TextWords
 
 QUANT_SCALE = 65535
 """Attention weights in [0, 1] are stored as ``round(w * QUANT_SCALE)`` in uint16 (error <= 8e-6)."""
@@ -170,6 +173,8 @@ class Faithfulness:
     comprehensiveness_std: float | None = None
     """``random`` only: spread (population std) over the random orders, same scale as the value."""
     sufficiency_std: float | None = None
+    unit: str = "token"
+    """What one ranking step removes: ``"token"`` (one piece) or ``"word"`` (all pieces of one word)."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,10 @@ class FaithfulnessReport:
     fractions: tuple[float, ...]
     rules: tuple[str, ...] = ()
     """How the measures were taken, in sentences for the report reader."""
+    unit: str = "token"
+    """``"token"``: tokens removed one by one by rank; ``"word"``: whole words (all their pieces)."""
+    by_word: "FaithfulnessReport | None" = None
+    """The same measurement masking whole words by each method's word ranking (when words exist)."""
 
     def for_text(self, text_id: int) -> tuple[Faithfulness, ...]:
         return tuple(f for f in self.per_text if f.text_id == text_id)
@@ -238,6 +247,10 @@ class TextRecord:
     faithfulness: Mapping[str, Faithfulness] = field(default_factory=dict)
     """Method name (``random`` included) -> this text's faithfulness."""
     agreement: TextAgreement | None = None
+    words: "TextWords | None" = None
+    """The text's words and their alignment to the tokens (None: pieces only, ``--words pieces``)."""
+    word_faithfulness: Mapping[str, Faithfulness] = field(default_factory=dict)
+    """Method name (``random`` included) -> faithfulness measured by masking whole words."""
 
     def __post_init__(self) -> None:
         if self.item.text_id != self.extraction.text_id:
@@ -248,6 +261,11 @@ class TextRecord:
         for name, result in self.faithfulness.items():
             if result.text_id != self.text_id or result.method != name:
                 raise ValueError(f"text {self.text_id}: faithfulness of {result.method!r} for text {result.text_id}")
+        for name, result in self.word_faithfulness.items():
+            if result.text_id != self.text_id or result.method != name or result.unit != "word":
+                raise ValueError(f"text {self.text_id}: word faithfulness of {result.method!r} for text {result.text_id}")
+        if self.words is not None and len(self.words.alignment) != len(self.extraction.encoded.tokens):
+            raise ValueError(f"text {self.text_id}: word alignment does not cover its tokens")
         if self.agreement is not None and self.agreement.text_id != self.text_id:
             raise ValueError(f"text {self.text_id}: agreement of text {self.agreement.text_id}")
 

@@ -93,33 +93,57 @@
     }, function (err) { fail(el, err); });
   }
 
-  function methodRows(t) {
-    var rows = [];
+  // The unit a text shows: "words" (when it has words and the reader did not pick pieces) or "pieces".
+  function unitOf(section, t) {
+    var pick = section.querySelector(".pick-unit");
+    return t.words && (pick ? pick.value : t.unit) === "words" ? "words" : "pieces";
+  }
+
+  // One row per method and token (or word); labels are the tokens (or word surfaces).
+  function methodRows(t, unit) {
+    var rows = [], words = unit === "words" ? t.words : null;
+    var labels = words ? words.labels : t.tokens, all = words ? words.methods : t.methods;
     payload.methodTitles.forEach(function (pair, order) {
-      var scores = t.methods[pair[0]];
+      var scores = all[pair[0]];
       if (!scores) return;
-      for (var j = 0; j < t.n; j++) {
-        rows.push({ method: pair[1], order: order, pos: j, token: t.tokens[j], value: scores.value[j], rel: scores.rel[j] });
+      for (var j = 0; j < labels.length; j++) {
+        if (scores.value[j] === null) continue;  // a word no token reaches: no score
+        rows.push({ method: pair[1], order: order, pos: j, token: labels[j], value: scores.value[j], rel: scores.rel[j] });
       }
     });
     return rows;
   }
 
   function shade(rel) {
+    if (rel === null || rel === undefined) return "";
     var c = rel >= 0 ? payload.shade.positive : payload.shade.negative;
     var a = Math.min(1, Math.abs(rel)) * payload.shade.maxAlpha;
     return "rgba(" + c[0] + ", " + c[1] + ", " + c[2] + ", " + a.toFixed(3) + ")";
   }
 
-  // Recolour the text by another method; same colours as the server-side first rendering.
-  function highlight(section, t, method) {
-    var scores = t.methods[method];
+  // Recolour the text by a method, per token or per word; same colours as the server-side
+  // first rendering. Hover text is set as a property: user text never becomes markup.
+  function highlight(section, t, method, unit) {
+    var words = unit === "words" ? t.words : null;
+    var scores = words ? words.methods[method] : t.methods[method];
     if (!scores) return;
-    section.querySelectorAll(".highlight .tok[data-pos]").forEach(function (span) {
-      var pos = Number(span.dataset.pos);
-      span.style.backgroundColor = shade(scores.rel[pos]);
-      span.title = t.pieces[pos] + ": " + Number(scores.value[pos]).toPrecision(4);
+    section.querySelectorAll(".highlight [data-pos], .highlight [data-word]").forEach(function (span) {
+      var key = words ? span.dataset.word : span.dataset.pos;
+      if (key === undefined) { span.style.backgroundColor = ""; span.removeAttribute("title"); return; }
+      var k = Number(key), value = scores.value[k];
+      span.style.backgroundColor = shade(scores.rel[k]);
+      var name = words ? words.labels[k] + " (" + words.lemmas[k] + ")" : t.pieces[k];
+      span.title = name + ": " + (value === null ? "not seen by the model" : Number(value).toPrecision(4));
     });
+  }
+
+  function drawMethods(section, t) {
+    var unit = unitOf(section, t);
+    var name = section.querySelector(".unit-name");
+    if (name) name.textContent = unit === "words" ? "word" : "token";
+    section.querySelectorAll(".movers").forEach(function (el) { el.hidden = el.dataset.unit !== unit; });
+    return show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t, unit) },
+      unit === "words" ? t.words.labels : t.tokens);
   }
 
   function drawAttention(section, t) {
@@ -136,7 +160,7 @@
     var t = payload.texts[Number(section.dataset.index)];
     return drawAttention(section, t).then(function () {
       return Promise.all([
-        show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t) }, t.tokens),
+        drawMethods(section, t),
         show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: t.steps }, t.stepLabels),
         show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, { curves: t.curves, band: t.band }, []),
         show(section.querySelector('[data-chart="agreement"]'), payload.specs.agreement, { agreement: t.agreement }, [])
@@ -154,14 +178,118 @@
       section.querySelectorAll(".pick-layer, .pick-head").forEach(function (select) {
         select.addEventListener("change", function () { drawAttention(section, t); });
       });
-      var method = section.querySelector(".pick-method");
-      if (method) method.addEventListener("change", function () { highlight(section, t, method.value); });
+      var method = section.querySelector(".pick-method"), unit = section.querySelector(".pick-unit");
+      if (method) method.addEventListener("change", function () { highlight(section, t, method.value, unitOf(section, t)); });
+      if (unit) unit.addEventListener("change", function () {
+        if (method) highlight(section, t, method.value, unitOf(section, t));
+        drawMethods(section, t);
+      });
     });
+    if (payload.corpus) jobs.push(startCorpus(document.querySelector("section.corpus"), payload.corpus));
     // One text after another keeps the page responsive while long reports draw.
     var chain = Promise.resolve();
     sections.forEach(function (section) { chain = chain.then(function () { return drawText(section); }); });
     jobs.push(chain);
     Promise.all(jobs).then(function () { document.body.dataset.charts = "done"; });
+  }
+
+  // --- Words across all texts: lists, chart and the texts of a word. ---------------------------
+  // Every word is user text: it only ever reaches the page through textContent and chart data.
+
+  function cell(row, tag, text, cls) {
+    var el = document.createElement(tag);
+    el.textContent = text;
+    if (cls) el.className = cls;
+    row.appendChild(el);
+    return el;
+  }
+
+  function fmt(x, digits) { return x === null || x === undefined ? "\u2013" : (x >= 0 ? "+" : "") + Number(x).toPrecision(digits || 3); }
+
+  function wordTable(table, rows, corpus, pick) {
+    table.textContent = "";
+    var head = table.createTHead().insertRow();
+    ["word", "texts", "mean", "95% interval", "total", "share of |attribution|", "surface forms"].forEach(function (h) { cell(head, "th", h); });
+    var body = table.createTBody();
+    if (!rows.length) { cell(body.insertRow(), "td", "no word is seen in that many texts", "muted").colSpan = 7; return; }
+    rows.forEach(function (w) {
+      var tr = body.insertRow(), td = cell(tr, "td", "");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "corpus-word";
+      button.textContent = w.lemma;
+      button.dataset.index = String(corpus.words.indexOf(w));
+      button.addEventListener("click", function () { pick(w); });
+      td.appendChild(button);
+      cell(tr, "td", String(w.n), "num");
+      cell(tr, "td", fmt(w.mean), "num");
+      cell(tr, "td", w.lo === null ? "\u2013" : fmt(w.lo) + " \u2026 " + fmt(w.hi), "num");
+      cell(tr, "td", fmt(w.total), "num");
+      cell(tr, "td", w.share === null ? "\u2013" : (100 * w.share).toFixed(1) + "%", "num");
+      cell(tr, "td", w.surfaces.join(" \u00b7 "), "surfaces");
+    });
+  }
+
+  function startCorpus(section, corpus) {
+    if (!section) return Promise.resolve();
+    var minInput = section.querySelector(".corpus-min"), find = section.querySelector(".corpus-find");
+    var listOut = section.querySelector(".corpus-texts"), previews = new Map();
+    corpus.texts.forEach(function (entry) { previews.set(entry.id, entry.preview); });
+
+    function pick(w) {
+      listOut.textContent = "";
+      var h = document.createElement("h3");
+      h.textContent = "Texts containing \u201c" + w.lemma + "\u201d (" + w.ids.length + ")";
+      listOut.appendChild(h);
+      var ul = document.createElement("ul");
+      ul.className = "corpus-text-list";
+      w.ids.forEach(function (id) {
+        var li = document.createElement("li"), a = document.createElement("a");
+        a.href = "#text-" + id;
+        a.textContent = "#" + id;
+        li.appendChild(a);
+        var span = document.createElement("span");
+        span.textContent = " " + (previews.get(id) || "");
+        li.appendChild(span);
+        ul.appendChild(li);
+      });
+      listOut.appendChild(ul);
+      listOut.dataset.lemma = w.lemma;
+    }
+
+    function chosen(direction, min) {
+      var sign = direction === "raise" ? 1 : -1;
+      return corpus.words.filter(function (w) { return w.n >= min && w.mean !== null && sign * w.mean > 0; })
+        .sort(function (a, b) { return sign * (b.mean - a.mean) || b.n - a.n || (a.lemma < b.lemma ? -1 : a.lemma > b.lemma ? 1 : 0); })
+        .slice(0, corpus.k);
+    }
+
+    function refresh() {
+      var min = Math.max(1, Math.floor(Number(minInput.value)) || 1);
+      var up = chosen("raise", min), down = chosen("lower", min);
+      wordTable(section.querySelector(".corpus-raise"), up, corpus, pick);
+      wordTable(section.querySelector(".corpus-lower"), down, corpus, pick);
+      var rows = [], labels = [];
+      up.concat(down.slice().reverse()).forEach(function (w, rank) {
+        labels.push(w.lemma);
+        rows.push({ rank: rank, word: w.lemma, mean: w.mean, lo: w.lo, hi: w.hi, n: w.n, dir: w.mean > 0 ? "raises" : "lowers" });
+      });
+      return show(section.querySelector('[data-chart="corpus"]'), payload.specs.corpus, { words: rows }, labels);
+    }
+
+    function search() {
+      var q = find.value.trim(), box = section.querySelector(".corpus-found");
+      if (!q) { box.hidden = true; return; }
+      var found = corpus.words.filter(function (w) {
+        return w.lemma.indexOf(q) >= 0 || w.surfaces.some(function (s) { return s.indexOf(q) >= 0; });
+      }).slice(0, 50);
+      wordTable(section.querySelector(".corpus-matches"), found, corpus, pick);
+      box.hidden = false;
+    }
+
+    minInput.addEventListener("input", refresh);
+    find.addEventListener("input", search);
+    return refresh();
   }
 
   // A printed report shows everything: closed <details> would print as their summary only.

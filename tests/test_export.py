@@ -54,10 +54,14 @@ def test_faithfulness_csv_rows_and_curves() -> None:
     curve_columns = [f"without_top_{k:g}" for k in handmade.FRACTIONS] + [f"only_top_{k:g}" for k in handmade.FRACTIONS]
     assert list(frame.columns) == [*FAITHFULNESS_COLUMNS, *curve_columns]
     methods = [m.name for m in handmade.METHODS] + ["random"]
-    assert list(zip(frame.text_id, frame.method)) == [(t, m) for t in range(2) for m in methods]
+    # Token-level rows first, then the whole-word rows (unit "word").
+    assert list(zip(frame.text_id, frame.method, frame.unit)) == [
+        (t, m, unit) for unit in ("token", "word") for t in range(2) for m in methods
+    ]
     for row in frame.to_dict("records"):
-        assert row["comprehensiveness"] == handmade.COMPREHENSIVENESS[row["method"]]
-        assert row["comprehensiveness_raw"] == handmade.COMPREHENSIVENESS[row["method"]] / 2
+        expected = handmade.COMPREHENSIVENESS if row["unit"] == "token" else handmade.WORD_COMPREHENSIVENESS
+        assert row["comprehensiveness"] == expected[row["method"]]
+        assert row["comprehensiveness_raw"] == expected[row["method"]] / 2
         assert row["without_top_0.5"] == pytest.approx(handmade.PREDICTIONS[row["text_id"]] - 0.1)
         assert row["only_top_1"] == pytest.approx(handmade.PREDICTIONS[row["text_id"]] - 0.05)
     random = frame[frame.method == "random"]

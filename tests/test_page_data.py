@@ -39,6 +39,15 @@ def test_page_data_matches_the_typed_contract(data: page.PageData) -> None:
             assert set(point) == _keys(page.BandPoint)
         for cell in text["agreement"]:
             assert set(cell) == _keys(page.AgreementCell)
+        assert text["words"] is not None and set(text["words"]) == _keys(page.WordsData)
+        for values in text["words"]["methods"].values():
+            assert set(values) == _keys(page.MethodValues)
+    corpus = data["corpus"]
+    assert corpus is not None and set(corpus) == _keys(page.CorpusData)
+    for row in corpus["words"]:
+        assert set(row) == _keys(page.CorpusRow)
+    for entry in corpus["texts"]:
+        assert set(entry) == _keys(page.CorpusText)
 
 
 def test_the_script_reads_only_keys_of_the_contract() -> None:
@@ -49,6 +58,14 @@ def test_the_script_reads_only_keys_of_the_contract() -> None:
     read_from_text = set(re.findall(r"\bt\.([A-Za-z]+)", script)) - {"q"}
     assert read_from_text and read_from_text <= _keys(page.TextData)
     assert set(re.findall(r"payload\.shade\.([A-Za-z]+)", script)) <= _keys(page.ShadeTheme)
+    # One text's words ("t.words" or "words" in the script) and the corpus block ("corpus").
+    read_from_words = set(re.findall(r"(?:\bt\.|(?<![\w.]))words\.([A-Za-z]+)", script))
+    assert read_from_words and read_from_words <= _keys(page.WordsData)
+    read_from_corpus = set(re.findall(r"\bcorpus\.([A-Za-z]+)", script))
+    assert read_from_corpus and read_from_corpus <= _keys(page.CorpusData)
+    # "w" is a corpus row in the script; "entry" one of the corpus's texts.
+    assert set(re.findall(r"\bw\.([A-Za-z]+)", script)) <= _keys(page.CorpusRow)
+    assert set(re.findall(r"\bentry\.([A-Za-z]+)", script)) <= _keys(page.CorpusText)
 
 
 def test_page_data_is_strict_json(data: page.PageData) -> None:
@@ -59,7 +76,7 @@ def test_page_data_is_strict_json(data: page.PageData) -> None:
 def test_theme_and_method_titles(data: page.PageData) -> None:
     assert data["shade"] == {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA}
     assert data["methodTitles"] == [[m.name, m.title] for m in handmade.METHODS]
-    assert set(data["specs"]) == {"heatmap", "bars", "predictions", "methods", "waterfall", "deletion", "agreement"}
+    assert set(data["specs"]) == {"heatmap", "bars", "predictions", "methods", "waterfall", "deletion", "agreement", "corpus"}
 
 
 def test_tokens_attention_and_scores_per_text(data: page.PageData) -> None:
@@ -110,6 +127,29 @@ def test_agreement_cells_leave_out_undefined_pairs(data: page.PageData) -> None:
     assert len(first["agreement"]) == len(handmade.METHODS) ** 2
     assert second["agreement"] == []  # two content tokens: no rank correlation anywhere
     assert all(cell["texts"] == 1 for cell in data["agreement"])  # only text 0 defines the mean
+
+
+def test_words_per_text_and_the_corpus_rows(data: page.PageData) -> None:
+    first, second = data["texts"]
+    assert first["unit"] == second["unit"] == "words"  # Japanese texts open on words
+    assert first["words"]["labels"] == ["お茶", "を", "どうぞ"]
+    # Integrated Gradients per word: お茶 = ▁お + 茶, どうぞ = the lone ▁ + どうぞ (it goes to the next word).
+    assert first["words"]["methods"]["integrated_gradients"]["value"] == pytest.approx([0.25 - 0.15, 0.01, 0.02 - 0.40])
+    # The truncated text: words after は were never seen, so they have no value (null, not 0).
+    assert second["words"]["labels"][:2] == ["今日", "は"]
+    assert second["words"]["methods"]["grad_input"]["value"][2:] == [None] * 5
+    rows = {r["lemma"]: r for r in data["corpus"]["words"]}
+    assert data["corpus"]["method"] == "integrated_gradients"  # the signed default method
+    assert set(rows) == {"お茶", "を", "どうぞ", "今日", "は"}  # unseen words are left out
+    assert rows["どうぞ"]["ids"] == [0] and rows["は"]["ids"] == [1]
+    assert rows["どうぞ"]["mean"] == pytest.approx(-0.38) and rows["どうぞ"]["lo"] is None
+    assert [t["id"] for t in data["corpus"]["texts"]] == [0, 1]
+
+
+def test_pieces_only_has_no_words_and_no_corpus() -> None:
+    data = page.page_data(handmade.report(words="pieces"))
+    assert data["corpus"] is None
+    assert all(t["words"] is None and t["unit"] == "pieces" for t in data["texts"])
 
 
 def test_without_faithfulness_or_agreement_the_lists_are_empty() -> None:
