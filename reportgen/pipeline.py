@@ -75,6 +75,18 @@ class RunOptions:
     """Markdown summary for a ticket (links the pictures of ``png``, else ``svg``)."""
 
     @property
+    def outputs(self) -> Outputs:
+        return Outputs(
+            out=self.out,
+            csv=self.csv,
+            faithfulness_csv=self.faithfulness_csv,
+            png=self.png,
+            svg=self.svg,
+            summary=self.summary,
+            force=self.force,
+        )
+
+    @property
     def explain(self) -> ExplainOptions:
         return ExplainOptions(
             methods=self.methods,
@@ -177,21 +189,81 @@ def build(
     )
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """The files a finished report is written to; each is optional (None: not written)."""
+
+    out: Path | None = None
+    """The HTML report."""
+    csv: Path | None = None
+    faithfulness_csv: Path | None = None
+    png: Path | None = None
+    """Folder for ``overview.png`` and one card per text."""
+    svg: Path | None = None
+    summary: Path | None = None
+    """Markdown for a ticket; links the pictures of ``png``, else ``svg``."""
+    force: bool = False
+
+    @property
+    def files(self) -> list[Path]:
+        return [p for p in (self.out, self.csv, self.faithfulness_csv, self.summary) if p is not None]
+
+    @property
+    def pictures(self) -> list[tuple[str, Path]]:
+        return [(fmt, folder) for fmt, folder in (("png", self.png), ("svg", self.svg)) if folder is not None]
+
+    def check(self, text_ids: Sequence[int] | None = None) -> None:
+        """Refuse early (before any model work) what the final write would refuse.
+
+        With ``text_ids`` the picture files are checked too, and the picture font is looked for.
+        """
+        files = self.files
+        if len(set(map(Path.resolve, files))) != len(files):
+            raise OutputError("--out, --csv, --faithfulness-csv and --summary must name different files")
+        for target in files:
+            check_target(target, self.force)
+        for fmt, folder in self.pictures:
+            if folder.exists() and not folder.is_dir():
+                raise OutputError(f"{folder}: is a file; --{fmt} takes a folder")
+        if text_ids is not None and self.pictures:
+            images.find_font()  # no font with Japanese glyphs: refuse now, not after the model ran
+            for fmt, folder in self.pictures:
+                for name in images.file_names(text_ids, fmt):
+                    check_target(folder / name, self.force)
+
+    def plan(self, report: Report) -> list[PlannedFile]:
+        """Every file's bytes, rendered from ``report``; nothing is written yet."""
+        files = []
+        if self.out is not None:
+            files.append(PlannedFile(self.out, render_html(report).encode("utf-8")))
+        if self.csv is not None:
+            files.append(PlannedFile(self.csv, tokens_csv(report)))
+        if self.faithfulness_csv is not None:
+            files.append(PlannedFile(self.faithfulness_csv, faithfulness_csv(report)))
+        rendered: dict[str, list[PlannedFile]] = {}
+        for fmt, folder in self.pictures:
+            rendered[fmt] = [PlannedFile(folder / image.name, image.content) for image in images.render_images(report, fmt)]
+            files += rendered[fmt]
+        if self.summary is not None:
+            linked = [f.path for f in rendered.get("png") or rendered.get("svg") or []]
+            files.append(PlannedFile(self.summary, summary_markdown(report, linked, self.summary).encode("utf-8")))
+        return files
+
+    def write(self, report: Report) -> tuple[Path, ...]:
+        """Check, render and write every file at once (crash-safe); the paths written."""
+        self.check([t.text_id for t in report.texts])
+        files = self.plan(report)
+        write_all(files, force=self.force)
+        return tuple(f.path for f in files)
+
+
 def run_report(
     options: RunOptions, progress: Progress | None = None, stdin: BinaryIO | None = None
 ) -> RunResult:
     """Read, load, :func:`build`, render and write every requested file at once."""
-    targets = [options.out] + [p for p in (options.csv, options.faithfulness_csv, options.summary) if p is not None]
-    if len(set(map(Path.resolve, targets))) != len(targets):
-        raise OutputError("--out, --csv, --faithfulness-csv and --summary must name different files")
-    for target in targets:
-        check_target(target, options.force)
-    folders = {"--png": options.png, "--svg": options.svg}
-    for flag, folder in folders.items():
-        if folder is not None and folder.exists() and not folder.is_dir():
-            raise OutputError(f"{folder}: is a file; {flag} takes a folder")
+    outputs = options.outputs
+    outputs.check()
     check_options(options.explain)
-
     inputs = read_inputs(
         options.inputs,
         text_column=options.text_column,
@@ -199,33 +271,12 @@ def run_report(
         encoding=options.encoding,
         stdin=stdin,
     )
-    pictures = [(fmt, folder) for fmt, folder in (("png", options.png), ("svg", options.svg)) if folder is not None]
-    if pictures:
-        images.find_font()  # no font with Japanese glyphs: refuse now, not after the model ran
-        for fmt, folder in pictures:
-            for name in images.file_names([t.text_id for t in inputs.texts], fmt):
-                check_target(folder / name, options.force)
-
+    outputs.check([t.text_id for t in inputs.texts])
     loaded = load_model(options.model_dir, options.checkpoint, options.device)
     report = build(loaded, inputs, options.explain, progress)
-
-    files = [PlannedFile(options.out, render_html(report).encode("utf-8"))]
-    if options.csv is not None:
-        files.append(PlannedFile(options.csv, tokens_csv(report)))
-    if options.faithfulness_csv is not None:
-        files.append(PlannedFile(options.faithfulness_csv, faithfulness_csv(report)))
-    rendered: dict[str, list[PlannedFile]] = {}
-    for fmt, folder in pictures:
-        rendered[fmt] = [PlannedFile(folder / image.name, image.content) for image in images.render_images(report, fmt)]
-        files += rendered[fmt]
-    if options.summary is not None:
-        linked = rendered.get("png") or rendered.get("svg") or []
-        files.append(
-            PlannedFile(options.summary, summary_markdown(report, [f.path for f in linked], options.summary).encode("utf-8"))
-        )
-    write_all(files, force=options.force)
+    written = outputs.write(report)
     return RunResult(
-        written=tuple(f.path for f in files),
+        written=written,
         texts=len(report.texts),
         skipped_blank=inputs.skipped_blank,
         truncated=report.truncated_count,

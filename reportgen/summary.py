@@ -101,7 +101,7 @@ def summary_markdown(report: Report, pictures: Sequence[Path] = (), summary_path
     if report.ig_warnings:
         counts += f", {report.ig_warnings} with an inexact Integrated Gradients sum"
     lines.append(f"- **Texts:** {counts}")
-    lines.append(f"- **Run:** {escape_markdown(run.created)}, {escape_markdown(dict(run.versions).get('reportgen', ''))}")
+    lines.append(f"- **Run:** {run.created}, reportgen {escape_markdown(dict(run.versions).get('reportgen', ''))}")
     lines.append(f"- **Faithfulness:** {verdict(report)}")
     lines.append("")
     if "overview" in links:
