@@ -21,16 +21,17 @@ TOKEN_COLUMNS = (
     "position",
     "token",
     "is_special",
-    "word_id",
     "cls_attention",
     "mean_received",
     "prediction",
     "gold",
     "truncated",
 )
-"""Always present; then one column per other method run, then ``ig_baseline_prediction``.
-``word_id`` is the word holding most of the token (see ``words.word_id_per_token``), -1 for
-special tokens and for every token of a run without words (``--words pieces``)."""
+"""Always present; then one column per other method run, then ``ig_baseline_prediction`` (when
+Integrated Gradients ran), then ``word_id`` (when the run has words)."""
+WORD_ID_COLUMN = "word_id"
+"""The word holding most of the token (``words.word_id_per_token``; the ``word_id`` of the words
+CSV), -1 for special tokens and for the tokens of a text without words."""
 WORD_COLUMNS = ("text_id", "word_id", "surface", "lemma", "start", "end", "pos", "mode")
 """Then one column per method run: the word's score (empty for a word no token reaches)."""
 CORPUS_COLUMNS = (
@@ -53,7 +54,6 @@ ATTENTION_COLUMNS = ("cls_attention", "mean_received")
 FAITHFULNESS_COLUMNS = (
     "text_id",
     "method",
-    "unit",
     "comprehensiveness",
     "sufficiency",
     "comprehensiveness_raw",
@@ -81,7 +81,8 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
 def tokens_csv(report: Report) -> bytes:
     extra = [m.name for m in report.methods if m.name not in ATTENTION_COLUMNS]
     with_ig = any(t.integrated_gradients is not None for t in report.texts)
-    header = list(TOKEN_COLUMNS) + extra + (["ig_baseline_prediction"] if with_ig else [])
+    with_words = any(t.words is not None for t in report.texts)
+    header = list(TOKEN_COLUMNS) + extra + (["ig_baseline_prediction"] if with_ig else []) + ([WORD_ID_COLUMN] if with_words else [])
     rows = []
     for text in report.texts:
         values = {s.method: s.values for s in text.scores}
@@ -95,7 +96,6 @@ def tokens_csv(report: Report) -> bytes:
                     token.position,
                     token.piece,
                     int(token.special),
-                    word_ids[token.position],
                     _number(text.cls_attention[token.position]),
                     _number(text.mean_received[token.position]),
                     _number(text.prediction),
@@ -103,6 +103,7 @@ def tokens_csv(report: Report) -> bytes:
                     int(text.truncated),
                     *(_number(values[name][token.position]) for name in extra),
                     *([_number(ig.baseline_prediction if ig else None)] if with_ig else []),
+                    *([word_ids[token.position]] if with_words else []),
                 )
             )
     return _csv(header, rows)
@@ -149,8 +150,9 @@ def corpus_csv(report: Report) -> bytes:
 
 
 def faithfulness_csv(report: Report) -> bytes:
-    """One row per text and method (``random``: the seeded random-ranking reference), with
-    ``unit`` ``token``; then the same for whole words (``unit`` ``word``) where they were measured."""
+    """One row per text and method (``random``: the seeded random-ranking reference). When whole
+    words were measured too, a last column ``unit`` says ``token`` for those rows, and the same
+    rows for whole words (``unit`` ``word``) follow."""
     fractions = report.faithfulness.fractions if report.faithfulness else ()
     curve_columns = [f"without_top_{k:g}" for k in fractions] + [f"only_top_{k:g}" for k in fractions]
     rows = []
@@ -160,6 +162,7 @@ def faithfulness_csv(report: Report) -> bytes:
         for text in report.texts
         if text.words is not None
     ]
+    with_words = any(text.words is not None and text.words.random_reference is not None for text in report.texts)
     for text_id, measured in measured_by_text:
         for f in measured:
             if f is None:
@@ -168,7 +171,6 @@ def faithfulness_csv(report: Report) -> bytes:
                 (
                     text_id,
                     f.method,
-                    f.unit,
                     _number(f.comprehensiveness),
                     _number(f.sufficiency),
                     _number(f.comprehensiveness_raw),
@@ -180,6 +182,7 @@ def faithfulness_csv(report: Report) -> bytes:
                     _number(f.sufficiency_std),
                     *(_number(v) for v in f.curve.without_top),
                     *(_number(v) for v in f.curve.only_top),
+                    *([f.unit] if with_words else []),
                 )
             )
-    return _csv(list(FAITHFULNESS_COLUMNS) + curve_columns, rows)
+    return _csv(list(FAITHFULNESS_COLUMNS) + curve_columns + (["unit"] if with_words else []), rows)
