@@ -2,9 +2,10 @@
 
 Layout (the schema is documented in ``docs/data-file.md``): **one Parquet file, one row per
 text**. The row's plain columns are the *texts* table; each of its list-of-struct columns holds
-that text's rows of another table (``tokens``, ``faithfulness``, ``attention``,
-``attention_mean``, ``agreement``), so every table is keyed by its text, one file carries them
-all, and a reader that wants some tables reads only those columns (Parquet is columnar).
+that text's rows of another table (``tokens``, ``words``, ``alignment``, ``faithfulness``,
+``word_faithfulness``, ``attention``, ``attention_mean``, ``agreement``), so every table is keyed
+by its text, one file carries them all, and a reader that wants some tables reads only those
+columns (Parquet is columnar).
 What belongs to the whole run (run, model, methods, the faithfulness ranking, the mean
 agreement, the attention mode and the schema version) is one JSON document in the file's
 key-value metadata under the key ``reportgen``.
@@ -12,8 +13,8 @@ key-value metadata under the key ``reportgen``.
 ``pandas.read_parquet(path)`` gives the texts table with the other tables nested in it;
 :func:`read_tables` gives each table flat, :func:`read_data` gives back the stage records
 (numbers bit-identical), and :func:`report_from_data` / :func:`render_data` re-render the
-report without the model. :func:`tokens_frame` / :func:`faithfulness_frame` are the CSV exports
-as views of the stored tables.
+report without the model. :func:`tokens_frame`, :func:`words_frame` and :func:`faithfulness_frame`
+are the CSV exports as views of the stored tables.
 
 Torch-free: this module needs numpy, pyarrow and (for the frames) pandas.
 """
@@ -53,6 +54,7 @@ from .types import (
     TextRecord,
     TokenScores,
 )
+from .words import TextWords, Word
 
 SCHEMA_VERSION = 1
 """Bumped by any change to a table, a column or the metadata; readers refuse other versions."""
@@ -67,27 +69,66 @@ ROW_GROUP_VALUES = 1 << 25
 """A row group closes after this many texts or attention values (one text may exceed it)."""
 
 TEXTS_TABLE = "texts"
-NESTED_TABLES = ("tokens", "faithfulness", "attention", "attention_mean", "agreement")
+NESTED_TABLES = (
+    "tokens",
+    "words",
+    "alignment",
+    "faithfulness",
+    "word_faithfulness",
+    "attention",
+    "attention_mean",
+    "agreement",
+)
 """The per-text tables, each a ``list<struct>`` column of the texts row, in column order."""
 TABLES = (TEXTS_TABLE, *NESTED_TABLES)
 
-TOKEN_FIELDS = ("position", "piece", "start", "end", "is_special", "input_id", "attention_cls", "attention_received")
-"""The tokens table's fixed columns; one ``float64`` column per method's score follows."""
-CHECK_FIELDS = ("baseline_prediction", "delta", "delta_relative")
-"""TokenScores' optional check values: a texts column ``<method>_<field>`` for each method that sets them."""
-FAITHFULNESS_SCALARS = (
-    "method",
-    "comprehensiveness",
-    "sufficiency",
-    "comprehensiveness_raw",
-    "sufficiency_raw",
-    "normalised",
-    "normaliser",
-    "prediction",
-    "comprehensiveness_std",
-    "sufficiency_std",
+TOKEN_FIELDS = (
+    "position",
+    "piece",
+    "start",
+    "end",
+    "is_special",
+    "input_id",
+    "word_id",
+    "rebuilt_start",
+    "rebuilt_end",
+    "attention_cls",
+    "attention_received",
 )
+"""The tokens table's fixed columns; one ``float64`` column per method's score follows."""
+ALIGNMENT_FIELDS = ("position", "word_id", "share")
+
+_KINDS = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
+
+
+def _scalar_fields(cls: type, skip: Sequence[str]) -> dict[str, pa.DataType]:
+    """A dataclass's plain scalar fields (``float``, ``int | None``, ``str``, ...) and their Arrow types.
+
+    Read from the type annotations, so a scalar field added to the class is stored without a
+    change here; any other new field is refused at writing time (see ``_check_fields``).
+    """
+    return {
+        f.name: _KINDS[str(f.type).split("|")[0].strip()]
+        for f in fields(cls)
+        if f.name not in skip and str(f.type).split("|")[0].strip() in _KINDS
+    }
+
+
+CHECK_TYPES = _scalar_fields(TokenScores, ("method", "text_id", "scores"))
+CHECK_FIELDS = tuple(CHECK_TYPES)
+"""TokenScores' optional per-text values: a texts column ``<method>_<field>`` for each method that sets any."""
+IG_CHECK = ("baseline_prediction", "delta", "delta_relative")
+"""What the report's Integrated Gradients check (and the CSV's ``ig_baseline_prediction``) reads."""
+FAITHFULNESS_TYPES = _scalar_fields(Faithfulness, ("text_id", "curve"))
+FAITHFULNESS_SCALARS = tuple(FAITHFULNESS_TYPES)
+"""Faithfulness's scalar fields (``method``, the measures, ...): one field each in the faithfulness table."""
 CURVE_FIELDS = ("fractions", "removed", "without_top", "only_top", "without_top_std")
+WORD_RENAMED = {"index": "word_id"}
+"""Word fields stored under another name (``word_id`` joins the words to the tokens)."""
+WORD_TYPES = {WORD_RENAMED.get(k, k): v for k, v in _scalar_fields(Word, ()).items()}
+"""Word's scalar fields: the words table's columns, then one ``float64`` word score per method."""
+WORD_REPORTS = {"by_word": "word_faithfulness"}
+"""FaithfulnessReport fields that are themselves reports, and the record field of their per-text results."""
 
 # The CSV exports' columns (reportgen.export), rebuilt here as views of the stored tables.
 CSV_TOKEN_COLUMNS = (
@@ -102,6 +143,7 @@ CSV_TOKEN_COLUMNS = (
     "gold",
     "truncated",
 )
+CSV_WORD_COLUMNS = ("text_id", "word_id", "surface", "lemma", "start", "end", "pos", "mode")
 CSV_ATTENTION_METHODS = ("cls_attention", "mean_received")
 CSV_FAITHFULNESS_COLUMNS = (
     "text_id",
@@ -238,6 +280,9 @@ def _schema(score_methods: Sequence[str], check_methods: Sequence[str]) -> pa.Sc
             ("end", i32),
             ("is_special", pa.bool_()),
             ("input_id", pa.int64()),
+            ("word_id", i32),
+            ("rebuilt_start", i32),
+            ("rebuilt_end", i32),
             ("attention_cls", pa.float32()),
             ("attention_received", pa.float32()),
             *[(m, f64) for m in score_methods],
@@ -245,13 +290,7 @@ def _schema(score_methods: Sequence[str], check_methods: Sequence[str]) -> pa.Sc
     )
     faith = pa.struct(
         [
-            ("method", pa.string()),
-            *[(name, f64) for name in FAITHFULNESS_SCALARS[1:5]],
-            ("normalised", pa.bool_()),
-            ("normaliser", f64),
-            ("prediction", f64),
-            ("comprehensiveness_std", f64),
-            ("sufficiency_std", f64),
+            *FAITHFULNESS_TYPES.items(),
             ("fractions", pa.list_(f64)),
             ("removed", pa.list_(pa.int64())),
             ("without_top", pa.list_(f64)),
@@ -259,6 +298,8 @@ def _schema(score_methods: Sequence[str], check_methods: Sequence[str]) -> pa.Sc
             ("without_top_std", pa.list_(f64)),
         ]
     )
+    word = pa.struct([*WORD_TYPES.items(), *[(m, f64) for m in score_methods]])
+    alignment = pa.struct([("position", i32), ("word_id", i32), ("share", f64)])
     heads = pa.struct([("layer", i32), ("head", i32), ("weights", pa.large_binary())])
     mean = pa.struct([("layer", i32), ("weights", pa.large_binary())])
     pairs = pa.struct([("method_a", pa.string()), ("method_b", pa.string()), ("rho", f64)])
@@ -273,9 +314,14 @@ def _schema(score_methods: Sequence[str], check_methods: Sequence[str]) -> pa.Sc
             ("output", pa.list_(f64)),
             ("truncated", pa.bool_()),
             ("full_length", pa.int64()),
-            *[(f"{m}_{k}", f64) for m in check_methods for k in CHECK_FIELDS],
+            ("words_mode", pa.string()),
+            ("words_offsets_rebuilt", pa.bool_()),
+            *[(f"{m}_{k}", CHECK_TYPES[k]) for m in check_methods for k in CHECK_FIELDS],
             ("tokens", pa.list_(token)),
+            ("words", pa.list_(word)),
+            ("alignment", pa.list_(alignment)),
             ("faithfulness", pa.list_(faith)),
+            ("word_faithfulness", pa.list_(faith)),
             ("attention", pa.list_(heads)),
             ("attention_mean", pa.list_(mean)),
             ("agreement", pa.list_(pairs)),
@@ -299,8 +345,8 @@ def _leaf_paths(schema: pa.Schema) -> list[str]:
 def _score_methods(records: Sequence[TextRecord]) -> list[str]:
     names = list(records[0].scores) if records else []
     for name in names:
-        if name in TOKEN_FIELDS:
-            raise ValueError(f"method {name!r}: the name of a fixed column of the tokens table")
+        if name in TOKEN_FIELDS or name in WORD_TYPES:
+            raise ValueError(f"method {name!r}: the name of a fixed column of the tokens or words table")
     for record in records:
         if set(record.scores) != set(names):
             raise ValueError(f"text {record.text_id}: scores for {sorted(record.scores)}, other texts have {sorted(names)}")
@@ -317,7 +363,9 @@ def _check_methods(records: Sequence[TextRecord], score_methods: Sequence[str]) 
 
 # Fields each stored type is known to have; a field added later must be stored before it is set.
 _KNOWN = {
-    TextRecord: {"item", "extraction", "scores", "faithfulness", "agreement"},
+    TextRecord: {"item", "extraction", "scores", "faithfulness", "agreement", "words", "word_faithfulness"},
+    TextWords: {"mode", "words", "alignment", "offsets_rebuilt", "rebuilt_offsets"},
+    Word: set(_scalar_fields(Word, ())),
     InputText: {"text_id", "text", "source", "gold"},
     TextExtraction: {"encoded", "output", "prediction", "predicted_label", "layer_mean", "heads_q"},
     EncodedText: {"text_id", "input_ids", "tokens", "offsets", "special", "truncated", "full_length"},
@@ -325,9 +373,16 @@ _KNOWN = {
     Faithfulness: {"text_id", *FAITHFULNESS_SCALARS, "curve"},
     DeletionCurve: set(CURVE_FIELDS),
     TextAgreement: {"text_id", "methods", "matrix"},
-    FaithfulnessReport: {"per_text", "summary", "best", "fractions", "rules"},
     Agreement: {"methods", "per_text", "mean", "counts"},
 }
+
+
+def _is_default(f: Any, value: Any) -> bool:
+    default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING else MISSING)
+    try:
+        return default is not MISSING and bool(value == default)
+    except Exception:  # an array or an odd __eq__: treat as set
+        return False
 
 
 def _check_fields(obj: Any) -> None:
@@ -336,13 +391,7 @@ def _check_fields(obj: Any) -> None:
     for f in fields(obj):
         if f.name in known:
             continue
-        value = getattr(obj, f.name)
-        default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING else MISSING)
-        try:
-            unset = default is not MISSING and bool(value == default)
-        except Exception:  # an array or an odd __eq__: treat as set
-            unset = False
-        if not unset:
+        if not _is_default(f, getattr(obj, f.name)):
             raise ValueError(
                 f"{type(obj).__name__}.{f.name}: not stored by data file schema {SCHEMA_VERSION}; "
                 "add it to reportgen.data before setting it"
@@ -354,11 +403,18 @@ def _check_record(record: TextRecord, score_methods: Sequence[str]) -> None:
     enc = x.encoded
     for obj in (record, record.item, x, enc, *record.scores.values()):
         _check_fields(obj)
-    for f in record.faithfulness.values():
+    for f in [*record.faithfulness.values(), *record.word_faithfulness.values()]:
         _check_fields(f)
         _check_fields(f.curve)
     if record.agreement is not None:
         _check_fields(record.agreement)
+    if record.words is not None:
+        _check_fields(record.words)
+        for word in record.words.words:
+            _check_fields(word)
+        rebuilt = record.words.rebuilt_offsets
+        if rebuilt is not None and len(rebuilt) != len(enc.tokens):
+            raise ValueError(f"text {record.text_id}: {len(rebuilt)} rebuilt offsets for {len(enc.tokens)} tokens")
     n = len(enc.tokens)
     where = f"text {record.text_id}"
     if not (len(enc.input_ids) == len(enc.special) == n) or (enc.offsets is not None and len(enc.offsets) != n):
@@ -372,19 +428,40 @@ def _check_record(record: TextRecord, score_methods: Sequence[str]) -> None:
             raise ValueError(f"{where}: {name} has {np.shape(record.scores[name].scores)} scores for {n} tokens")
 
 
-def _faithfulness_json(report: FaithfulnessReport | None, records: Sequence[TextRecord]) -> dict | None:
+def _faithfulness_json(
+    report: FaithfulnessReport | None, records: Sequence[TextRecord], per_text: str = "faithfulness"
+) -> dict | None:
+    """The report-level part of a faithfulness report; its per-text results are the records'
+    ``per_text`` field (``faithfulness``, or ``word_faithfulness`` for ``by_word``)."""
     if report is None:
         return None
-    _check_fields(report)
-    stored = tuple(f for r in records for f in r.faithfulness.values())
+    stored = tuple(f for r in records for f in getattr(r, per_text).values())
     if stored != report.per_text:  # tuple comparison: identical objects match, NaN included
-        raise ValueError("the faithfulness report's per-text results are not the records' results (stored once, with the records)")
-    return {
-        "summary": [_jsonable(s) for s in report.summary],
-        "best": report.best,
-        "fractions": _jsonable(report.fractions),
-        "rules": list(report.rules),
-    }
+        raise ValueError(
+            f"the faithfulness report's per-text results are not the records' {per_text} (stored once, with the records)"
+        )
+    out: dict[str, Any] = {"summary": [_jsonable(s) for s in report.summary]}
+    # Every other field (best, fractions, rules, unit, ...) is plain data, stored as it is.
+    for f in fields(report):
+        value = getattr(report, f.name)
+        if f.name in ("per_text", "summary"):
+            continue
+        if f.name in WORD_REPORTS:
+            out[f.name] = _faithfulness_json(value, records, WORD_REPORTS[f.name])
+        elif _plain(value):
+            out[f.name] = _jsonable(value)
+        elif not _is_default(f, value):
+            raise ValueError(
+                f"FaithfulnessReport.{f.name}: not stored by data file schema {SCHEMA_VERSION}; "
+                "add it to reportgen.data before setting it"
+            )
+    return out
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (str, bool, int, float, np.generic)):
+        return True
+    return isinstance(value, (tuple, list)) and all(_plain(v) for v in value)
 
 
 def _same_agreement(a: TextAgreement | None, b: TextAgreement | None) -> bool:
@@ -466,12 +543,16 @@ def _chunk_table(
         ),
         "truncated": [bool(r.encoded.truncated) for r in chunk],
         "full_length": [int(r.encoded.full_length) for r in chunk],
+        "words_mode": [None if r.words is None else str(r.words.mode) for r in chunk],
+        "words_offsets_rebuilt": [None if r.words is None else bool(r.words.offsets_rebuilt) for r in chunk],
     }
     for m in check_methods:
         for k in CHECK_FIELDS:
-            columns[f"{m}_{k}"] = [_float_or_none(getattr(r.scores[m], k)) for r in chunk]
+            columns[f"{m}_{k}"] = [_scalar(getattr(r.scores[m], k)) for r in chunk]
     columns["tokens"] = _tokens_column(chunk, score_methods)
-    columns["faithfulness"] = _faithfulness_column(chunk, schema.field("faithfulness").type)
+    columns["words"], columns["alignment"] = _words_columns(chunk, schema, score_methods)
+    for name in ("faithfulness", "word_faithfulness"):
+        columns[name] = _faithfulness_column(chunk, name, schema.field(name).type)
     columns["attention"], columns["attention_mean"] = _attention_columns(chunk, attention)
     columns["agreement"] = _agreement_column(chunk, schema.field("agreement").type)
     arrays = []
@@ -486,22 +567,30 @@ def _concat(parts: Sequence[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
 
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _scalar(value: Any) -> Any:
+    """A numpy scalar as the Python value pyarrow stores exactly (None stays None)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _tokens_column(chunk: Sequence[TextRecord], score_methods: Sequence[str]) -> pa.Array:
     lengths = [len(r.encoded.tokens) for r in chunk]
     starts: list[int | None] = []
     ends: list[int | None] = []
+    rebuilt_starts: list[int | None] = []
+    rebuilt_ends: list[int | None] = []
+    word_ids: list[int] = []
     for r, n in zip(chunk, lengths):
-        offsets = r.encoded.offsets
-        if offsets is None:
-            starts += [None] * n
-            ends += [None] * n
-        else:
-            starts += [int(a) for a, _ in offsets]
-            ends += [int(b) for _, b in offsets]
+        for offsets, a_out, b_out in (
+            (r.encoded.offsets, starts, ends),
+            (r.words.rebuilt_offsets if r.words is not None else None, rebuilt_starts, rebuilt_ends),
+        ):
+            if offsets is None:
+                a_out += [None] * n
+                b_out += [None] * n
+            else:
+                a_out += [int(a) for a, _ in offsets]
+                b_out += [int(b) for _, b in offsets]
+        word_ids += list(r.words.token_word_ids) if r.words is not None else [-1] * n
     children = [
         pa.array(_concat([np.arange(n, dtype=np.int32) for n in lengths], np.int32)),
         pa.array([p for r in chunk for p in r.encoded.tokens], type=pa.string()),
@@ -509,6 +598,9 @@ def _tokens_column(chunk: Sequence[TextRecord], score_methods: Sequence[str]) ->
         pa.array(ends, type=pa.int32()),
         pa.array(_concat([np.asarray(r.encoded.special, dtype=bool) for r in chunk], bool)),
         pa.array(_concat([np.asarray(r.encoded.input_ids, dtype=np.int64) for r in chunk], np.int64)),
+        pa.array(word_ids, type=pa.int32()),
+        pa.array(rebuilt_starts, type=pa.int32()),
+        pa.array(rebuilt_ends, type=pa.int32()),
         pa.array(_concat([r.extraction.cls_attention for r in chunk], np.float32)),
         pa.array(_concat([r.extraction.mean_received for r in chunk], np.float32)),
         *[
@@ -520,11 +612,37 @@ def _tokens_column(chunk: Sequence[TextRecord], score_methods: Sequence[str]) ->
     return _list(lengths, struct)
 
 
-def _faithfulness_column(chunk: Sequence[TextRecord], type_: pa.DataType) -> pa.Array:
+def _words_columns(chunk: Sequence[TextRecord], schema: pa.Schema, score_methods: Sequence[str]) -> tuple[pa.Array, pa.Array]:
+    """The words (with every method's word score, as the report computes it) and the alignment."""
+    words: list[list[dict]] = []
+    alignment: list[list[dict]] = []
+    for r in chunk:
+        if r.words is None:
+            words.append([])
+            alignment.append([])
+            continue
+        scores = {m: r.words.scores(r.scores[m].scores) for m in score_methods}
+        rows = []
+        for k, w in enumerate(r.words.words):
+            row = {WORD_RENAMED.get(name, name): _scalar(getattr(w, name)) for name in _scalar_fields(Word, ())}
+            row.update({m: float(scores[m][k]) for m in score_methods})
+            rows.append(row)
+        words.append(rows)
+        alignment.append(
+            [
+                {"position": i, "word_id": int(j), "share": float(share)}
+                for i, pairs in enumerate(r.words.alignment)
+                for j, share in pairs
+            ]
+        )
+    return pa.array(words, type=schema.field("words").type), pa.array(alignment, type=schema.field("alignment").type)
+
+
+def _faithfulness_column(chunk: Sequence[TextRecord], attr: str, type_: pa.DataType) -> pa.Array:
     rows = []
     for r in chunk:
         entries = []
-        for f in r.faithfulness.values():
+        for f in getattr(r, attr).values():
             entry = {name: getattr(f, name) for name in FAITHFULNESS_SCALARS}
             entry.update({name: getattr(f.curve, name) for name in CURVE_FIELDS})
             entries.append(entry)
@@ -722,13 +840,7 @@ def _decode(name: str, parquet: pq.ParquetFile, meta: dict) -> StoredRun:
     faith = meta["faithfulness"]
     faithfulness = None
     if faith is not None:
-        faithfulness = FaithfulnessReport(
-            per_text=tuple(f for r in records for f in r.faithfulness.values()),
-            summary=tuple(_from_json(MethodSummary, s) for s in faith["summary"]),
-            best=faith["best"],
-            fractions=tuple(_float(v) for v in faith["fractions"]),
-            rules=tuple(str(s) for s in faith["rules"]),
-        )
+        faithfulness = _faithfulness_from_json(faith, records, "faithfulness")
     agreed = None
     if meta["agreement"] is not None:
         a = meta["agreement"]
@@ -753,6 +865,18 @@ def _decode(name: str, parquet: pq.ParquetFile, meta: dict) -> StoredRun:
     )
 
 
+def _faithfulness_from_json(data: Mapping[str, Any] | None, records: Sequence[TextRecord], per_text: str) -> Any:
+    if data is None:
+        return None
+    return _from_json(
+        FaithfulnessReport,
+        data,
+        per_text=tuple(f for r in records for f in getattr(r, per_text).values()),
+        summary=tuple(_from_json(MethodSummary, s) for s in data["summary"]),
+        **{name: _faithfulness_from_json(data.get(name), records, attr) for name, attr in WORD_REPORTS.items()},
+    )
+
+
 def _float(value: Any) -> float:
     if isinstance(value, str):
         if value not in _NONFINITE:
@@ -765,19 +889,30 @@ def _tuplify(value: Any) -> Any:
     return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
 
 
-def _from_json(cls: type, data: Mapping[str, Any]) -> Any:
-    """A metadata dataclass from its JSON object: lists become tuples, float fields take NaN/Infinity."""
-    kwargs = {}
+def _from_json(cls: type, data: Mapping[str, Any], **given: Any) -> Any:
+    """A dataclass from its JSON object (``given`` fields aside): lists become tuples, and
+    float-typed fields turn the strings NaN, Infinity, -Infinity back into numbers."""
+    kwargs = dict(given)
     for f in fields(cls):
+        if f.name in given:
+            continue
         if f.name not in data:
             if f.default is MISSING and f.default_factory is MISSING:
                 raise _Corrupt(f"{cls.__name__} without {f.name}")
             continue
         value = data[f.name]
-        if isinstance(value, str) and "float" in str(f.type) and value in _NONFINITE:
-            value = _NONFINITE[value]
+        if "float" in str(f.type):
+            value = _nonfinite(value)
         kwargs[f.name] = _tuplify(value)
     return cls(**kwargs)
+
+
+def _nonfinite(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_nonfinite(v) for v in value]
+    if isinstance(value, str) and value in _NONFINITE:
+        return _NONFINITE[value]
+    return value
 
 
 def _struct_fields(array: pa.Array) -> dict[str, pa.Array]:
@@ -789,9 +924,25 @@ def _decode_batch(batch: pa.RecordBatch, score_methods: Sequence[str], check_met
     rows = batch.num_rows
     scalars = {
         name: col[name].to_pylist()
-        for name in ("text_id", "text", "source", "gold", "prediction", "predicted_label", "truncated", "full_length")
+        for name in (
+            "text_id",
+            "text",
+            "source",
+            "gold",
+            "prediction",
+            "predicted_label",
+            "truncated",
+            "full_length",
+            "words_mode",
+            "words_offsets_rebuilt",
+        )
     }
-    checks = {f"{m}_{k}": col[f"{m}_{k}"].to_pylist() for m in check_methods for k in CHECK_FIELDS}
+    # A column of an optional value a file does not have (written before it existed) reads as None.
+    checks = {
+        f"{m}_{k}": col[f"{m}_{k}"].to_pylist() if f"{m}_{k}" in col else [None] * rows
+        for m in check_methods
+        for k in CHECK_FIELDS
+    }
     out_offsets = col["output"].offsets.to_numpy()
     out_values = col["output"].values.to_numpy(zero_copy_only=False)
 
@@ -800,12 +951,16 @@ def _decode_batch(batch: pa.RecordBatch, score_methods: Sequence[str], check_met
     t = _struct_fields(tok.values)
     pieces = t["piece"].to_pylist()
     starts, ends = t["start"].to_pylist(), t["end"].to_pylist()
+    rebuilt_starts, rebuilt_ends = t["rebuilt_start"].to_pylist(), t["rebuilt_end"].to_pylist()
     positions = t["position"].to_numpy(zero_copy_only=False)
     special = t["is_special"].to_numpy(zero_copy_only=False)
     input_ids = t["input_id"].to_numpy(zero_copy_only=False)
     scores = {m: t[m].to_numpy(zero_copy_only=False) for m in score_methods}
 
     faith_rows = col["faithfulness"].to_pylist()
+    word_faith_rows = col["word_faithfulness"].to_pylist()
+    word_rows = col["words"].to_pylist()
+    alignment_rows = col["alignment"].to_pylist()
     agree_rows = col["agreement"].to_pylist()
     heads = _Entries(col["attention"], with_head=True)
     means = _Entries(col["attention_mean"], with_head=False)
@@ -842,27 +997,77 @@ def _decode_batch(batch: pa.RecordBatch, score_methods: Sequence[str], check_met
         for m in score_methods:
             extra = {k: checks[f"{m}_{k}"][row] for k in CHECK_FIELDS} if m in check_methods else {}
             text_scores[m] = TokenScores(m, text_id, scores[m][a:b].astype(np.float64, copy=True), **extra)
-        faithfulness = {}
-        for entry in faith_rows[row]:
-            curve = DeletionCurve(
-                fractions=tuple(entry["fractions"]),
-                removed=tuple(entry["removed"]),
-                without_top=tuple(entry["without_top"]),
-                only_top=tuple(entry["only_top"]),
-                without_top_std=None if entry["without_top_std"] is None else tuple(entry["without_top_std"]),
+        words = None
+        if scalars["words_mode"][row] is not None:
+            words = _text_words(
+                text_id,
+                n,
+                scalars["words_mode"][row],
+                bool(scalars["words_offsets_rebuilt"][row]),
+                word_rows[row],
+                alignment_rows[row],
+                rebuilt_starts[a:b],
+                rebuilt_ends[a:b],
             )
-            result = Faithfulness(text_id=text_id, curve=curve, **{k: entry[k] for k in FAITHFULNESS_SCALARS})
-            faithfulness[result.method] = result
         records.append(
             TextRecord(
                 item=item,
                 extraction=extraction,
                 scores=text_scores,
-                faithfulness=faithfulness,
+                faithfulness=_faithfulness_entries(text_id, faith_rows[row]),
                 agreement=_text_agreement(text_id, agree_rows[row]),
+                words=words,
+                word_faithfulness=_faithfulness_entries(text_id, word_faith_rows[row]),
             )
         )
     return records
+
+
+def _faithfulness_entries(text_id: int, entries: list[dict]) -> dict[str, Faithfulness]:
+    out = {}
+    for entry in entries:
+        curve = DeletionCurve(
+            fractions=tuple(entry["fractions"]),
+            removed=tuple(entry["removed"]),
+            without_top=tuple(entry["without_top"]),
+            only_top=tuple(entry["only_top"]),
+            without_top_std=None if entry["without_top_std"] is None else tuple(entry["without_top_std"]),
+        )
+        result = Faithfulness(text_id=text_id, curve=curve, **{k: entry[k] for k in FAITHFULNESS_SCALARS})
+        out[result.method] = result
+    return out
+
+
+def _text_words(
+    text_id: int,
+    n: int,
+    mode: str,
+    offsets_rebuilt: bool,
+    rows: list[dict],
+    pairs: list[dict],
+    rebuilt_starts: list[int | None],
+    rebuilt_ends: list[int | None],
+) -> TextWords:
+    names = {WORD_RENAMED.get(k, k): k for k in _scalar_fields(Word, ())}
+    words = tuple(Word(**{field: row[column] for column, field in names.items()}) for row in rows)
+    if [w.index for w in words] != list(range(len(words))):
+        raise _Corrupt(f"text {text_id}: words out of order")
+    alignment: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    last = -1
+    for pair in pairs:
+        position = pair["position"]
+        if not last <= position < n:
+            raise _Corrupt(f"text {text_id}: alignment out of order")
+        alignment[position].append((int(pair["word_id"]), float(pair["share"])))
+        last = position
+    has_rebuilt = any(v is not None for v in rebuilt_starts)
+    return TextWords(
+        mode=mode,  # type: ignore[arg-type]
+        words=words,
+        alignment=tuple(tuple(p) for p in alignment),
+        offsets_rebuilt=offsets_rebuilt,
+        rebuilt_offsets=tuple((int(a), int(b)) for a, b in zip(rebuilt_starts, rebuilt_ends)) if has_rebuilt else None,
+    )
 
 
 class _Entries:
@@ -1007,20 +1212,25 @@ def _flat(table: pa.Table, column: str) -> pa.Table:
 
 
 def tokens_frame(data: DataTables) -> Any:
-    """``--csv``'s rows: one per token per text, the columns of :mod:`reportgen.export`."""
+    """``--csv``'s rows: one per token per text, the columns of :mod:`reportgen.export`
+    (``ig_baseline_prediction`` when Integrated Gradients ran, ``word_id`` when there are words)."""
     import pandas as pd
 
     names = [m["name"] for m in data.metadata["methods"]]
     extra = [n for n in names if n not in CSV_ATTENTION_METHODS]
     texts = data["texts"].set_index("text_id")
     tokens = data["tokens"]
-    ig_columns = [f"integrated_gradients_{k}" for k in CHECK_FIELDS]
+    ig_columns = [f"integrated_gradients_{k}" for k in IG_CHECK]
     with_ig_column = "integrated_gradients" in names and all(c in texts.columns for c in ig_columns)
     text_of = tokens["text_id"]
+
+    def per_token(column: str) -> Any:
+        return pd.array(texts[column].reindex(text_of).to_numpy(), dtype=texts[column].dtype)
+
     frame = pd.DataFrame(
         {
             "text_id": text_of,
-            "text": texts["text"].reindex(text_of).to_numpy(),
+            "text": per_token("text"),
             "position": tokens["position"],
             "token": tokens["piece"],
             "is_special": tokens["is_special"],
@@ -1029,7 +1239,7 @@ def tokens_frame(data: DataTables) -> Any:
         }
     )
     for column in ("prediction", "gold", "truncated"):
-        frame[column] = pd.array(texts[column].reindex(text_of).to_numpy(), dtype=texts[column].dtype)
+        frame[column] = per_token(column)
     for method in extra:
         frame[method] = tokens[method]
     if with_ig_column:
@@ -1037,25 +1247,52 @@ def tokens_frame(data: DataTables) -> Any:
         if complete.any():
             baseline = texts[ig_columns[0]].where(complete)
             frame["ig_baseline_prediction"] = pd.array(baseline.reindex(text_of).to_numpy(), dtype=texts[ig_columns[0]].dtype)
+    if texts["words_mode"].notna().any():
+        frame["word_id"] = tokens["word_id"]
     return frame.reset_index(drop=True)
 
 
+def words_frame(data: DataTables) -> Any:
+    """``--words-csv``'s rows: one per word per text with words, every method's word score."""
+    names = [m["name"] for m in data.metadata["methods"]]
+    words = data["words"]
+    modes = data["texts"].set_index("text_id")["words_mode"]
+    frame = words[["text_id", "word_id", "surface", "lemma", "start", "end", "pos"]].copy()
+    frame["pos"] = frame["pos"].fillna("")
+    frame["mode"] = modes.reindex(words["text_id"]).to_numpy()
+    for method in names:
+        frame[method] = words[method]
+    return frame[[*CSV_WORD_COLUMNS, *names]].reset_index(drop=True)
+
+
 def faithfulness_frame(data: DataTables) -> Any:
-    """``--faithfulness-csv``'s rows: one per text and method (``random`` last), curves as columns."""
+    """``--faithfulness-csv``'s rows: per text and method (``random`` last), token measures for
+    every text, then word measures for the texts with words; curves as columns, then ``unit``
+    when whole words were measured."""
     import pandas as pd
 
     meta = data.metadata
     names = [m["name"] for m in meta["methods"]]
     fractions = [_float(k) for k in meta["faithfulness"]["fractions"]] if meta["faithfulness"] else []
     curve_columns = [f"without_top_{k:g}" for k in fractions] + [f"only_top_{k:g}" for k in fractions]
-    stored = data["faithfulness"]
+    texts = data["texts"]
+    with_words = set(texts.loc[texts["words_mode"].notna(), "text_id"])
     order = {name: i for i, name in enumerate([*names, RANDOM_METHOD])}
-    rows = stored[stored["method"].isin(list(order))].copy()
-    rows["_order"] = rows["method"].map(order).astype("int64")
-    text_order = {t: i for i, t in enumerate(data["texts"]["text_id"])}
-    rows["_text"] = rows["text_id"].map(text_order).astype("int64")
-    rows = rows.sort_values(["_text", "_order"], kind="stable")
-    frame = rows[list(CSV_FAITHFULNESS_COLUMNS)].reset_index(drop=True)
+    text_order = {t: i for i, t in enumerate(texts["text_id"])}
+    parts = []
+    for table in ("faithfulness", "word_faithfulness"):
+        stored = data[table]
+        keep = stored["method"].isin(list(order))
+        if table == "word_faithfulness":
+            keep &= stored["text_id"].isin(list(with_words))
+        rows = stored[keep].copy()
+        rows["_order"] = rows["method"].map(order).astype("int64")
+        rows["_text"] = rows["text_id"].map(text_order).astype("int64")
+        parts.append(rows.sort_values(["_text", "_order"], kind="stable"))
+    rows = pd.concat(parts, ignore_index=True)
+    word_rows = data["word_faithfulness"]
+    unit = bool(((word_rows["method"] == RANDOM_METHOD) & word_rows["text_id"].isin(list(with_words))).any())
+    frame = rows[list(CSV_FAITHFULNESS_COLUMNS)].copy()
     for prefix in ("without_top", "only_top"):
         values = rows[prefix].tolist()
         for k, fraction in enumerate(fractions):
@@ -1063,7 +1300,9 @@ def faithfulness_frame(data: DataTables) -> Any:
                 [v[k] if v is not None and k < len(v) else None for v in values],
                 dtype=pd.ArrowDtype(pa.float64()),
             )
-    return frame[list(CSV_FAITHFULNESS_COLUMNS) + curve_columns]
+    if unit:
+        frame["unit"] = rows["unit"]
+    return frame[list(CSV_FAITHFULNESS_COLUMNS) + curve_columns + (["unit"] if unit else [])]
 
 
 def frame_csv(frame: Any) -> bytes:
@@ -1084,7 +1323,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return format(float(value), ".8g")
+        return "" if math.isnan(value) else format(float(value), ".8g")  # as export: NaN is an empty cell
     return str(value)
 
 
@@ -1110,5 +1349,6 @@ __all__ = [
     "render_data",
     "report_from_data",
     "tokens_frame",
+    "words_frame",
     "write_data",
 ]

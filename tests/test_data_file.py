@@ -23,7 +23,7 @@ import handmade
 from reportgen import data
 from reportgen.agreement import agreement
 from reportgen.errors import InputError
-from reportgen.export import faithfulness_csv, tokens_csv
+from reportgen.export import faithfulness_csv, tokens_csv, words_csv
 from reportgen.inputs import InputText
 from reportgen.render import render_html
 from reportgen.report import build_report
@@ -40,18 +40,28 @@ from reportgen.types import (
 # --- helpers -------------------------------------------------------------------------------
 
 
-def handmade_run(methods=handmade.METHODS, with_faithfulness=True, with_agreement=True):
+def handmade_run(methods=handmade.METHODS, with_faithfulness=True, with_agreement=True, words="auto"):
     """Records, faithfulness report and agreement exactly as the pipeline hands them over."""
-    records = handmade.records(with_faithfulness, with_agreement=False)
-    records = [dataclasses.replace(r, scores={m.name: r.scores[m.name] for m in methods}) for r in records]
+    names = {m.name for m in methods}
+    keep = names | {"random"}
+    records = [
+        dataclasses.replace(
+            r,
+            scores={m.name: r.scores[m.name] for m in methods},
+            faithfulness={k: v for k, v in r.faithfulness.items() if k in keep},
+            word_faithfulness={k: v for k, v in r.word_faithfulness.items() if k in keep},
+        )
+        for r in handmade.records(with_faithfulness, with_agreement=False, words=words)
+    ]
     faith = None
     if with_faithfulness:
-        report = handmade.faithfulness_report()
-        keep = {m.name for m in methods} | {"random"}
-        records = [
-            dataclasses.replace(r, faithfulness={k: v for k, v in r.faithfulness.items() if k in keep}) for r in records
-        ]
-        faith = dataclasses.replace(report, per_text=tuple(f for r in records for f in r.faithfulness.values()))
+        report = handmade.faithfulness_report(with_words=words != "pieces")
+        by_word = report.by_word
+        if by_word is not None:
+            by_word = dataclasses.replace(by_word, per_text=tuple(f for r in records for f in r.word_faithfulness.values()))
+        faith = dataclasses.replace(
+            report, per_text=tuple(f for r in records for f in r.faithfulness.values()), by_word=by_word
+        )
     agreed = None
     if with_agreement:
         agreed = agreement([r.encoded.special for r in records], {m.name: [r.scores[m.name] for r in records] for m in methods})
@@ -98,8 +108,10 @@ def assert_same(a, b, where="") -> None:
 # --- round trip ----------------------------------------------------------------------------
 
 
-def test_round_trip_is_bit_identical_and_renders_the_same_bytes() -> None:
-    records, faith, agreed = handmade_run()
+@pytest.mark.parametrize("words", ["auto", "pieces"])
+def test_round_trip_is_bit_identical_and_renders_the_same_bytes(words: str) -> None:
+    records, faith, agreed = handmade_run(words=words)
+    assert (records[0].words is not None) == (words != "pieces")
     stored = data.read_data(write(records, faith, agreed))
     assert stored.schema_version == data.SCHEMA_VERSION == 1
     assert stored.attention == "all"
@@ -149,7 +161,7 @@ def odd_record(text_id: int, *, offsets: bool) -> TextRecord:
         ),
         scores={
             "grad_input": TokenScores("grad_input", text_id, odd.copy()),
-            "integrated_gradients": TokenScores("integrated_gradients", text_id, odd[::-1].copy(), -0.0, math.nan, math.inf),
+            "integrated_gradients": TokenScores("integrated_gradients", text_id, odd[::-1].copy(), -0.0, math.nan, math.inf, steps=3),
         },
         faithfulness={
             "grad_input": Faithfulness(text_id, "grad_input", math.nan, -0.0, math.inf, 1.0, False, 0.0, 0.4, curve),
@@ -210,8 +222,9 @@ def test_inconsistent_inputs_are_refused_not_silently_stored() -> None:
 
 
 def test_a_field_the_schema_does_not_store_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Stands in for a field added to TextRecord later (e.g. words): set, but unknown to the schema.
-    monkeypatch.setitem(data._KNOWN, TextRecord, {"item", "extraction", "scores", "faithfulness"})
+    # Stands in for a field added to TextRecord later: set, but unknown to the schema.
+    known = data._KNOWN[TextRecord] - {"agreement"}
+    monkeypatch.setitem(data._KNOWN, TextRecord, known)
     records, faith, agreed = handmade_run()
     with pytest.raises(ValueError, match=r"TextRecord\.agreement: not stored by data file schema 1"):
         write(records, faith, agreed)
@@ -344,26 +357,40 @@ def test_pandas_reads_the_texts_table_and_read_tables_reads_each_table() -> None
     last = np.frombuffer(means.weights[3], dtype="<f4").reshape(4, 4)
     assert same_array(last.astype(np.float32), records[1].extraction.layer_mean[1])
     assert len(tables["agreement"]) == 2 * 3 * 3
+    # Words: MeCab's お茶 / を / どうぞ and the truncated text's 7 words, joined to the tokens by word_id.
+    words = tables["words"]
+    assert list(words[words.text_id == 0].surface) == ["お茶", "を", "どうぞ"]
+    assert list(tokens[tokens.text_id == 0].word_id) == list(records[0].words.token_word_ids)
+    np.testing.assert_array_equal(
+        words[words.text_id == 0].grad_input.to_numpy(dtype=float), records[0].words.scores(records[0].scores["grad_input"].scores)
+    )
+    alignment = tables["alignment"]
+    assert alignment.groupby("text_id").size().to_dict() == {
+        r.text_id: sum(len(p) for p in r.words.alignment) for r in records
+    }
+    assert set(tables["word_faithfulness"].unit) == {"word"}
     assert tables.metadata["schema_version"] == 1
     only = data.read_tables(content, tables=["tokens"])
     assert set(only.tables) == {"texts", "tokens"}
-    with pytest.raises(InputError, match="no table 'words'"):
-        data.read_tables(content, tables=["words"])
+    with pytest.raises(InputError, match="no table 'corpus'"):
+        data.read_tables(content, tables=["corpus"])
 
 
 @pytest.mark.parametrize(
-    "methods, with_faithfulness",
+    "methods, with_faithfulness, words",
     [
-        (handmade.METHODS, True),
-        ((handmade.METHODS[0], handmade.METHODS[1]), True),
-        (handmade.METHODS, False),
+        (handmade.METHODS, True, "auto"),
+        ((handmade.METHODS[0], handmade.METHODS[1]), True, "auto"),
+        (handmade.METHODS, False, "auto"),
+        (handmade.METHODS, True, "pieces"),
     ],
 )
-def test_the_csv_exports_are_views_of_the_tables(methods, with_faithfulness: bool) -> None:
-    records, faith, agreed = handmade_run(methods, with_faithfulness)
+def test_the_csv_exports_are_views_of_the_tables(methods, with_faithfulness: bool, words: str) -> None:
+    records, faith, agreed = handmade_run(methods, with_faithfulness, words=words)
     report = build_report(handmade.RUN, handmade.MODEL, records, list(methods), faithfulness=faith, agreement=agreed, ig_tolerance=0.05)
     tables = data.read_tables(write(records, faith, agreed, methods=methods))
     assert data.frame_csv(data.tokens_frame(tables)) == tokens_csv(report)
+    assert data.frame_csv(data.words_frame(tables)) == words_csv(report)
     assert data.frame_csv(data.faithfulness_frame(tables)) == faithfulness_csv(report)
 
 
@@ -424,4 +451,5 @@ def test_render_of_the_data_file_equals_the_direct_report_byte_for_byte(
     report = real_build_report(run, model, records, methods, **kwargs)
     tables = data.read_tables(content)
     assert data.frame_csv(data.tokens_frame(tables)) == tokens_csv(report)
+    assert data.frame_csv(data.words_frame(tables)) == words_csv(report)
     assert data.frame_csv(data.faithfulness_frame(tables)) == faithfulness_csv(report)
