@@ -453,3 +453,53 @@ def test_render_of_the_data_file_equals_the_direct_report_byte_for_byte(
     assert data.frame_csv(data.tokens_frame(tables)) == tokens_csv(report)
     assert data.frame_csv(data.words_frame(tables)) == words_csv(report)
     assert data.frame_csv(data.faithfulness_frame(tables)) == faithfulness_csv(report)
+
+
+# --- the schema is the documented one --------------------------------------------------------
+
+EXPECTED_SCHEMA = """
+text_id int64
+text string
+source string
+gold double
+prediction double
+predicted_label string
+output list<item: double>
+truncated bool
+full_length int64
+words_mode string
+words_offsets_rebuilt bool
+M_baseline_prediction double
+M_delta double
+M_delta_relative double
+M_steps int64
+tokens list<item: struct<position: int32, piece: string, start: int32, end: int32, is_special: bool, input_id: int64, word_id: int32, rebuilt_start: int32, rebuilt_end: int32, attention_cls: float, attention_received: float, M: double>>
+words list<item: struct<word_id: int64, surface: string, lemma: string, start: int64, end: int64, pos: string, M: double>>
+alignment list<item: struct<position: int32, word_id: int32, share: double>>
+faithfulness list<item: struct<method: string, comprehensiveness: double, sufficiency: double, comprehensiveness_raw: double, sufficiency_raw: double, normalised: bool, normaliser: double, prediction: double, comprehensiveness_std: double, sufficiency_std: double, unit: string, fractions: list<item: double>, removed: list<item: int64>, without_top: list<item: double>, only_top: list<item: double>, without_top_std: list<item: double>>>
+word_faithfulness list<item: struct<method: string, comprehensiveness: double, sufficiency: double, comprehensiveness_raw: double, sufficiency_raw: double, normalised: bool, normaliser: double, prediction: double, comprehensiveness_std: double, sufficiency_std: double, unit: string, fractions: list<item: double>, removed: list<item: int64>, without_top: list<item: double>, only_top: list<item: double>, without_top_std: list<item: double>>>
+attention list<item: struct<layer: int32, head: int32, weights: large_binary>>
+attention_mean list<item: struct<layer: int32, weights: large_binary>>
+agreement list<item: struct<method_a: string, method_b: string, rho: double>>
+"""
+
+
+def test_the_schema_is_version_1_and_every_column_is_documented() -> None:
+    # Fields of TokenScores, Faithfulness and Word are picked up from their annotations: a new
+    # one changes this schema. Then bump SCHEMA_VERSION, update docs/data-file.md and this list.
+    schema = data._schema(["M"], ["M"])
+    assert [f"{f.name} {f.type}" for f in schema] == EXPECTED_SCHEMA.strip().splitlines()
+    assert data.SCHEMA_VERSION == 1
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data-file.md").read_text(encoding="utf-8")
+    assert "Schema version: **1**" in doc
+
+    def documented(name: str) -> str:
+        return "<method>" + name[1:] if name == "M" or name.startswith("M_") else name
+
+    for field in schema:
+        assert f"`{documented(field.name)}`" in doc or f"**{field.name}**" in doc, field.name
+        if pa.types.is_list(field.type) and pa.types.is_struct(field.type.value_type):
+            for child in field.type.value_type:
+                assert f"`{documented(child.name)}`" in doc, f"{field.name}.{child.name}"
+    for key in data.read_metadata(write(*handmade_run())):
+        assert f"`{key}`" in doc, key
