@@ -18,6 +18,7 @@ TORCH_FREE = (
     "reportgen.export",
     "reportgen.visible",
     "reportgen.data",
+    "reportgen.words",
 )
 
 
