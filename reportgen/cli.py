@@ -196,6 +196,24 @@ def run(
             show_default=False,
         ),
     ] = None,
+    words_csv: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write one CSV row per word per text (text_id, word_id, surface, lemma, start, end, pos, "
+            "mode, then every method's word score), and beside it FILE with the suffix .corpus.csv "
+            "(words.csv -> words.corpus.csv): one row per dictionary form with its texts, mean and total "
+            "signed score, 95% interval and share of |attribution|.",
+            show_default=False,
+        ),
+    ] = None,
+    words: Annotated[
+        str,
+        typer.Option(
+            help="How texts are cut into words for the word views, whole-word faithfulness and the corpus view: "
+            "auto (per text: morphemes with MeCab/IPAdic when it has Japanese characters, else spaces), ja, "
+            "space, or pieces (no words: tokens only).",
+        ),
+    ] = "auto",
     methods: Annotated[Optional[str], typer.Option(help=_methods_help(), show_default=False)] = None,
     no_gradients: Annotated[
         bool, typer.Option("--no-gradients", help=f"Skip the methods that need gradients ({_gradient_methods()}).")
@@ -255,6 +273,8 @@ def run(
         png=png,
         svg=svg,
         summary=summary,
+        words=words,
+        words_csv=words_csv,
     )
     _execute(options)
 

@@ -15,7 +15,7 @@ from typing import BinaryIO, Mapping, Sequence
 
 from . import images
 from .agreement import agreement
-from .export import faithfulness_csv, tokens_csv
+from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
 from .extraction import encode_texts, extract
 from .faithfulness import evaluate_faithfulness
 from .inputs import InputError, InputSet, read_inputs
@@ -27,6 +27,7 @@ from .render import render_html
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
 from .types import Faithfulness, FaithfulnessReport, TextRecord, TokenScores
+from .words import WORD_MODES, with_words
 
 DEFAULT_TITLE = "reportgen attention report"
 
@@ -43,6 +44,9 @@ class ExplainOptions:
     batch_size: int = 16
     title: str = DEFAULT_TITLE
     command: str = "reportgen"
+    words: str = "auto"
+    """``--words``: ``auto`` (per text: morphemes for Japanese, else spaces), ``ja``, ``space``, or
+    ``pieces`` (no words: no word views, whole-word faithfulness or corpus view)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,10 @@ class RunOptions:
     """Folder for the same pictures as SVG."""
     summary: Path | None = None
     """Markdown summary for a ticket (links the pictures of ``png``, else ``svg``)."""
+    words: str = "auto"
+    """See :attr:`ExplainOptions.words`."""
+    words_csv: Path | None = None
+    """One row per word per text; the corpus table goes beside it (``export.corpus_path``)."""
 
     @property
     def outputs(self) -> Outputs:
@@ -80,6 +88,7 @@ class RunOptions:
             out=self.out,
             csv=self.csv,
             faithfulness_csv=self.faithfulness_csv,
+            words_csv=self.words_csv,
             png=self.png,
             svg=self.svg,
             summary=self.summary,
@@ -96,6 +105,7 @@ class RunOptions:
             batch_size=self.batch_size,
             title=self.title,
             command=self.command,
+            words=self.words,
         )
 
 
@@ -129,6 +139,8 @@ def check_options(options: ExplainOptions) -> list[Method]:
         raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
     if options.max_length is not None and options.max_length < 3:
         raise InputError(f"--max-length {options.max_length}: must be at least 3 ([CLS], one token, [SEP])")
+    if options.words not in WORD_MODES:
+        raise InputError(f"--words {options.words}: expected one of {', '.join(WORD_MODES)}")
     try:
         return resolve(options.methods, options.gradients)
     except ValueError as err:
@@ -154,7 +166,7 @@ def build(
     finally:
         progress.stop()
 
-    records = [TextRecord(item, result) for item, result in zip(inputs.texts, results)]
+    records = with_words([TextRecord(item, result) for item, result in zip(inputs.texts, results)], options.words)
     ctx = MethodContext(loaded, tuple(results), options.batch_size, options.ig_steps)
     progress.start(len(methods) + 1, "explaining")
     try:
@@ -162,7 +174,9 @@ def build(
             records = with_scores(records, run_methods([method], ctx))
             progress.advance(1)
         scores = {m.info.name: [r.scores[m.info.name] for r in records] for m in methods}
-        faithful = evaluate_faithfulness(loaded, results, scores, batch_size=options.batch_size)
+        faithful = evaluate_faithfulness(
+            loaded, results, scores, batch_size=options.batch_size, words=[r.words for r in records]
+        )
         records = with_faithfulness(records, faithful)
         progress.advance(1)
     finally:
@@ -197,6 +211,8 @@ class Outputs:
     """The HTML report."""
     csv: Path | None = None
     faithfulness_csv: Path | None = None
+    words_csv: Path | None = None
+    """Also writes the corpus table beside it (``export.corpus_path``)."""
     png: Path | None = None
     """Folder for ``overview.png`` and one card per text."""
     svg: Path | None = None
@@ -206,7 +222,8 @@ class Outputs:
 
     @property
     def files(self) -> list[Path]:
-        return [p for p in (self.out, self.csv, self.faithfulness_csv, self.summary) if p is not None]
+        corpus = corpus_path(self.words_csv) if self.words_csv is not None else None
+        return [p for p in (self.out, self.csv, self.faithfulness_csv, self.words_csv, corpus, self.summary) if p is not None]
 
     @property
     def pictures(self) -> list[tuple[str, Path]]:
@@ -219,7 +236,7 @@ class Outputs:
         """
         files = self.files
         if len(set(map(Path.resolve, files))) != len(files):
-            raise OutputError("--out, --csv, --faithfulness-csv and --summary must name different files")
+            raise OutputError("--out, --csv, --faithfulness-csv, --words-csv (and its .corpus.csv) and --summary must name different files")
         for target in files:
             check_target(target, self.force)
         for fmt, folder in self.pictures:
@@ -240,6 +257,9 @@ class Outputs:
             files.append(PlannedFile(self.csv, tokens_csv(report)))
         if self.faithfulness_csv is not None:
             files.append(PlannedFile(self.faithfulness_csv, faithfulness_csv(report)))
+        if self.words_csv is not None:
+            files.append(PlannedFile(self.words_csv, words_csv(report)))
+            files.append(PlannedFile(corpus_path(self.words_csv), corpus_csv(report)))
         rendered: dict[str, list[PlannedFile]] = {}
         for fmt, folder in self.pictures:
             rendered[fmt] = [PlannedFile(folder / image.name, image.content) for image in images.render_images(report, fmt)]
@@ -295,11 +315,18 @@ def with_scores(records: Sequence[TextRecord], scores: Mapping[str, Sequence[Tok
 
 
 def with_faithfulness(records: Sequence[TextRecord], report: FaithfulnessReport) -> list[TextRecord]:
-    """Each record with its own faithfulness results (every method and the random reference)."""
+    """Each record with its own faithfulness results (every method and the random reference),
+    per token and, where measured, per whole word."""
     by_text: dict[int, dict[str, Faithfulness]] = {}
     for f in report.per_text:
         by_text.setdefault(f.text_id, {})[f.method] = f
-    return [replace(r, faithfulness=by_text.get(r.text_id, {})) for r in records]
+    by_word: dict[int, dict[str, Faithfulness]] = {}
+    for f in report.by_word.per_text if report.by_word is not None else ():
+        by_word.setdefault(f.text_id, {})[f.method] = f
+    return [
+        replace(r, faithfulness=by_text.get(r.text_id, {}), word_faithfulness=by_word.get(r.text_id, {}))
+        for r in records
+    ]
 
 
 def _max_length(requested: int | None, model_limit: int) -> int:
