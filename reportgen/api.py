@@ -52,14 +52,20 @@ TOKEN_COLUMNS = (
 """``to_pandas()["tokens"]``: one row per token per text (special tokens included), as ``--csv``
 writes it: ``token`` is the tokenizer's piece, ``label`` the text it covers. Then one column
 per other method run (``rollout``, ``attn_norm``, ``grad_input``, ``integrated_gradients``,
-``grad_rollout``) and ``ig_baseline_prediction`` when Integrated Gradients ran."""
+``grad_rollout``), ``ig_baseline_prediction`` when Integrated Gradients ran, and ``word_id`` (the
+word holding most of the token, -1 for none) when the report has words."""
 FAITHFULNESS_COLUMNS = (
     "text_id", "method", "comprehensiveness", "sufficiency", "comprehensiveness_raw", "sufficiency_raw",
     "normalised", "normaliser", "prediction", "comprehensiveness_std", "sufficiency_std",
 )
 """``to_pandas()["faithfulness"]``: one row per text and method (``random`` is the random-order
 reference), as ``--faithfulness-csv`` writes it, then the deletion curve ``without_top_K`` and
-``only_top_K`` for each fraction K."""
+``only_top_K`` for each fraction K; when whole words were measured too, a column ``unit``
+(``token`` or ``word``) and the word rows after the token rows."""
+WORD_COLUMNS = ("text_id", "word_id", "surface", "lemma", "start", "end", "pos", "mode")
+"""``to_pandas()["words"]`` (when the report has words): one row per word per text, as
+``--words-csv`` writes it, then one column per method run (the word's score, NaN where no token
+reaches the word)."""
 ATTENTION_METHODS = ("cls_attention", "mean_received")
 
 
@@ -151,16 +157,19 @@ class Report:
         return summary_markdown(self.data, [Path(p) for p in pictures])
 
     def to_pandas(self) -> dict[str, pd.DataFrame]:
-        """The report's numbers as DataFrames: ``texts``, ``tokens`` and ``faithfulness``.
+        """The report's numbers as DataFrames: ``texts``, ``tokens`` and ``faithfulness``, and
+        where the report has words, ``words`` and ``corpus`` (one row per dictionary form).
 
-        Columns: :data:`TEXT_COLUMNS`, :data:`TOKEN_COLUMNS` (then one per method), and
-        :data:`FAITHFULNESS_COLUMNS` (then the deletion curve). Missing values are NaN/None.
+        Columns: :data:`TEXT_COLUMNS`, :data:`TOKEN_COLUMNS` (then one per method),
+        :data:`FAITHFULNESS_COLUMNS` (then the deletion curve) and :data:`WORD_COLUMNS` (then
+        one per method). Missing values are NaN/None.
         """
         import pandas as pd
 
         data = self.data
         extra = [m.name for m in data.methods if m.name not in ATTENTION_METHODS]
         with_ig = any(t.integrated_gradients is not None for t in data.texts)
+        with_words = any(t.words is not None for t in data.texts)
         texts, tokens = [], []
         for text in data.texts:
             texts.append(
@@ -171,6 +180,7 @@ class Report:
             )
             values = {s.method: s.values for s in text.scores}
             ig = text.integrated_gradients
+            word_ids = text.words.token_word if text.words is not None else (-1,) * len(text.tokens)
             for token in text.tokens:
                 tokens.append(
                     (
@@ -179,28 +189,55 @@ class Report:
                         text.prediction, _nan(text.gold), text.truncated,
                         *(values[name][token.position] for name in extra),
                         *([_nan(ig.baseline_prediction if ig else None)] if with_ig else []),
+                        *([word_ids[token.position]] if with_words else []),
                     )
                 )
-        token_columns = list(TOKEN_COLUMNS) + extra + (["ig_baseline_prediction"] if with_ig else [])
+        token_columns = list(TOKEN_COLUMNS) + extra + (["ig_baseline_prediction"] if with_ig else []) + (["word_id"] if with_words else [])
         fractions = data.faithfulness.fractions if data.faithfulness else ()
         curve_columns = [f"without_top_{k:g}" for k in fractions] + [f"only_top_{k:g}" for k in fractions]
-        faithful = []
-        for text in data.texts:
-            for f in [s.faithfulness for s in text.scores] + [text.random_reference]:
-                if f is None:
-                    continue
-                faithful.append(
-                    (
-                        text.text_id, f.method, f.comprehensiveness, f.sufficiency, f.comprehensiveness_raw,
-                        f.sufficiency_raw, f.normalised, f.normaliser, f.prediction, _nan(f.comprehensiveness_std),
-                        _nan(f.sufficiency_std), *f.curve.without_top, *f.curve.only_top,
-                    )
-                )
-        return {
+        measured = [(t.text_id, [s.faithfulness for s in t.scores] + [t.random_reference]) for t in data.texts]
+        measured += [
+            (t.text_id, [s.faithfulness for s in t.words.scores] + [t.words.random_reference])
+            for t in data.texts
+            if t.words is not None
+        ]
+        word_units = any(t.words is not None and t.words.random_reference is not None for t in data.texts)
+        faithful = [
+            (
+                text_id, f.method, f.comprehensiveness, f.sufficiency, f.comprehensiveness_raw,
+                f.sufficiency_raw, f.normalised, f.normaliser, f.prediction, _nan(f.comprehensiveness_std),
+                _nan(f.sufficiency_std), *f.curve.without_top, *f.curve.only_top,
+                *([f.unit] if word_units else []),
+            )
+            for text_id, results in measured
+            for f in results
+            if f is not None
+        ]
+        frames = {
             "texts": pd.DataFrame(texts, columns=list(TEXT_COLUMNS)),
             "tokens": pd.DataFrame(tokens, columns=token_columns),
-            "faithfulness": pd.DataFrame(faithful, columns=list(FAITHFULNESS_COLUMNS) + curve_columns),
+            "faithfulness": pd.DataFrame(
+                faithful, columns=list(FAITHFULNESS_COLUMNS) + curve_columns + (["unit"] if word_units else [])
+            ),
         }
+        if with_words:
+            methods = [m.name for m in data.methods]
+            words = []
+            for text in data.texts:
+                if text.words is None:
+                    continue
+                scores = {s.method: s.values for s in text.words.scores}
+                words += [
+                    (
+                        text.text_id, w.index, w.surface, w.lemma, w.start, w.end, w.pos, text.words.mode,
+                        *(scores[name][w.index] for name in methods),
+                    )
+                    for w in text.words.words
+                ]
+            frames["words"] = pd.DataFrame(words, columns=list(WORD_COLUMNS) + methods)
+            if data.corpus is not None:
+                frames["corpus"] = data.corpus.to_frame()
+        return frames
 
     def _repr_html_(self) -> str:
         """The whole page in a sandboxed ``<iframe srcdoc>``: its script and CSP apply as in a file."""
@@ -229,6 +266,7 @@ def explain(
     batch_size: int = 16,
     device: str = "auto",
     title: str | None = None,
+    words: str = "auto",
     text_column: str = "text",
     label_column: str | None = None,
     encoding: str = "utf-8",
@@ -247,7 +285,8 @@ def explain(
     ``tokenizer`` is needed only for a model in memory that does not say where it came from.
 
     ``methods`` (names or a comma-separated string), ``gradients``, ``ig_steps``,
-    ``max_length``, ``batch_size``, ``device`` and ``title`` are the CLI's options. Errors the
+    ``max_length``, ``batch_size``, ``device``, ``title`` and ``words`` (``auto``, ``ja``,
+    ``space`` or ``pieces``) are the CLI's options. Errors the
     user can fix raise :class:`reportgen.errors.ReportgenError` with a one-line message.
     """
     from . import pipeline
@@ -263,6 +302,7 @@ def explain(
         batch_size=batch_size,
         title=title if title is not None else pipeline.DEFAULT_TITLE,
         command=f"reportgen.explain(..., model={_describe_model(model)})",
+        words=words,
     )
     pipeline.check_options(options)
     inputs = _inputs(texts, gold, text_column, label_column, encoding)
@@ -323,4 +363,4 @@ def _inputs(
     return InputSet(texts=tuple(kept), skipped_blank=skipped, sources=(PYTHON_SOURCE,))
 
 
-__all__ = ["FAITHFULNESS_COLUMNS", "TEXT_COLUMNS", "TOKEN_COLUMNS", "Report", "explain"]
+__all__ = ["FAITHFULNESS_COLUMNS", "TEXT_COLUMNS", "TOKEN_COLUMNS", "WORD_COLUMNS", "Report", "explain"]

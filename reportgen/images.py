@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 from . import theme
 from .errors import OutputError
-from .report import Report, TextReport
+from .report import TOP_MOVERS, Movers, Report, Span, TextReport, signed_default_method, top_movers
 from .visible import visible_plain
 
 FORMATS = ("png", "svg")
@@ -52,6 +52,10 @@ MAX_LINES = 14
 """Longer texts are cut on the card (the report has all of it), marked with an ellipsis."""
 TOP_TOKENS = 5
 """Tokens listed per direction (raise, lower)."""
+OVERVIEW_GUTTER = 240
+"""The overview's label column (each text's start, each corpus word)."""
+CORPUS_WORDS = 8
+"""Words per direction in the overview's corpus chart."""
 WATERFALL_TOKENS = 12
 """The waterfall shows this many largest-|score| tokens (in text order); the rest are combined."""
 DROPPED_INK = "#9ca3af"
@@ -249,12 +253,14 @@ def ready_font() -> Font:
 
 
 def signed_method(report: Report) -> str:
-    """Integrated Gradients when it ran, else gradient × input, else the report's highlight."""
-    names = [m.name for m in report.methods]
-    for name in ("integrated_gradients", "grad_input"):
-        if name in names:
-            return name
-    return report.highlight
+    """The report's signed default method (Integrated Gradients when it ran, else gradient ×
+    input, else another signed method, else the highlight): what cards shade and list."""
+    return report.signed_default or signed_default_method(report)
+
+
+def card_unit(text: TextReport) -> str:
+    """``"words"`` where the report shows the text by words first (Japanese), else ``"pieces"``."""
+    return "words" if text.default_unit == "words" and text.words is not None else "pieces"
 
 
 def prediction_name(report: Report) -> str:
@@ -278,21 +284,23 @@ def prediction_line(report: Report, text: TextReport) -> str:
     return line
 
 
-@dataclass(frozen=True)
-class TopToken:
-    position: int
-    label: str
-    value: float
+def movers(text: TextReport, method: str, count: int = TOP_TOKENS) -> Movers:
+    """The words (or, without words, tokens) that raise the output most and lower it most.
 
-
-def top_tokens(text: TextReport, method: str, count: int = TOP_TOKENS) -> tuple[tuple[TopToken, ...], tuple[TopToken, ...]]:
-    """The content tokens that raise the output most and lower it most (largest first)."""
-    values = text.scores_for(method).values
-    content = [TopToken(t.position, t.label, float(values[t.position])) for t in text.tokens if not t.special]
-    finite = [t for t in content if math.isfinite(t.value)]
-    up = sorted((t for t in finite if t.value > 0), key=lambda t: (-t.value, t.position))[:count]
-    down = sorted((t for t in finite if t.value < 0), key=lambda t: (t.value, t.position))[:count]
-    return tuple(up), tuple(down)
+    The report's own top movers when they are by ``method`` and hold ``count`` (they list up
+    to ``TOP_MOVERS`` each way), else computed the same way (:func:`reportgen.report.top_movers`).
+    """
+    unit = card_unit(text)
+    found = text.movers_for(unit)
+    if found is not None and found.method == method and count <= TOP_MOVERS:
+        return Movers(unit, method, found.up[:count], found.down[:count])
+    if unit == "words" and text.words is not None:
+        values = text.words.scores_for(method).values
+        up, down = top_movers(values, [w.surface for w in text.words.words], [False] * len(values), count)
+    else:
+        values = text.scores_for(method).values
+        up, down = top_movers(values, [t.label for t in text.tokens], [t.special for t in text.tokens], count)
+    return Movers(unit, method, up, down)
 
 
 def _clip(label: str, limit: int) -> str:
@@ -314,6 +322,16 @@ class Cell:
     ink: str
 
 
+def span_relative(text: TextReport, method: str, span: Span) -> float | None:
+    """The span's score relative to the method's report-wide scale: by its word where the card
+    shows words, else by its token; None where nothing scores it."""
+    if card_unit(text) == "words" and text.words is not None:
+        value = None if span.word is None else text.words.scores_for(method).relative[span.word]
+    else:
+        value = None if span.position is None else text.scores_for(method).relative[span.position]
+    return value if value is not None and math.isfinite(value) else None
+
+
 NO_LINE_START = set("、。，．,.)]}）」』】〕〉》ー ゃゅょっぁぃぅぇぉャュョッァィゥェォ!?！？:;：；…")
 """Characters that never start a wrapped line (they hang past the edge instead, by up to one em)."""
 
@@ -326,12 +344,10 @@ def layout_text(text: TextReport, method: str, font: Font) -> tuple[list[Cell], 
     break between words where the text has spaces (a word longer than half a line may be split),
     anywhere in Japanese, never before closing punctuation, and at the text's own line breaks.
     """
-    relative = text.scores_for(method).relative
     segments: list[tuple[str, str | None, str]] = []
     for span in text.spans:
-        fill = None
-        if span.position is not None and math.isfinite(relative[span.position]) and relative[span.position] != 0:
-            fill = theme.shade(relative[span.position])
+        relative = span_relative(text, method, span)
+        fill = theme.shade(relative) if relative is not None and relative != 0 else None
         segments.append((span.text, fill, TEXT_INK))
     if text.dropped:
         segments.append((text.dropped, None, DROPPED_INK))
@@ -367,7 +383,8 @@ def layout_text(text: TextReport, method: str, font: Font) -> tuple[list[Cell], 
 
     runs: list[list[Any]] = []  # [x, width, line, text, segment]: one per segment per line
     for px, width, pline, char, segment in placed:
-        if runs and runs[-1][2] == pline and runs[-1][4] == segment:
+        same = runs and segments[runs[-1][4]][1:] == segments[segment][1:]  # same shading and ink
+        if runs and runs[-1][2] == pline and same and abs(runs[-1][0] + runs[-1][1] - px) < 0.01:
             runs[-1][1] += width
             runs[-1][3] += char
         else:
@@ -388,17 +405,21 @@ def waterfall_steps(text: TextReport, limit: int = WATERFALL_TOKENS) -> tuple[li
     ig = text.integrated_gradients
     if ig is None:
         return [], 0
-    values = text.scores_for("integrated_gradients").values
-    content = [t for t in text.tokens if not t.special]
-    keep = set(sorted((t.position for t in content), key=lambda p: (-abs(values[p]), p))[:limit])
+    if card_unit(text) == "words" and text.words is not None:
+        # Word scores of an additive method add up to the token scores (words.ADDITIVE_RULE).
+        word_values = text.words.scores_for("integrated_gradients").values
+        units = [(w.index, w.surface, float(word_values[w.index])) for w in text.words.words if math.isfinite(word_values[w.index])]
+    else:
+        values = text.scores_for("integrated_gradients").values
+        units = [(t.position, t.label, float(values[t.position])) for t in text.tokens if not t.special]
+    keep = {index for index, _, _ in sorted(units, key=lambda u: (-abs(u[2]), u[0]))[:limit]}
     steps: list[dict[str, Any]] = [_level("f(baseline)", ig.baseline_prediction)]
     running = ig.baseline_prediction
-    for token in content:
-        if token.position in keep:
-            value = float(values[token.position])
-            steps.append(_step(_clip(token.label, 10), running, value))
+    for index, label, value in units:
+        if index in keep:
+            steps.append(_step(_clip(label, 10), running, value))
             running += value
-    others = [float(values[t.position]) for t in content if t.position not in keep]
+    others = [value for index, _, value in units if index not in keep]
     if others:
         steps.append(_step(f"{len(others)} others", running, sum(others)))
     steps.append(_level("f(x)", ig.explained))
@@ -487,8 +508,9 @@ def _text_chart(cells: Sequence[Cell]) -> dict[str, Any]:
 
 def _top_chart(report: Report, text: TextReport, method: str) -> tuple[dict[str, Any], list[str]] | None:
     signed = report.method(method).signed
-    up, down = top_tokens(text, method, TOP_TOKENS if signed else 2 * TOP_TOKENS)
-    chosen = list(up) + list(down)
+    found = movers(text, method, TOP_TOKENS if signed else 2 * TOP_TOKENS)
+    chosen = list(found.up) + list(found.down)
+    noun = "words" if found.unit == "words" else "tokens"
     if not chosen:
         return None
     rows = [
@@ -502,9 +524,9 @@ def _top_chart(report: Report, text: TextReport, method: str) -> tuple[dict[str,
     domain = [lo - 0.3 * span if lo < 0 else 0.0, hi + 0.3 * span if hi > 0 else 0.0]
     title = report.method(method).title
     heading = (
-        f"tokens that raise (red) and lower (blue) the {prediction_name(report)} most"
+        f"{noun} that raise (red) and lower (blue) the {prediction_name(report)} most"
         if signed
-        else f"tokens with the highest {title}"
+        else f"{noun} with the highest {title}"
     )
     x = {"field": "value", "type": "quantitative", "title": f"{title} score", "scale": {"domain": domain, "nice": False}}
     y = {
@@ -600,10 +622,11 @@ def card_spec(report: Report, text: TextReport, font: Font) -> dict[str, Any]:
     column = report.method(method)
     cells, cut = layout_text(text, method, font)
     subtitle = [prediction_line(report, text)]
+    by = f"{column.title}{' per word' if card_unit(text) == 'words' else ''}"
     how = (
-        f"shaded by {column.title}: red raises the {prediction_name(report)}, blue lowers it"
+        f"shaded by {by}: red raises the {prediction_name(report)}, blue lowers it"
         if column.signed
-        else f"shaded by {column.title}: darker means more"
+        else f"shaded by {by}: darker means more"
     )
     subtitle.append(how)
     notes = []
@@ -655,7 +678,10 @@ def overview_spec(report: Report, font: Font) -> dict[str, Any]:
         "field": "row",
         "type": "ordinal",
         "title": None,
-        "axis": {"labelExpr": "rowlabels[datum.value]", "labelLimit": 230, "labelFontSize": 14, "ticks": False},
+        "axis": {
+            "labelExpr": "rowlabels[datum.value]", "labelLimit": OVERVIEW_GUTTER - 10, "labelFontSize": 14, "ticks": False,
+            "minExtent": OVERVIEW_GUTTER, "maxExtent": OVERVIEW_GUTTER,
+        },
     }
     x = {"field": "prediction", "type": "quantitative", "title": name, "scale": {"domain": domain, "nice": False}}
     layers: list[dict[str, Any]] = [
@@ -675,16 +701,86 @@ def overview_spec(report: Report, font: Font) -> dict[str, Any]:
             }
         )
         subtitle.append("bar: prediction · orange tick: gold score")
-    return {
-        "config": _config(font),
-        "title": {"text": _clip(report.run.title, 70), "subtitle": subtitle, "limit": WIDTH},
-        "params": [{"name": "rowlabels", "value": labels}],
-        "width": WIDTH - 240,
+    predictions = {
+        "width": WIDTH - OVERVIEW_GUTTER,
         "height": {"step": 26},
         "data": {"values": rows},
         "encoding": {"y": y},
         "layer": layers,
     }
+    top = {"config": _config(font), "title": {"text": _clip(report.run.title, 70), "subtitle": subtitle, "limit": WIDTH}}
+    corpus = _corpus_chart(report)
+    if corpus is None:
+        return {**top, "params": [{"name": "rowlabels", "value": labels}], **predictions}
+    chart, corpus_labels = corpus
+    return {
+        **top,
+        "params": [{"name": "rowlabels", "value": labels}, {"name": "corpuslabels", "value": corpus_labels}],
+        "vconcat": [predictions, chart],
+        "align": "none",
+        "resolve": {"scale": {"color": "independent"}},
+    }
+
+
+def _corpus_chart(report: Report) -> tuple[dict[str, Any], list[str]] | None:
+    """The corpus view: the words that raise and lower the score most across the texts."""
+    corpus = report.corpus
+    if corpus is None:
+        return None
+    chosen = list(corpus.raising(k=CORPUS_WORDS)) + list(corpus.lowering(k=CORPUS_WORDS))
+    if not chosen:
+        return None
+    rows = [
+        {"row": i, "value": w.mean, "shown": f"{w.mean:+.3g}", "kind": "up" if w.mean >= 0 else "down"}
+        for i, w in enumerate(chosen)
+    ]
+    labels = [f"{_clip(w.lemma, 12)} ({w.n_texts})" for w in chosen]
+    lo, hi = min(0.0, *(w.mean for w in chosen)), max(0.0, *(w.mean for w in chosen))
+    span = (hi - lo) or 1.0
+    domain = [lo - 0.3 * span if lo < 0 else 0.0, hi + 0.3 * span if hi > 0 else 0.0]
+    least = corpus.default_min_texts
+    chart = {
+        "title": {
+            "text": f"words that raise and lower the {prediction_name(report)} across the texts",
+            "subtitle": f"{report.method(corpus.method).title}, mean per occurrence; (n): texts with the word, at least {least}",
+            "fontSize": 15, "fontWeight": "normal", "subtitleFontSize": 13,
+        },
+        "width": WIDTH - OVERVIEW_GUTTER,
+        "height": {"step": 24},
+        "data": {"values": rows},
+        "encoding": {
+            "y": {
+                "field": "row", "type": "ordinal", "title": None,
+                "axis": {
+                    "labelExpr": "corpuslabels[datum.value]", "labelLimit": OVERVIEW_GUTTER - 10, "labelFontSize": 14,
+                    "ticks": False, "minExtent": OVERVIEW_GUTTER, "maxExtent": OVERVIEW_GUTTER,
+                },
+            }
+        },
+        "layer": [
+            {
+                "mark": {"type": "bar", "cornerRadius": 2},
+                "encoding": {
+                    "x": {"field": "value", "type": "quantitative", "title": "mean score", "scale": {"domain": domain, "nice": False}},
+                    "color": {
+                        "field": "kind", "type": "nominal", "legend": None,
+                        "scale": {"domain": ["up", "down"], "range": [theme.POSITIVE_COLOUR, theme.NEGATIVE_COLOUR]},
+                    },
+                },
+            },
+            {
+                "transform": [{"filter": "datum.value >= 0"}],
+                "mark": {"type": "text", "align": "left", "dx": 5, "fontSize": 13},
+                "encoding": {"x": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}},
+            },
+            {
+                "transform": [{"filter": "datum.value < 0"}],
+                "mark": {"type": "text", "align": "right", "dx": -5, "fontSize": 13},
+                "encoding": {"x": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}},
+            },
+        ],
+    }
+    return chart, labels
 
 
 # --- Rendering -------------------------------------------------------------------------------
@@ -777,6 +873,6 @@ __all__ = [
     "render",
     "render_images",
     "render_probe",
+    "movers",
     "signed_method",
-    "top_tokens",
 ]

@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import quote
 
-from .images import TopToken, prediction_name, signed_method, top_tokens
-from .report import Report
+from .images import movers, prediction_name, signed_method
+from .report import Mover, Report
 from .visible import visible_plain
 
 TEXT_CHARS = 60
 """Characters of each text shown in the table (the report has all of it)."""
 TABLE_TOKENS = 3
-"""Tokens per direction in the table."""
+"""Words (or tokens) per direction in the table."""
+CORPUS_WORDS = 5
+"""Words per direction in the across-texts line."""
 
 # Every ASCII character CommonMark or GitHub-flavoured Markdown may treat as syntax; each is
 # escaped with a backslash (valid for any ASCII punctuation in CommonMark).
@@ -101,8 +103,18 @@ def summary_markdown(report: Report, pictures: Sequence[Path] = (), summary_path
     if report.ig_warnings:
         counts += f", {report.ig_warnings} with an inexact Integrated Gradients sum"
     lines.append(f"- **Texts:** {counts}")
-    lines.append(f"- **Run:** {run.created}, reportgen {escape_markdown(dict(run.versions).get('reportgen', ''))}")
+    version = dict(run.versions).get("reportgen")
+    lines.append(f"- **Run:** {run.created}" + (f", reportgen {escape_markdown(version)}" if version else ""))
     lines.append(f"- **Faithfulness:** {verdict(report)}")
+    corpus = report.corpus
+    if corpus is not None and corpus.words:
+        raising, lowering = corpus.raising(k=CORPUS_WORDS), corpus.lowering(k=CORPUS_WORDS)
+        if raising or lowering:
+            lines.append(
+                f"- **Across texts** ({escape_markdown(report.method(corpus.method).title)}, mean per occurrence, "
+                f"words in at least {corpus.default_min_texts} text{'s' if corpus.default_min_texts != 1 else ''}): "
+                f"raise {_corpus(raising)}; lower {_corpus(lowering)}"
+            )
     lines.append("")
     if "overview" in links:
         lines += [f"![Predictions of every text]({links['overview']})", ""]
@@ -122,7 +134,8 @@ def summary_markdown(report: Report, pictures: Sequence[Path] = (), summary_path
     lines.append("|" + "|".join(["---"] * len(header)) + "|")
     stems = {t.text_id: s for s, t in zip(_text_stems(report, links), report.texts)}
     for text in report.texts:
-        up, down = top_tokens(text, method, TABLE_TOKENS)
+        found = movers(text, method, TABLE_TOKENS)
+        up, down = found.up, found.down
         prediction = (
             f"{escape_markdown(text.predicted_label)} ({text.prediction:.3f})"
             if model.task == "classification"
@@ -143,8 +156,15 @@ def summary_markdown(report: Report, pictures: Sequence[Path] = (), summary_path
             row.append(f"[card]({links[stem]})" if stem in links else "")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
+    units = {movers(t, method, 1).unit for t in report.texts}
+    listed = (
+        "Listed are words (morphemes for Japanese, space-separated otherwise)"
+        + (" or, for texts without words, the tokenizer's pieces" if "pieces" in units else "")
+        if "words" in units
+        else "Listed are the tokenizer's pieces"
+    )
     lines.append(
-        f"Tokens are the tokenizer's pieces, scored by {escape_markdown(column.title)}"
+        f"{listed}, scored by {escape_markdown(column.title)}"
         + (" (signed: raise pushes the prediction up, lower pushes it down)." if column.signed else ".")
         + (" ✂ marks a truncated text." if report.truncated_count else "")
         + " The attached HTML report has every text, method and attention map."
@@ -161,7 +181,11 @@ def _text_stems(report: Report, links: dict[str, str]) -> list[str]:
     return stems
 
 
-def _tokens(tokens: Sequence[TopToken]) -> str:
+def _corpus(words: Sequence[object]) -> str:
+    return ", ".join(f"{escape_markdown(w.lemma, 16)} {w.mean:+.3g} ({w.n_texts})" for w in words) or "none"  # type: ignore[attr-defined]
+
+
+def _tokens(tokens: Sequence[Mover]) -> str:
     return ", ".join(f"{escape_markdown(t.label, 16)} {t.value:+.3g}" for t in tokens)
 
 

@@ -71,24 +71,17 @@ def run_cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_hub_id_loads_from_the_local_cache_offline(hf_home: Path, tmp_path: Path, no_network: list[object]) -> None:
+def test_hub_id_loads_from_the_local_cache_offline(hf_home: Path, no_network: list[object]) -> None:
     snapshot = fake_cache(hf_home / "hub", "example-org/politeness-albert", SAMPLE_MODEL, skip=("README.md",))
     loaded = load_model("example-org/politeness-albert")
     assert loaded.info.path == "example-org/politeness-albert"
     assert any(str(snapshot) in note for note in loaded.info.notes)
-    source = tmp_path / "texts.txt"
-    source.write_text(TEXT + "\n", encoding="utf-8")
-    table, out = tmp_path / "t.csv", tmp_path / "r.html"
-    code, output = run_cli(
-        "run", str(source), "--model", "example-org/politeness-albert", "--out", str(out), "--csv", str(table),
-        "--methods", "cls_attention",
-    )
-    assert code == 0, output
-    rows = list(csv.DictReader(table.open(encoding="utf-8")))
     folder = load_model(SAMPLE_MODEL)
-    expected = extract(folder, encode_texts(folder, [InputText(0, TEXT, "t")], folder.info.max_length))[0].prediction
-    assert float(rows[0]["prediction"]) == pytest.approx(expected, rel=1e-6)
-    assert "example-org/politeness-albert" in out.read_text(encoding="utf-8")
+    texts = [InputText(0, TEXT, "t")]
+    got = extract(loaded, encode_texts(loaded, texts, loaded.info.max_length))[0].prediction
+    expected = extract(folder, encode_texts(folder, texts, folder.info.max_length))[0].prediction
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert loaded.info.weights_sha256 == folder.info.weights_sha256
     assert no_network == []
 
 
@@ -141,11 +134,13 @@ def test_checkpoint_with_a_cached_base_model(hf_home: Path, tmp_path: Path, tiny
     source = tmp_path / "texts.txt"
     source.write_text(TEXT + "\n", encoding="utf-8")
     table = tmp_path / "t.csv"
+    out = tmp_path / "r.html"
     code, output = run_cli(
         "run", str(source), "--model", "example-org/albert-base", "--checkpoint", str(checkpoint),
-        "--out", str(tmp_path / "r.html"), "--csv", str(table), "--methods", "cls_attention",
+        "--out", str(out), "--csv", str(table), "--methods", "cls_attention",
     )
     assert code == 0, output
+    assert "example-org/albert-base" in out.read_text(encoding="utf-8")
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     with torch.no_grad():
         expected = float(module(**tokenizer(TEXT, return_tensors="pt"))[0, 0])

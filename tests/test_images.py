@@ -121,7 +121,10 @@ def test_text_layout_wraps_and_keeps_every_character(report) -> None:
     # Shaded runs follow the tokens of the hand-made text: お (up, red) and どうぞ (down, blue).
     cells, _ = images.layout_text(report.texts[0], "integrated_gradients", font)
     fills = {c.text: c.fill for c in cells}
-    assert fills["お"].startswith("rgba(214, 96, 77") and fills["どうぞ"].startswith("rgba(67, 147, 195")
+    assert fills["お茶"].startswith("rgba(214, 96, 77") and fills["どうぞ"].startswith("rgba(67, 147, 195"), "by word"
+    pieces = handmade.report(words="pieces")
+    fills = {c.text: c.fill for c in images.layout_text(pieces.texts[0], "integrated_gradients", font)[0]}
+    assert fills["お"].startswith("rgba(214, 96, 77") and fills["茶"].startswith("rgba(67, 147, 195"), "by token"
     # A very long text is cut at MAX_LINES with an ellipsis.
     long = dataclasses.replace(report.texts[0], text=JAPANESE_A * 200, spans=(Span(JAPANESE_A * 200, None, None),))
     cells, cut = images.layout_text(long, "integrated_gradients", font)
@@ -133,10 +136,20 @@ def test_card_content(report) -> None:
     spec = images.card_spec(report, report.texts[0], font)
     assert spec["title"]["subtitle"][0] == "prediction 0.42 · gold 0.5 · error -0.08"
     assert "Integrated Gradients" in spec["title"]["subtitle"][1]
+    assert "per word" in spec["title"]["subtitle"][1]
     labels = {p["name"]: p["value"] for p in spec["params"]}
-    assert labels["toplabels"][:1] == ["お"] and "どうぞ" in labels["toplabels"]
-    assert labels["steplabels"][0] == "f(baseline)" and labels["steplabels"][-1] == "f(x)"
+    assert labels["toplabels"] == ["お茶", "を", "どうぞ"], "the words that raise, then lower"
+    assert labels["steplabels"] == ["f(baseline)", "お茶", "を", "どうぞ", "f(x)"]
     assert images.signed_method(report) == "integrated_gradients"
+    # Without words (--words pieces) the card lists and walks through tokens.
+    pieces = handmade.report(words="pieces")
+    labels = {p["name"]: p["value"] for p in images.card_spec(pieces, pieces.texts[0], font)["params"]}
+    assert labels["toplabels"] == ["お", "␣", "を", "どうぞ", "茶"]
+    assert labels["steplabels"] == ["f(baseline)", "お", "茶", "を", "␣", "どうぞ", "f(x)"]
+    # The overview adds the corpus chart where there are words.
+    overview = images.overview_spec(report, font)
+    assert [p["name"] for p in overview["params"]] == ["rowlabels", "corpuslabels"] and len(overview["vconcat"]) == 2
+    assert "vconcat" not in images.overview_spec(pieces, font)
     no_ig = handmade.report(methods=handmade.METHODS[:2])
     assert images.signed_method(no_ig) == "grad_input"
 
@@ -162,24 +175,18 @@ def test_no_japanese_font_is_a_one_line_error_exit_2(tmp_path: Path, monkeypatch
             images.find_font()
 
 
-def test_cli_writes_pictures_with_the_report_and_refuses_to_overwrite(tmp_path: Path, tiny_model: Path) -> None:
+def test_cli_refuses_to_overwrite_pictures_before_any_model_work(tmp_path: Path, tiny_model: Path) -> None:
+    """Pictures already there stop the run at once (the run that writes them: test_summary.py)."""
     source = tmp_path / "in.txt"
     source.write_text("\n".join(handmade.TEXTS) + "\n", encoding="utf-8")
     out, pics = tmp_path / "r.html", tmp_path / "pics"
-    args = ["run", str(source), "--model", str(tiny_model), "--out", str(out), "--png", str(pics), "--methods", "cls_attention"]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in pics.iterdir()) == ["overview.png", "text-000.png", "text-001.png"]
-    for name in ("overview.png", "text-000.png"):
-        assert str(pics / name) in result.output
-        width, _, _ = read_png((pics / name).read_bytes())
-        assert width >= 800
+    pics.mkdir()
     (pics / "text-001.png").write_bytes(b"mine")
-    out.unlink()
-    again = CliRunner().invoke(app, args)
-    assert again.exit_code == 2 and "png: already exists; pass --force" in again.output
+    args = ["run", str(source), "--model", str(tmp_path / "no-model-needed"), "--out", str(out), "--png", str(pics)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "text-001.png: already exists; pass --force" in result.output, result.output
     assert (pics / "text-001.png").read_bytes() == b"mine" and not out.exists()
-    forced = CliRunner().invoke(app, [*args, "--force"])
-    assert forced.exit_code == 0, forced.output
-    read_png((pics / "text-001.png").read_bytes())
-    assert sorted(p.name for p in pics.iterdir()) == ["overview.png", "text-000.png", "text-001.png"], "no temporary files left"
+    assert sorted(p.name for p in pics.iterdir()) == ["text-001.png"]
+    # A file where the folder should be is refused too.
+    result = CliRunner().invoke(app, [*args[:-1], str(pics / "text-001.png")])
+    assert result.exit_code == 2 and "is a file; --png takes a folder" in result.output, result.output

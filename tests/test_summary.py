@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import handmade
 from reportgen.cli import app
-from reportgen.report import Token
+from reportgen.report import Mover, Movers
 from reportgen.summary import escape_markdown, summary_markdown
 
 HOSTILE = "a|b\nc\r\n|<img src=x>*e*_u_`c`[l](j:x)![i](x)~~s~~$x$&lt;\\|"
@@ -42,12 +42,10 @@ def table_rows(tokens: list) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def hostile_report():
-    report = handmade.report()
+    report = handmade.report(words="pieces")
     first = report.texts[0]
-    tokens = tuple(
-        dataclasses.replace(t, label="|<b>*") if t.position == 1 else t for t in first.tokens
-    )
-    texts = (dataclasses.replace(first, text=HOSTILE, tokens=tokens), *report.texts[1:])
+    hostile_movers = (Movers("pieces", "integrated_gradients", (Mover("|<b>*", 0.3, 1),), (Mover("[a](b)", -0.2, 2),)),)
+    texts = (dataclasses.replace(first, text=HOSTILE, movers=hostile_movers), *report.texts[1:])
     run = dataclasses.replace(report.run, title="Title | with <b>pipes</b>")
     model = dataclasses.replace(report.model, path="models/[x](y)|z")
     return dataclasses.replace(report, texts=texts, run=run, model=model)
@@ -68,7 +66,7 @@ def test_hostile_text_stays_in_its_cell(hostile_report) -> None:
     everything = [child for t in tokens if t.type == "inline" for child in t.children]
     assert not [c for c in everything if c.type in ("html_inline", "image", "link_open", "code_inline", "em_open", "s_open")]
     assert not [t for t in tokens if t.type == "html_block"]
-    assert "|\\<b\\>\\*" in markdown, "a hostile token label is escaped too"
+    assert "\\|\\<b\\>\\* +0.3" in markdown and "\\[a\\]\\(b\\) -0.2" in markdown, "hostile token labels are escaped too"
 
 
 def test_escape_markdown_is_one_line_and_literal() -> None:
@@ -87,8 +85,12 @@ def test_summary_says_what_a_ticket_needs() -> None:
     rows = table_rows(parse(markdown))
     cells = [["".join(c.content for c in cell.children) for cell in row] for row in rows]
     assert cells[0][:5] == ["0", "お茶を どうぞ", "0.42", "0.5", "-0.08"]
-    assert cells[0][5].startswith("お +0.25") and cells[0][6].startswith("どうぞ -0.4")
+    assert cells[0][5] == "お茶 +0.1, を +0.01" and cells[0][6] == "どうぞ -0.38", "words, by Integrated Gradients"
     assert cells[1][1].endswith("✂") and cells[1][3] == "" and cells[1][4] == ""
+    assert "**Across texts** (Integrated Gradients" in markdown and "raise は +0.2 (1)" in markdown
+    pieces = summary_markdown(handmade.report(words="pieces"))
+    cells = [["".join(c.content for c in cell.children) for cell in row] for row in table_rows(parse(pieces))]
+    assert cells[0][5] == "お +0.25, ␣ +0.02, を +0.01" and "Across texts" not in pieces
 
 
 def test_picture_links_are_relative_to_the_summary(tmp_path: Path) -> None:
@@ -101,18 +103,25 @@ def test_picture_links_are_relative_to_the_summary(tmp_path: Path) -> None:
     assert "[card](../pics%20dir/text-000.png)" in below
 
 
-def test_cli_summary_links_resolve_to_the_written_pictures(tmp_path: Path, tiny_model: Path) -> None:
+def test_cli_writes_pictures_and_a_summary_linking_them(tmp_path: Path, tiny_model: Path) -> None:
+    from test_images import read_png
+
     source = tmp_path / "in.txt"
     source.write_text("\n".join(handmade.TEXTS) + "\n", encoding="utf-8")
-    summary = tmp_path / "ticket" / "summary.md"
+    summary, pics = tmp_path / "ticket" / "summary.md", tmp_path / "pics"
     result = CliRunner().invoke(
         app,
         [
             "run", str(source), "--model", str(tiny_model), "--out", str(tmp_path / "r.html"), "--summary", str(summary),
-            "--png", str(tmp_path / "pics"), "--methods", "cls_attention,grad_input",
+            "--png", str(pics), "--methods", "cls_attention,grad_input",
         ],
     )
     assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in pics.iterdir())
+    assert written == ["overview.png", "text-000.png", "text-001.png"], "every picture, no temporary file left"
+    for name in written:
+        assert str(pics / name) in result.output
+        assert read_png((pics / name).read_bytes())[0] >= 800
     markdown = summary.read_text(encoding="utf-8")
     targets = [t.attrGet("src") or t.attrGet("href") for tok in parse(markdown) if tok.type == "inline" for t in tok.children if t.type in ("image", "link_open")]
     assert len(targets) == 1 + len(handmade.TEXTS)
