@@ -18,6 +18,9 @@ from reportgen.inputs import InputText
 from reportgen.loading import load_model
 
 TEXTS = ["本日はご来店いただき、誠にありがとうございます。", "今日は来てくれてありがとう。", "ご注文の商品は明日発送いたします。"]
+# Tests of input reading and option handling run one cheap method: the explanation methods
+# (gradients, Integrated Gradients and their faithfulness) are tested on their own elsewhere.
+CHEAP = ("--methods", "cls_attention")
 
 
 def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -57,7 +60,7 @@ def test_every_input_format(fmt: str, tiny_model: Path, tmp_path: Path) -> None:
     else:
         stdin = "\n".join(TEXTS) + "\n"
         extra = ["-"]
-    code, output = invoke("run", *extra, "--model", str(tiny_model), "--out", str(out), "--csv", str(table), stdin=stdin)
+    code, output = invoke("run", *extra, "--model", str(tiny_model), "--out", str(out), "--csv", str(table), *CHEAP, stdin=stdin)
     assert code == 0, output
     assert str(out) in output and str(table) in output
     rows = read_rows(table)
@@ -67,10 +70,20 @@ def test_every_input_format(fmt: str, tiny_model: Path, tmp_path: Path) -> None:
         assert text in html
     if fmt == "txt":
         assert "2 blank lines skipped" in html
-    if fmt in ("csv", "tsv"):
+    if fmt in ("txt", "stdin"):
+        assert {r["gold"] for r in rows} == {""}
+        assert "<th>gold</th>" not in html
+    else:
         golds = {int(r["text_id"]): float(r["gold"]) for r in rows}
-        assert golds == {0: 0.0, 1: 0.5, 2: 1.0}
-        assert "error" in html
+        assert golds == ({0: 0.0, 1: 0.5, 2: 1.0} if fmt in ("csv", "tsv") else {0: 0.5, 1: 0.5, 2: 0.5})
+        # The report shows each gold score beside the prediction with the signed error
+        # (prediction - gold), in the summary table and in the text's own heading.
+        assert "<th>gold</th><th>error</th>" in html
+        predictions = {int(r["text_id"]): float(r["prediction"]) for r in rows}
+        for text_id, gold in golds.items():
+            error = predictions[text_id] - gold
+            assert f"gold {gold:.4f}, error {error:+.4f}" in html, (text_id, gold, error)
+            assert f'<td class="num">{gold:.4f}</td><td class="num">{error:+.4f}</td>' in html, (text_id, gold, error)
 
 
 def test_csv_export_schema_and_values(tiny_model: Path, tmp_path: Path) -> None:
@@ -122,7 +135,7 @@ def test_default_out_is_a_new_file_under_reports(tiny_model: Path, tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     source = tmp_path / "in.txt"
     source.write_text(TEXTS[0], encoding="utf-8")
-    code, output = invoke("run", str(source), "--model", str(tiny_model))
+    code, output = invoke("run", str(source), "--model", str(tiny_model), *CHEAP)
     assert code == 0, output
     written = list((tmp_path / "reports").glob("report-*.html"))
     assert len(written) == 1 and str(written[0].relative_to(tmp_path)) in output
