@@ -437,11 +437,15 @@ def test_render_of_the_data_file_equals_the_direct_report_byte_for_byte(
         methods=("cls_attention", "grad_input", "integrated_gradients"),
         ig_steps=4,
         max_length=64,
+        words="auto",
     )
     pipeline.run_report(options)
     run, model, records, methods = captured["args"]
     kwargs = captured["kwargs"]
     assert any(r.encoded.truncated for r in records)
+    # Words and whole-word faithfulness travel too (Japanese texts: MeCab words).
+    assert all(r.words is not None and r.word_faithfulness for r in records)
+    assert kwargs["faithfulness"].by_word is not None
     content = data.write_data(None, run, model, methods, records, **kwargs)
     stored = data.read_data(content)
     assert_same(tuple(records), stored.records, "records")
