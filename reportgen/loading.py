@@ -232,13 +232,16 @@ def borrow_model(model: Any, tokenizer: Any = None, device: str = "auto") -> Ite
                 with contextlib.suppress(Exception):
                     model.set_attn_implementation(previous_attention)
         return
-    if isinstance(model, PreTrainedModel):
-        raise ModelLoadError(
-            f"{where}: a model without a prediction head; pass a ...ForSequenceClassification model, or your "
-            "module that holds this encoder and its linear head"
-        )
+    try:
+        encoder = _encoder_of(model)[1]
+    except ModelLoadError:
+        if isinstance(model, PreTrainedModel):  # a bare encoder such as AlbertModel
+            raise ModelLoadError(
+                f"{where}: a model without a prediction head; pass a ...ForSequenceClassification model, or your "
+                "module that holds this encoder and its linear head"
+            ) from None
+        raise
     wrapped, notes = _wrap_module(model, where)
-    encoder = _encoder_of(model)[1]
     tokenizer, tok_notes = _tokenizer_for(encoder, tokenizer, wrapped.config, where)
     wrapped.eval().to(target)
     try:
