@@ -209,7 +209,7 @@
   function wordTable(table, rows, corpus, pick) {
     table.textContent = "";
     var head = table.createTHead().insertRow();
-    ["word", "texts", "mean", "95% interval", "total", "share of |attribution|", "surface forms"].forEach(function (h) { cell(head, "th", h); });
+    ["word", "texts", "mean", "95% interval", "total", "share", "forms"].forEach(function (h) { cell(head, "th", h); });
     var body = table.createTBody();
     if (!rows.length) { cell(body.insertRow(), "td", "no word is seen in that many texts", "muted").colSpan = 7; return; }
     rows.forEach(function (w) {
@@ -239,7 +239,7 @@
     function pick(w) {
       listOut.textContent = "";
       var h = document.createElement("h3");
-      h.textContent = "Texts containing \u201c" + w.lemma + "\u201d (" + w.ids.length + ")";
+      h.textContent = "Texts containing \u201c" + w.lemma + "\u201d (" + w.ids.length + "; as " + w.surfaces.join(", ") + ")";
       listOut.appendChild(h);
       var ul = document.createElement("ul");
       ul.className = "corpus-text-list";
