@@ -575,7 +575,8 @@ def _waterfall_chart(report: Report, text: TextReport) -> tuple[dict[str, Any], 
     )
     heading: dict[str, Any] = {"text": f"Integrated Gradients: f(baseline) → f(x), {explained}"}
     if combined:
-        heading["subtitle"] = f"the {WATERFALL_TOKENS} largest tokens in text order; the other {combined} combined"
+        noun = "words" if card_unit(text) == "words" else "tokens"
+        heading["subtitle"] = f"the {WATERFALL_TOKENS} largest {noun} in text order; the other {combined} combined"
     colour = {
         "field": "kind",
         "type": "nominal",
