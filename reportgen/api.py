@@ -297,7 +297,7 @@ def explain(
     options = pipeline.ExplainOptions(
         methods=tuple(methods) if methods is not None else None,
         gradients=gradients,
-        ig_steps=ig_steps if ig_steps is not None else pipeline.DEFAULT_STEPS,
+        ig_steps=ig_steps,
         max_length=max_length,
         batch_size=batch_size,
         title=title if title is not None else pipeline.DEFAULT_TITLE,

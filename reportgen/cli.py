@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
@@ -16,8 +16,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgres
 from . import __version__
 from .errors import ReportgenError
 from .methods import REGISTRY
-from .methods.integrated_gradients import DEFAULT_STEPS
-from .pipeline import DEFAULT_TITLE, Progress, RunOptions, default_out_path, run_report
+from .pipeline import (
+    DEFAULT_TITLE,
+    Outputs,
+    Progress,
+    RunOptions,
+    RunResult,
+    default_out_path,
+    render_data_file,
+    run_report,
+)
 from .resources import sample_model_dir, sample_texts
 
 BAD_INPUT = 2
@@ -79,9 +87,12 @@ def _fail(message: str, code: int = BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
-def _execute(options: RunOptions) -> None:
+def _execute(options: RunOptions | Callable[[], RunResult]) -> None:
     try:
-        result = run_report(options, progress=_BarProgress() if sys.stderr.isatty() else None)
+        if isinstance(options, RunOptions):
+            result = run_report(options, progress=_BarProgress() if sys.stderr.isatty() else None)
+        else:
+            result = options()
     except ReportgenError as err:
         _fail(str(err))
         return
@@ -219,8 +230,14 @@ def run(
         bool, typer.Option("--no-gradients", help=f"Skip the methods that need gradients ({_gradient_methods()}).")
     ] = False,
     ig_steps: Annotated[
-        int, typer.Option(help="Integrated Gradients integration steps (Gauss-Legendre); more is more exact.", min=1)
-    ] = DEFAULT_STEPS,
+        Optional[int],
+        typer.Option(
+            help="Integrated Gradients: use exactly N steps (Gauss-Legendre) on every text. Default: adaptive, "
+            "8 to 128 steps per text, refined until the attributions sum to f(x) - f(baseline) within 1%.",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     text_column: Annotated[str, typer.Option(help="Column (CSV/TSV) or field (JSONL) holding the text.")] = "text",
     label_column: Annotated[
         Optional[str],
@@ -234,7 +251,31 @@ def run(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass (sorted by length, padded per batch).", min=1)] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            help="CPU threads for torch. Default: this machine's physical cores. On a CPU busy with other "
+            "jobs, fewer threads (even 1) is often faster.",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     title: Annotated[str, typer.Option(help="Title at the top of the report.")] = DEFAULT_TITLE,
+    data: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write every computed number to a Parquet data file (documented in docs/data-file.md); "
+            "`reportgen render FILE` re-renders the report from it without the model.",
+            show_default=False,
+        ),
+    ] = None,
+    data_attention: Annotated[
+        str,
+        typer.Option(
+            help="Attention kept in the data file: all (every layer and head; needed by render), mean (heads "
+            "averaged), last (last layer, heads averaged) or none.",
+        ),
+    ] = "all",
     png: PngOpt = None,
     svg: SvgOpt = None,
     summary: SummaryOpt = None,
@@ -275,6 +316,9 @@ def run(
         summary=summary,
         words=words,
         words_csv=words_csv,
+        data=data,
+        data_attention=data_attention,
+        threads=threads,
     )
     _execute(options)
 
@@ -296,6 +340,23 @@ def demo(
         summary=summary,
     )
     _execute(options)
+
+
+@app.command()
+def render(
+    data: Annotated[Path, typer.Argument(help="A data file written by reportgen run --data.", show_default=False)],
+    out: OutOpt = None,
+    csv: Annotated[Optional[Path], typer.Option(help="Also write the tokens CSV.", show_default=False)] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Render the report of a data file (reportgen run --data FILE), without the model.
+
+    The report is byte for byte the one the run itself wrote (same reportgen version; set
+    SOURCE_DATE_EPOCH for a fixed creation time). Exit code 2 for a file that is not a reportgen
+    data file, or one of another schema version.
+    """
+    outputs = Outputs(out=out if out is not None else default_out_path(), csv=csv, force=force)
+    _execute(lambda: render_data_file(data, outputs))
 
 
 def _command_line() -> str:

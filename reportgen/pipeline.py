@@ -21,12 +21,12 @@ from .faithfulness import evaluate_faithfulness
 from .inputs import InputError, InputSet, read_inputs
 from .loading import LoadedModel, load_model
 from .methods import DELTA_TOLERANCE, Method, MethodContext, resolve, run_methods
-from .methods.integrated_gradients import DEFAULT_STEPS
 from .output import OutputError, PlannedFile, check_target, write_all
 from .render import render_html
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
-from .types import Faithfulness, FaithfulnessReport, TextRecord, TokenScores
+from .threads import configure_threads
+from .types import Agreement, Faithfulness, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord, TokenScores
 from .words import WORD_MODES, with_words
 
 DEFAULT_TITLE = "reportgen attention report"
@@ -39,7 +39,8 @@ class ExplainOptions:
     methods: tuple[str, ...] | None = None
     """None: every registered method."""
     gradients: bool = True
-    ig_steps: int = DEFAULT_STEPS
+    ig_steps: int | None = None
+    """None: adaptive steps per text until the completeness delta meets the tolerance; N: exactly N."""
     max_length: int | None = None
     batch_size: int = 16
     title: str = DEFAULT_TITLE
@@ -61,7 +62,8 @@ class RunOptions:
     methods: tuple[str, ...] | None = None
     """None: every registered method."""
     gradients: bool = True
-    ig_steps: int = DEFAULT_STEPS
+    ig_steps: int | None = None
+    """See :attr:`ExplainOptions.ig_steps`."""
     text_column: str = "text"
     label_column: str | None = None
     encoding: str = "utf-8"
@@ -81,6 +83,12 @@ class RunOptions:
     """See :attr:`ExplainOptions.words`."""
     words_csv: Path | None = None
     """One row per word per text; the corpus table goes beside it (``export.corpus_path``)."""
+    data: Path | None = None
+    """Every computed number as a Parquet data file (``reportgen render`` re-renders it)."""
+    data_attention: str = "all"
+    """How much attention the data file keeps: ``all``, ``mean``, ``last`` or ``none``."""
+    threads: int | None = None
+    """torch threads; None: the machine's physical cores (see :mod:`reportgen.threads`)."""
 
     @property
     def outputs(self) -> Outputs:
@@ -92,6 +100,8 @@ class RunOptions:
             png=self.png,
             svg=self.svg,
             summary=self.summary,
+            data=self.data,
+            data_attention=self.data_attention,
             force=self.force,
         )
 
@@ -133,7 +143,7 @@ def default_out_path(folder: Path = Path("reports")) -> Path:
 
 def check_options(options: ExplainOptions) -> list[Method]:
     """Refuse bad options before any model work; the methods to run, in display order."""
-    if options.ig_steps < 1:
+    if options.ig_steps is not None and options.ig_steps < 1:
         raise InputError(f"--ig-steps {options.ig_steps}: must be at least 1")
     if options.batch_size < 1:
         raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
@@ -147,6 +157,25 @@ def check_options(options: ExplainOptions) -> list[Method]:
         raise InputError(f"--methods: {err}") from None
 
 
+@dataclass(frozen=True, eq=False)
+class Computation:
+    """Every number a run computed, before it becomes a report: what the data file stores."""
+
+    run: RunInfo
+    model: ModelInfo
+    methods: tuple[MethodInfo, ...]
+    records: tuple[TextRecord, ...]
+    faithfulness: FaithfulnessReport | None
+    agreement: Agreement | None
+    ig_tolerance: float
+
+    def report(self) -> Report:
+        return build_report(
+            self.run, self.model, self.records, self.methods,
+            faithfulness=self.faithfulness, agreement=self.agreement, ig_tolerance=self.ig_tolerance,
+        )
+
+
 def build(
     loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, progress: Progress | None = None
 ) -> Report:
@@ -155,6 +184,13 @@ def build(
     The one computation behind the CLI (:func:`run_report`) and the Python API
     (:func:`reportgen.explain`), so both give the same numbers for the same model and texts.
     """
+    return compute(loaded, inputs, options, progress).report()
+
+
+def compute(
+    loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, progress: Progress | None = None
+) -> Computation:
+    """What :func:`build` computes, kept as records (see :class:`Computation`)."""
     progress = progress or Progress()
     methods = check_options(options)
     max_length = _max_length(options.max_length, loaded.info.max_length)
@@ -197,9 +233,8 @@ def build(
         batch_size=options.batch_size,
         device=loaded.device,
     )
-    return build_report(
-        run, loaded.info, records, [m.info for m in methods],
-        faithfulness=faithful, agreement=agreed, ig_tolerance=DELTA_TOLERANCE,
+    return Computation(
+        run, loaded.info, tuple(m.info for m in methods), tuple(records), faithful, agreed, DELTA_TOLERANCE
     )
 
 
@@ -218,12 +253,19 @@ class Outputs:
     svg: Path | None = None
     summary: Path | None = None
     """Markdown for a ticket; links the pictures of ``png``, else ``svg``."""
+    data: Path | None = None
+    """The Parquet data file (every computed number; see docs/data-file.md)."""
+    data_attention: str = "all"
     force: bool = False
 
     @property
     def files(self) -> list[Path]:
         corpus = corpus_path(self.words_csv) if self.words_csv is not None else None
-        return [p for p in (self.out, self.csv, self.faithfulness_csv, self.words_csv, corpus, self.summary) if p is not None]
+        return [
+            p
+            for p in (self.out, self.csv, self.faithfulness_csv, self.words_csv, corpus, self.summary, self.data)
+            if p is not None
+        ]
 
     @property
     def pictures(self) -> list[tuple[str, Path]]:
@@ -236,7 +278,13 @@ class Outputs:
         """
         files = self.files
         if len(set(map(Path.resolve, files))) != len(files):
-            raise OutputError("--out, --csv, --faithfulness-csv, --words-csv (and its .corpus.csv) and --summary must name different files")
+            raise OutputError(
+                "--out, --csv, --faithfulness-csv, --words-csv (and its .corpus.csv), --summary and --data must name different files"
+            )
+        if self.data is not None:
+            from .data import check_attention_mode
+
+            check_attention_mode(self.data_attention)
         for target in files:
             check_target(target, self.force)
         for fmt, folder in self.pictures:
@@ -248,9 +296,23 @@ class Outputs:
                 for name in images.file_names(text_ids, fmt):
                     check_target(folder / name, self.force)
 
-    def plan(self, report: Report) -> list[PlannedFile]:
-        """Every file's bytes, rendered from ``report``; nothing is written yet."""
+    def plan(self, report: Report, computation: Computation | None = None) -> list[PlannedFile]:
+        """Every file's bytes, rendered from ``report``; nothing is written yet.
+
+        The data file needs the records behind the report (``computation``).
+        """
         files = []
+        if self.data is not None:
+            if computation is None:
+                raise ValueError("a data file needs the computation behind the report")
+            from .data import write_data
+
+            c = computation
+            content = write_data(
+                None, c.run, c.model, c.methods, c.records, faithfulness=c.faithfulness,
+                agreement=c.agreement, ig_tolerance=c.ig_tolerance, attention=self.data_attention,
+            )
+            files.append(PlannedFile(self.data, content))
         if self.out is not None:
             files.append(PlannedFile(self.out, render_html(report).encode("utf-8")))
         if self.csv is not None:
@@ -269,10 +331,10 @@ class Outputs:
             files.append(PlannedFile(self.summary, summary_markdown(report, linked, self.summary).encode("utf-8")))
         return files
 
-    def write(self, report: Report) -> tuple[Path, ...]:
+    def write(self, report: Report, computation: Computation | None = None) -> tuple[Path, ...]:
         """Check, render and write every file at once (crash-safe); the paths written."""
         self.check([t.text_id for t in report.texts])
-        files = self.plan(report)
+        files = self.plan(report, computation)
         write_all(files, force=self.force)
         return tuple(f.path for f in files)
 
@@ -292,15 +354,30 @@ def run_report(
         stdin=stdin,
     )
     outputs.check([t.text_id for t in inputs.texts])
+    if options.threads is not None and options.threads < 1:
+        raise InputError(f"--threads {options.threads}: must be at least 1")
+    configure_threads(options.threads)
     loaded = load_model(options.model_dir, options.checkpoint, options.device)
-    report = build(loaded, inputs, options.explain, progress)
-    written = outputs.write(report)
+    computation = compute(loaded, inputs, options.explain, progress)
+    report = computation.report()
+    written = outputs.write(report, computation)
     return RunResult(
         written=written,
         texts=len(report.texts),
         skipped_blank=inputs.skipped_blank,
         truncated=report.truncated_count,
     )
+
+
+def render_data_file(source: Path, outputs: Outputs) -> RunResult:
+    """``reportgen render``: the report (and any CSV) of a data file, without the model."""
+    from .data import read_data, report_from_data
+
+    outputs.check()
+    stored = read_data(source)
+    report = report_from_data(stored)
+    written = outputs.write(report)
+    return RunResult(written=written, texts=len(report.texts), skipped_blank=stored.run.skipped_blank, truncated=report.truncated_count)
 
 
 def with_scores(records: Sequence[TextRecord], scores: Mapping[str, Sequence[TokenScores]]) -> list[TextRecord]:

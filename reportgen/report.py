@@ -177,6 +177,8 @@ class IntegratedGradientsCheck:
     """sum of attributions - (f(x) - f(baseline)): zero for an exact integral."""
     delta_relative: float
     warn: bool
+    steps: int | None = None
+    """Integration steps this text used (adaptive runs refine each text on its own)."""
 
 
 @dataclass(frozen=True)
@@ -770,6 +772,7 @@ def _ig_check(item: TokenScores | None, tolerance: float) -> IntegratedGradients
         delta=item.delta,
         delta_relative=item.delta_relative,
         warn=item.delta_relative > tolerance,
+        steps=item.steps,
     )
 
 

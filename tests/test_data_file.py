@@ -507,3 +507,35 @@ def test_the_schema_is_version_1_and_every_column_is_documented() -> None:
                 assert f"`{documented(child.name)}`" in doc, f"{field.name}.{child.name}"
     for key in data.read_metadata(write(*handmade_run())):
         assert f"`{key}`" in doc, key
+
+
+def test_cli_data_file_and_render_give_the_same_report_and_csv(
+    sample_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from reportgen.cli import app
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1609459200")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("本日はご来店いただき、誠にありがとうございます。\n今日は来てくれてありがとう。\n", encoding="utf-8")
+    runner = CliRunner()
+    base = ["--model", str(sample_model), "--methods", "cls_attention,grad_input", "--threads", "1"]
+    first = runner.invoke(app, ["run", str(texts), *base, "--out", str(tmp_path / "a.html"),
+                                "--csv", str(tmp_path / "a.csv"), "--data", str(tmp_path / "a.parquet")])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["render", str(tmp_path / "a.parquet"), "--out", str(tmp_path / "b.html"),
+                                "--csv", str(tmp_path / "b.csv")])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "b.html").read_bytes() == (tmp_path / "a.html").read_bytes()
+    assert (tmp_path / "b.csv").read_bytes() == (tmp_path / "a.csv").read_bytes()
+    # Not a data file: one line, exit 2, nothing written.
+    bad = runner.invoke(app, ["render", str(tmp_path / "a.csv"), "--out", str(tmp_path / "c.html")])
+    assert bad.exit_code == 2
+    assert bad.output.strip().splitlines() == [f"reportgen: error: {tmp_path / 'a.csv'}: not a reportgen data file (not a Parquet file)"]
+    assert not (tmp_path / "c.html").exists()
+    # A bad --data-attention is refused before any model work.
+    refused = runner.invoke(app, ["run", str(texts), *base, "--out", str(tmp_path / "d.html"),
+                                  "--data", str(tmp_path / "d.parquet"), "--data-attention", "some"])
+    assert refused.exit_code == 2 and "--data-attention" in refused.output
+    assert not (tmp_path / "d.html").exists()
