@@ -94,7 +94,9 @@ def configure_threads(threads: int | None = None) -> int:
     import torch
 
     count = default_threads() if threads is None else int(threads)
-    torch.set_num_threads(count)
+    # Setting the count it already has is not a no-op in torch: it may rebuild the thread pool.
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:

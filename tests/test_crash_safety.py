@@ -149,7 +149,9 @@ def kill_when_paused(mode: str, args: list[str], folder: Path) -> None:
 
 
 # The writer is what these tests are about: the gradient methods only add seconds.
-FAST = ["--no-gradients"]
+# One torch thread: this process already runs torch, and a forked child that raises torch's
+# thread count waits forever on the parent's thread pool (a fork limit, not a reportgen one).
+FAST = ["--no-gradients", "--threads", "1"]
 
 
 def parts(folder: Path) -> list[Path]:
