@@ -18,7 +18,7 @@ from .page import page_data
 from .report import Report
 from .resources import templates_dir
 from .theme import shade
-from .visible import visible, visible_plain
+from .visible import visible, visible_pieces, visible_plain
 
 PAGE_TEMPLATE = "report.html.j2"
 
@@ -44,6 +44,7 @@ def environment() -> Environment:
     )
     env.filters["visible"] = visible
     env.filters["visible_plain"] = visible_plain
+    env.filters["visible_pieces"] = visible_pieces
     env.filters["shade"] = shade
     return env
 
