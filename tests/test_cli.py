@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import ONE_THREAD
 from reportgen import __version__
 from reportgen.cli import app
 from reportgen.export import TOKEN_COLUMNS
@@ -24,6 +25,8 @@ CHEAP = ("--methods", "cls_attention")
 
 
 def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    if args and args[0] == "run":
+        args = (*args, *ONE_THREAD)
     result = CliRunner().invoke(app, list(args), input=stdin)
     return result.exit_code, result.output
 

@@ -2,7 +2,7 @@
 
 The two runs are separate processes (different hash seeds), in two folders, on the same
 command line, with every method the CLI runs by default. They run side by side, one torch
-thread each, so the test costs one run's time on a 2-core machine.
+thread each (``--threads 1``), so the test costs one run's time on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from conftest import ONE_THREAD
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH = "1609459200"  # 2021-01-01T00:00:00Z
@@ -37,9 +39,9 @@ def start_in(folder: Path, model: Path, seed: str) -> subprocess.Popen[str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
-        OMP_NUM_THREADS="1",
     )
-    args = ["run", "texts.csv", "--text-column", "body", "--label-column", "score", "--model", str(model), "--csv", "tokens.csv"]
+    args = ["run", "texts.csv", "--text-column", "body", "--label-column", "score", "--model", str(model), "--csv", "tokens.csv",
+            *ONE_THREAD]
     return subprocess.Popen(
         [sys.executable, "-c", "from reportgen.cli import app; app(prog_name='reportgen')", *args],
         cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from browser import SENTINEL, Visit, chromium, visit
+from conftest import ONE_THREAD
 from reportgen.cli import app
 
 S = SENTINEL
@@ -92,7 +93,8 @@ def hostile_report(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     out, table = folder / "report.html", folder / "tokens.csv"
     result = CliRunner().invoke(
         app,
-        ["run", *write_inputs(folder), "--model", str(tiny_model), "--out", str(out), "--csv", str(table), "--title", TITLE],
+        ["run", *write_inputs(folder), "--model", str(tiny_model), "--out", str(out), "--csv", str(table), "--title", TITLE,
+         *ONE_THREAD],
     )
     assert result.exit_code == 0, result.output
     return out, table
@@ -223,7 +225,7 @@ def test_hostile_tokens_in_chart_labels_and_tooltips(
     source = tmp_path / "payloads.jsonl"
     source.write_text("\n".join(json.dumps({"text": p}) for p in payloads), encoding="utf-8")
     out = tmp_path / "tokens.html"
-    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out)])
+    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out), *ONE_THREAD])
     assert result.exit_code == 0, result.output
 
     shown = [p.replace("\u202e", "\\u202e").replace("\x00", "\u2400") for p in payloads]
@@ -262,7 +264,7 @@ def test_csp_blocks_every_fetch_and_the_harness_sees_requests(
     source.write_text(CORPUS[0][0] + "\n", encoding="utf-8")
     small = tmp_path / "one.html"
     result = CliRunner().invoke(
-        app, ["run", str(source), "--model", str(tiny_model), "--out", str(small), "--methods", "cls_attention"]
+        app, ["run", str(source), "--model", str(tiny_model), "--out", str(small), "--methods", "cls_attention", *ONE_THREAD]
     )
     assert result.exit_code == 0, result.output
     html = small.read_text(encoding="utf-8")
@@ -350,7 +352,7 @@ def render_texts(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):  #
     counter = iter(range(10**9))
     # The explanation methods add nothing to this trip (the text is the same whatever shades
     # it) and each adds charts for the browser to draw: one cheap method.
-    fast = ["--methods", "cls_attention"]
+    fast = ["--methods", "cls_attention", *ONE_THREAD]
 
     def render(texts: list[str]) -> tuple[Path, str]:
         source = folder / f"in{next(counter)}.jsonl"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import ONE_THREAD
 from reportgen.cli import app
 from reportgen.render import vega_bundle
 
@@ -64,7 +65,7 @@ def report_html(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> s
     source = folder / "texts.txt"
     source.write_text("本日はご来店いただき、誠にありがとうございます。\n" + HOSTILE + "\n今日は来てくれてありがとう。\n", encoding="utf-8")
     out = folder / "report.html"
-    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out)])
+    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out), *ONE_THREAD])
     assert result.exit_code == 0, result.output
     return out.read_text(encoding="utf-8")
 

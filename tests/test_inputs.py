@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import ONE_THREAD
 from reportgen.cli import app
 from reportgen.inputs import InputError, read_inputs
 
@@ -27,6 +28,8 @@ CHEAP = ("--methods", "cls_attention")
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    if args and args[0] == "run":
+        args = (*args, *ONE_THREAD)
     result = CliRunner().invoke(app, list(args), input=stdin)
     return result.exit_code, result.stdout, result.stderr
 
