@@ -47,6 +47,14 @@ class ModelInfo:
     labels: tuple[str, ...]
     max_length: int
     notes: tuple[str, ...] = ()
+    target_name: str | None = None
+    """What the output measures (``politeness``): ``--target-name``, else the ``reportgen`` block
+    of ``config.json`` (``target_name``), else a regression model's one label unless it is the
+    default ``LABEL_0``; None when unknown."""
+    target_range: tuple[float, float] | None = None
+    """The scale's ends (``--target-range LO,HI`` or ``reportgen.target_range``), None when unknown."""
+    target_description: str | None = None
+    """What the scale's values mean, for the reader (``reportgen.target_description``)."""
 
 
 # --- Extraction ----------------------------------------------------------------------------
