@@ -54,6 +54,8 @@ def test_absolute_paths_never_reach_the_shared_files(private: tuple[Path, Path],
         assert b"someone-private" not in (out / name).read_bytes(), name
     meta = json.dumps(data.read_metadata(out / "d.parquet"), ensure_ascii=False)
     assert "someone-private" not in meta
+    # Each text says whether its shaded method beats the random orders there.
+    assert html.count(b'class="text-verdict') == 3
     # Named by file name: the reader still sees which file and which model.
     assert b"texts.txt:1" in html and b"my-model" in html
     # Top tokens skip punctuation: the third text is mostly "えっ、マジ?!".
