@@ -69,10 +69,18 @@ def test_absolute_paths_never_reach_the_shared_files(private: tuple[Path, Path],
 
 def test_show_paths_opts_in(private: tuple[Path, Path], tmp_path: Path) -> None:
     texts, model = private
-    code, output = run(str(texts), "--model", str(model), "--out", str(tmp_path / "r.html"), "--show-paths", "--faithfulness", "off")
+    code, output = run(
+        str(texts), "--model", str(model), "--out", str(tmp_path / "r.html"), "--show-paths", "--faithfulness", "off",
+        "--data", str(tmp_path / "d.parquet"),
+    )
     assert code == 0, output
     html = (tmp_path / "r.html").read_bytes()
     assert str(texts.parent).encode("utf-8") in html
+    # A run without faithfulness re-renders from its data file to the same bytes.
+    assert data.read_metadata(tmp_path / "d.parquet")["faithfulness"] is None
+    again = CliRunner().invoke(app, ["render", str(tmp_path / "d.parquet"), "--out", str(tmp_path / "again.html")])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "again.html").read_bytes() == html
 
 
 def test_shown_path_rules() -> None:
