@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
 from . import __version__
+from .budget import DEFAULT_MAX_MB
 from .errors import ReportgenError
 from .methods import REGISTRY
 from .methods.integrated_gradients import DEFAULT_STEPS
@@ -95,6 +96,8 @@ def _execute(options: RunOptions) -> None:
     if result.truncated:
         summary += f", {result.truncated} truncated"
     typer.echo(f"reportgen: {summary}", err=True)
+    if result.fit is not None:
+        typer.echo(f"reportgen: {result.fit.summary_line()}", err=True)
     for path in result.written:
         typer.echo(str(path))
 
@@ -123,6 +126,18 @@ OutOpt = Annotated[
     typer.Option("--out", help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+MaxSizeOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-size",
+        help="Largest report file in MB (1 MB = 1,000,000 bytes); 0 = no limit. When the full detail "
+        "does not fit, the longest texts lose detail first, one step at a time: every layer and "
+        "head -> every layer, heads averaged -> last layer only -> no attention matrix (bars and "
+        "method scores) -> overview row only. The command and the report say what was left out; "
+        "--csv always writes every number.",
+        min=0,
+    ),
+]
 
 
 def _methods_help() -> str:
@@ -193,6 +208,7 @@ def run(
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass (sorted by length, padded per batch).", min=1)] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     title: Annotated[str, typer.Option(help="Title at the top of the report.")] = "reportgen attention report",
+    max_size: MaxSizeOpt = DEFAULT_MAX_MB,
     force: ForceOpt = False,
 ) -> None:
     """Explain a model's predictions on your texts in one self-contained HTML report.
@@ -223,12 +239,13 @@ def run(
         title=title,
         force=force,
         command=_command_line(),
+        max_size=max_size,
     )
     _execute(options)
 
 
 @app.command()
-def demo(out: OutOpt = None, force: ForceOpt = False) -> None:
+def demo(out: OutOpt = None, max_size: MaxSizeOpt = DEFAULT_MAX_MB, force: ForceOpt = False) -> None:
     """Run the bundled sample model on the bundled sample texts and write a report."""
     options = RunOptions(
         inputs=(str(sample_texts()),),
@@ -237,6 +254,7 @@ def demo(out: OutOpt = None, force: ForceOpt = False) -> None:
         title="reportgen demo: Japanese politeness model",
         force=force,
         command=_command_line(),
+        max_size=max_size,
     )
     _execute(options)
 

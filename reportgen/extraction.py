@@ -3,8 +3,10 @@
 This is where torch stops: everything returned is numpy. Texts are sorted by length and padded
 only to the longest text of their batch; padding positions are sliced off before any number is
 kept. Each batch's attention tensors are reduced at once to what the report needs (the
-head-averaged matrix per layer in float32, and every head quantised to 16 bits for the page),
-so no batch tensor outlives its batch.
+head-averaged matrix per layer in float32 for the methods), and every head is handed to an
+optional ``on_attention`` callback (the page's size-bounded store, :class:`reportgen.budget.
+AttentionLadder`) and dropped, so no batch tensor outlives its batch and no stage holds every
+head of every text.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from .errors import ModelLoadError
 from .forward import length_sorted_batches, pad_batch, padded_batches
 from .inputs import InputText
 from .loading import LoadedModel
-from .types import QUANT_SCALE, EncodedText, TextExtraction
+from .types import EncodedText, TextExtraction
 
 ProgressCallback = Callable[[int], None]
+AttentionCallback = Callable[[int, np.ndarray], None]
+"""Called once per text with its index and float32 attention ``(layers, heads, n, n)``."""
 
 
 def encode_texts(loaded: LoadedModel, texts: Sequence[InputText], max_length: int) -> list[EncodedText]:
@@ -57,6 +61,7 @@ def extract(
     encoded: Sequence[EncodedText],
     batch_size: int = 16,
     on_batch: ProgressCallback | None = None,
+    on_attention: AttentionCallback | None = None,
 ) -> list[TextExtraction]:
     """Predictions and attention for every text, returned in input order."""
     if batch_size < 1:
@@ -92,8 +97,10 @@ def extract(
                 prediction=prediction,
                 predicted_label=label,
                 layer_mean=per_head.mean(axis=1).astype(np.float32),
-                heads_q=np.rint(np.clip(per_head, 0.0, 1.0) * QUANT_SCALE).astype(np.uint16),
             )
+            if on_attention is not None:
+                on_attention(index, per_head)
+            del per_head
         del stacked, attentions, out
         if on_batch is not None:
             on_batch(len(batch.indices))
@@ -101,7 +108,7 @@ def extract(
 
 
 __all__ = [
-    "QUANT_SCALE",
+    "AttentionCallback",
     "EncodedText",
     "ProgressCallback",
     "TextExtraction",

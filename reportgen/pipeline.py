@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Mapping, Sequence
 
+from . import budget
 from .agreement import agreement
 from .export import faithfulness_csv, tokens_csv
 from .extraction import encode_texts, extract
@@ -20,7 +21,7 @@ from .loading import load_model
 from .methods import DELTA_TOLERANCE, MethodContext, resolve, run_methods
 from .methods.integrated_gradients import DEFAULT_STEPS
 from .output import OutputError, PlannedFile, check_target, write_all
-from .render import render_html
+from .render import render_report
 from .report import RunInfo, build_report, run_time, software_versions
 from .types import Faithfulness, FaithfulnessReport, TextRecord, TokenScores
 
@@ -46,6 +47,12 @@ class RunOptions:
     title: str = "reportgen attention report"
     force: bool = False
     command: str = "reportgen"
+    max_size: float = budget.DEFAULT_MAX_MB
+    """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``)."""
+
+    @property
+    def max_bytes(self) -> int | None:
+        return int(self.max_size * budget.MB) if self.max_size > 0 else None
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class RunResult:
     texts: int
     skipped_blank: int
     truncated: int
+    fit: budget.Fit | None = None
+    """What the size budget kept of each text, and the report's size."""
 
 
 class Progress:
@@ -79,6 +88,8 @@ def run_report(
         raise OutputError("--out, --csv and --faithfulness-csv must name different files")
     for target in targets:
         check_target(target, options.force)
+    if options.max_size < 0:
+        raise InputError(f"--max-size {options.max_size:g}: must be 0 (no limit) or more")
     if options.ig_steps < 1:
         raise InputError(f"--ig-steps {options.ig_steps}: must be at least 1")
     try:
@@ -97,13 +108,19 @@ def run_report(
     max_length = _max_length(options.max_length, loaded.info.max_length)
     encoded = encode_texts(loaded, inputs.texts, max_length)
 
+    # Every head goes straight into the page's size-bounded store as it is extracted.
+    ladder = budget.AttentionLadder([len(e.input_ids) for e in encoded], options.max_bytes)
     progress.start(len(encoded), "attention")
     try:
-        results = extract(loaded, encoded, options.batch_size, on_batch=progress.advance)
+        results = extract(loaded, encoded, options.batch_size, on_batch=progress.advance, on_attention=ladder.add)
     finally:
         progress.stop()
+    shown = ladder.result()
 
-    records = [TextRecord(item, result) for item, result in zip(inputs.texts, results)]
+    records = [
+        TextRecord(item, result, display=shown.get(index))
+        for index, (item, result) in enumerate(zip(inputs.texts, results))
+    ]
     ctx = MethodContext(loaded, tuple(results), options.batch_size, options.ig_steps)
     progress.start(len(methods) + 1, "explaining")
     try:
@@ -136,7 +153,14 @@ def run_report(
         run, loaded.info, records, [m.info for m in methods],
         faithfulness=faithful, agreement=agreed, ig_tolerance=DELTA_TOLERANCE,
     )
-    files = [PlannedFile(options.out, render_html(report).encode("utf-8"))]
+    rendered = render_report(report, options.max_bytes)
+    if not rendered.fit.fits:
+        raise InputError(
+            f"--max-size {options.max_size:g}: too small for this report; with only the overview row of "
+            f"each of its {len(report.texts):,} texts the file is {rendered.fit.file_bytes / budget.MB:.1f} MB "
+            "(use a larger --max-size, or 0 for no limit)"
+        )
+    files = [PlannedFile(options.out, rendered.html.encode("utf-8"))]
     if options.csv is not None:
         files.append(PlannedFile(options.csv, tokens_csv(report)))
     if options.faithfulness_csv is not None:
@@ -147,6 +171,7 @@ def run_report(
         texts=len(report.texts),
         skipped_blank=inputs.skipped_blank,
         truncated=report.truncated_count,
+        fit=rendered.fit,
     )
 
 

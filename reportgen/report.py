@@ -7,7 +7,6 @@ presentation. Imports no torch: it can be built from stored results.
 
 from __future__ import annotations
 
-import base64
 import math
 import os
 import platform
@@ -24,6 +23,7 @@ from .types import (
     FaithfulnessReport,
     MethodInfo,
     MethodSummary,
+    DisplayAttention,
     ModelInfo,
     TextRecord,
     TokenScores,
@@ -135,6 +135,10 @@ class TextReport:
     full_length: int
     cls_attention: tuple[float, ...]
     mean_received: tuple[float, ...]
+    cls_renormalised: tuple[float, ...]
+    """``cls_attention`` with [CLS]/[SEP] removed as keys and the row renormalised (0 for them)."""
+    received_renormalised: tuple[float, ...]
+    """``mean_received`` of the renormalised matrix (every row renormalised first)."""
     scores: tuple[MethodScores, ...]
     highlight: str
     """The method the text view shows first (the report's most faithful one)."""
@@ -150,8 +154,8 @@ class TextReport:
     """The end of the text that truncation left out ("" when nothing was cut)."""
     num_layers: int
     num_heads: int
-    attention_b64: str
-    """Every layer and head, uint16 little-endian, ``(layers, heads, n, n)``, base64."""
+    display: DisplayAttention | None
+    """The attention the page may draw, per rung of the size ladder (see ``reportgen.budget``)."""
 
     @property
     def error(self) -> float | None:
@@ -191,8 +195,6 @@ class Report:
     highlight: str
     faithfulness: FaithfulnessView | None
     agreement: AgreementView | None
-    quant_scale: int
-    """Attention in the page is stored as round(w * quant_scale) (see extraction)."""
     definitions: tuple[tuple[str, str], ...] = DEFINITIONS
 
     @property
@@ -278,7 +280,8 @@ def build_text_report(
     chosen = next(s for s in scores if s.method == highlight)
     magnitude = np.where(special, -np.inf, np.abs(np.asarray(chosen.values)))
     order = [i for i in np.argsort(-magnitude, kind="stable") if not special[i]]
-    heads = np.ascontiguousarray(result.heads_q, dtype="<u2")
+    last = np.asarray(result.layer_mean[-1], dtype=np.float64)
+    renormalised = renormalise(last, special)
     spans, covered = split_spans(item.text, enc.offsets, enc.special, enc.tokens)
     dropped = item.text[covered:] if enc.truncated else ""
     if not dropped and covered < len(item.text):
@@ -296,6 +299,8 @@ def build_text_report(
         full_length=enc.full_length,
         cls_attention=tuple(float(v) for v in result.cls_attention),
         mean_received=tuple(float(v) for v in result.mean_received),
+        cls_renormalised=tuple(float(v) for v in renormalised[0]),
+        received_renormalised=tuple(float(v) for v in renormalised.mean(axis=0)),
         scores=tuple(scores),
         highlight=highlight,
         top_tokens=tuple(tokens[i].label for i in order[:TOP_TOKENS]),
@@ -304,10 +309,21 @@ def build_text_report(
         agreement=agreement,
         spans=spans,
         dropped=dropped,
-        num_layers=int(heads.shape[0]),
-        num_heads=int(heads.shape[1]),
-        attention_b64=base64.b64encode(heads.tobytes()).decode("ascii"),
+        num_layers=int(result.layer_mean.shape[0]),
+        num_heads=record.display.heads if record.display is not None else 0,
+        display=record.display,
     )
+
+
+def renormalise(matrix: np.ndarray, special: np.ndarray) -> np.ndarray:
+    """[CLS]/[SEP] removed as attended-to tokens (columns set to 0), each row renormalised to 1.
+
+    A row with nothing left stays all 0. The page applies the same rule to the matrix the
+    reader picks.
+    """
+    out = np.where(np.asarray(special, dtype=bool)[None, :], 0.0, np.asarray(matrix, dtype=np.float64))
+    totals = out.sum(axis=1, keepdims=True)
+    return np.divide(out, totals, out=np.zeros_like(out), where=totals > 0)
 
 
 def split_spans(
@@ -423,7 +439,6 @@ def build_report(
         highlight=highlight,
         faithfulness=view,
         agreement=_agreement_view(agreement) if agreement is not None else None,
-        quant_scale=records[0].extraction.quant_scale if records else 1,
     )
 
 

@@ -20,9 +20,6 @@ import numpy as np
 
 from .inputs import InputSet, InputText
 
-QUANT_SCALE = 65535
-"""Attention weights in [0, 1] are stored as ``round(w * QUANT_SCALE)`` in uint16 (error <= 8e-6)."""
-
 
 # --- The model -----------------------------------------------------------------------------
 
@@ -71,17 +68,14 @@ class TextExtraction:
     """Regression: the output itself. Classification: probability of the predicted class."""
     predicted_label: str | None
     layer_mean: np.ndarray
-    """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only."""
-    heads_q: np.ndarray
-    """uint16 ``(layers, heads, n, n)``: every head, quantised (see ``QUANT_SCALE``)."""
+    """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only.
+
+    Every single head goes only to the page, 8-bit coded and compressed as it is extracted
+    (:class:`DisplayAttention`), so no stage holds every head of every text at once."""
 
     @property
     def text_id(self) -> int:
         return self.encoded.text_id
-
-    @property
-    def quant_scale(self) -> int:
-        return QUANT_SCALE
 
     @property
     def cls_attention(self) -> np.ndarray:
@@ -92,6 +86,24 @@ class TextExtraction:
     def mean_received(self) -> np.ndarray:
         """Last layer, mean over query positions ``i`` of the head-averaged ``A[i, j]``."""
         return self.layer_mean[-1].mean(axis=0)
+
+
+@dataclass(frozen=True, eq=False)
+class DisplayAttention:
+    """One text's attention as the page draws it: 8-bit codes, zlib-compressed, per ladder rung.
+
+    Codes are ``round(255 * sqrt(w))`` (see :mod:`reportgen.budget`). ``blocks`` maps a rung
+    of the size ladder to its compressed codes: 0 every layer and head ``(layers, heads, n, n)``,
+    1 every layer with heads averaged ``(layers, n, n)``, 2 the last layer's head mean
+    ``(n, n)``. Rungs the size budget can never use for this text are not kept.
+    """
+
+    layers: int
+    heads: int
+    n: int
+    blocks: Mapping[int, bytes]
+    sizes: Mapping[int, int]
+    """Base64 characters of every rung's block, kept or not (what the size budget weighs)."""
 
 
 # --- Explanation methods -------------------------------------------------------------------
@@ -238,6 +250,8 @@ class TextRecord:
     faithfulness: Mapping[str, Faithfulness] = field(default_factory=dict)
     """Method name (``random`` included) -> this text's faithfulness."""
     agreement: TextAgreement | None = None
+    display: DisplayAttention | None = None
+    """The attention the page may draw (None: the page shows no attention matrix)."""
 
     def __post_init__(self) -> None:
         if self.item.text_id != self.extraction.text_id:
@@ -261,10 +275,10 @@ class TextRecord:
 
 
 __all__ = [
-    "QUANT_SCALE",
     "RANDOM_METHOD",
     "Agreement",
     "DeletionCurve",
+    "DisplayAttention",
     "EncodedText",
     "Faithfulness",
     "FaithfulnessReport",

@@ -14,7 +14,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reportgen.extraction import QUANT_SCALE, encode_texts, extract, length_sorted_batches
+from reportgen.extraction import encode_texts, extract, length_sorted_batches
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
 
@@ -45,15 +45,17 @@ def test_batched_extraction_matches_unpadded_reference(model_fixture: str, reque
     lengths = {len(e.input_ids) for e in encoded}
     assert len(lengths) > 2, "texts must differ in length so that batches really hold padding"
     # Batch of 4: the longest and shortest texts share a batch, so padding is large.
-    results = extract(loaded, encoded, batch_size=4)
+    heads: dict[int, np.ndarray] = {}
+    results = extract(loaded, encoded, batch_size=4, on_attention=lambda i, att: heads.__setitem__(i, att.copy()))
     assert [r.text_id for r in results] == list(range(len(TEXTS)))
+    assert sorted(heads) == list(range(len(TEXTS))), "every text's heads go to the callback once"
     for item, result in zip(items, results):
         ref_att, ref_logits = _reference(model_dir, item.text)
         n = ref_att.shape[-1]
         assert len(result.encoded.input_ids) == n
         np.testing.assert_allclose(result.output, ref_logits, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(result.layer_mean, ref_att.mean(axis=1), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(result.heads_q / QUANT_SCALE, ref_att, atol=1.0 / QUANT_SCALE)
+        np.testing.assert_allclose(heads[item.text_id], ref_att, rtol=1e-4, atol=1e-5)
         # The article's two vectors, as the report defines them.
         last = ref_att[-1]
         np.testing.assert_allclose(result.cls_attention, last[:, 0, :].mean(axis=0), rtol=1e-4, atol=1e-6)
