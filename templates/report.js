@@ -15,7 +15,7 @@
   var FULL = 0, LAYERS = 1, LAST = 2, NO_MATRIX = 3, SUMMARY = 4;
   var PAGE_SIZE = 50;       // overview rows and text sections per page
   var LIVE_TEXTS = 6;       // texts whose charts stay drawn at once
-  var WINDOW = 64;          // tokens per bar chart of a long text (a picker moves the window)
+  var WINDOW = 36;          // tokens per bar chart of a long text (a picker moves the window)
   var ZOOM = 24;            // tokens per side of the heatmap's zoom window
   var LABEL_CELL = 9;       // smallest heatmap cell (px) that gets token labels
   var methodNames = payload.methodTitles.map(function (p) { return p[0]; });
