@@ -301,7 +301,7 @@ class Fit:
 
     @property
     def limit(self) -> str:
-        return f"--max-size {megabytes(self.max_bytes)}" if self.max_bytes else "--max-size 0"
+        return f"--max-size {self.max_bytes / MB:g}" if self.max_bytes else "--max-size 0"
 
     def groups_text(self) -> str:
         return "; ".join(f"{_texts(count)} ({_tokens(low, high)}): {RUNG_NAMES[rung]}" for rung, count, low, high in self.groups)

@@ -360,7 +360,7 @@ def fit(report: Report, base: PageData, fixed_bytes: int, max_bytes: int | None)
     data["blocks"] = blocks
     data["budget"] = {
         **base["budget"],
-        "maxMb": budget.megabytes(max_bytes) if max_bytes else None,
+        "maxMb": f"{max_bytes / budget.MB:g}" if max_bytes else None,
         "fullMb": budget.megabytes(assignment.full_bytes),
     }
     outcome = budget.Fit.from_assignment(assignment, lengths, max_bytes)

@@ -17,6 +17,8 @@ from reportgen.extraction import encode_texts, extract
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
 
+from pagedata import texts_in
+
 TEXTS = ["本日はご来店いただき、誠にありがとうございます。", "今日は来てくれてありがとう。", "ご注文の商品は明日発送いたします。"]
 
 
@@ -63,8 +65,7 @@ def test_every_input_format(fmt: str, tiny_model: Path, tmp_path: Path) -> None:
     rows = read_rows(table)
     assert texts_of(rows) == dict(enumerate(TEXTS))
     html = out.read_text(encoding="utf-8")
-    for text in TEXTS:
-        assert text in html
+    assert texts_in(html) == TEXTS
     if fmt == "txt":
         assert "2 blank lines skipped" in html
     if fmt in ("csv", "tsv"):
@@ -114,7 +115,7 @@ def test_version_and_help() -> None:
     assert code == 0 and __version__ in output
     code, output = invoke("run", "--help")
     assert code == 0
-    for option in ("--model", "--checkpoint", "--out", "--csv", "--text-column", "--label-column", "--max-length", "--batch-size", "--device", "--title"):
+    for option in ("--model", "--checkpoint", "--out", "--csv", "--text-column", "--label-column", "--max-length", "--batch-size", "--device", "--title", "--max-size"):
         assert option in output
 
 
@@ -154,3 +155,30 @@ def test_bad_usage_exits_2_with_one_line(args: list[str], message: str, tiny_mod
     assert message in output
     assert "Traceback" not in output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_max_size_is_kept_declared_and_refused_when_impossible(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    # Texts of different lengths: the longest must lose detail first.
+    source.write_text("\n".join([TEXTS[0] * 3, *TEXTS]) + "\n", encoding="utf-8")
+    whole = tmp_path / "whole.html"
+    code, output = invoke("run", str(source), "--model", str(tiny_model), "--out", str(whole), "--max-size", "0", "--no-gradients")
+    assert code == 0, output
+    assert "(--max-size 0): every text in full detail" in output
+    size = whole.stat().st_size
+    # A budget a few kB short of the full report.
+    limit = (size - 3000) / 1e6
+    out, table = tmp_path / "small.html", tmp_path / "t.csv"
+    code, output = invoke(
+        "run", str(source), "--model", str(tiny_model), "--out", str(out), "--csv", str(table),
+        "--max-size", f"{limit:.6f}", "--no-gradients",
+    )
+    assert code == 0, output
+    assert out.stat().st_size <= limit * 1e6
+    assert "longest texts lose detail first" in output and "full detail needs --max-size" in output
+    html = out.read_text(encoding="utf-8")
+    assert "longest texts lose detail first" in html and "--csv still writes every number" in html
+    assert {int(r["text_id"]) for r in read_rows(table)} == {0, 1, 2, 3}
+    code, output = invoke("run", str(source), "--model", str(tiny_model), "--out", str(tmp_path / "no.html"), "--max-size", "0.1")
+    assert code == 2 and "--max-size 0.1: too small" in output and "Traceback" not in output
+    assert not (tmp_path / "no.html").exists()

@@ -116,7 +116,7 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
 
 def test_live_views_stay_bounded_while_scrolling(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
-        count = page.page.evaluate("() => document.querySelectorAll('section.text').length")
+        count = LIVE_TEXTS + 4  # enough to make the page finalise the first texts
         for k in range(count):
             page.page.evaluate(f"() => document.querySelectorAll('section.text')[{k}].scrollIntoView()")
             page.page.wait_for_function(f"() => document.querySelectorAll('section.text')[{k}].dataset.state === 'drawn'")
@@ -207,7 +207,7 @@ def test_the_page_decodes_exactly_the_8_bit_codes(tmp_path: Path, browser: objec
         _clean(page)
 
 
-# --- long texts and a small budget: 2 novel paragraphs (512 tokens) and 10 short sentences ---------
+# --- long texts and a small budget: a novel paragraph (512 tokens) and 6 short sentences --------
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +218,9 @@ def long_reports(sample_model: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("long")
-    paragraphs = [line.strip() for line in (REPO / "samples/data/aozora/wagahaiwa_nekodearu.txt").read_text(encoding="utf-8").splitlines() if len(line) > 1400][:2]
+    paragraphs = [line.strip() for line in (REPO / "samples/data/aozora/wagahaiwa_nekodearu.txt").read_text(encoding="utf-8").splitlines() if len(line) > 1400][:1]
     with (REPO / "samples/data/keico/keico_corpus.csv").open(encoding="utf-8", newline="") as handle:
-        sentences = [row["本文"] for row in csv.DictReader(handle)][:10]
+        sentences = [row["本文"] for row in csv.DictReader(handle)][:6]
     source = folder / "texts.jsonl"
     source.write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in paragraphs + sentences), encoding="utf-8")
     captured = {}
@@ -285,18 +285,18 @@ def test_a_small_budget_is_kept_declared_and_loses_no_text(long_reports: dict[st
     assert small.stat().st_size <= 2_500_000
     assert long_reports["full"].stat().st_size > 2_500_000, "the test must really need the budget"
     fit = pickle.loads(long_reports["fit"].read_bytes())
-    assert fit.rungs[0] > budget.FULL and fit.rungs[1] > budget.FULL and set(fit.rungs[2:]) == {budget.FULL}
+    assert fit.rungs[0] > budget.FULL and set(fit.rungs[1:]) == {budget.FULL}
     with visit(browser, small) as page:
         header = page.visible_text("#budget")
         assert "--max-size 2.5" in header and "longest texts lose detail first" in header
-        assert "10 texts" in header and "--csv" in header
-        assert len(page.visible_texts("table.texts tbody tr")) == 12
+        assert "6 texts" in header and "--csv" in header
+        assert len(page.visible_texts("table.texts tbody tr")) == 7
         flags = page.visible_texts("table.texts tbody tr td:last-child")
-        assert sum("reduced" in f or "summary only" in f for f in flags) == 2
+        assert sum("reduced" in f or "summary only" in f for f in flags) == 1
         page.open_text(0)
         note = page.visible_text("#text-0 .budget-note")
         assert "Left out to fit --max-size 2.5 MB" in note and budget.RUNG_LEFT_OUT[fit.rungs[0]] in note
         assert page.page.locator("#text-0 .pick-head").is_disabled()
         _clean(page)
     with long_reports["csv"].open(encoding="utf-8", newline="") as handle:
-        assert {int(r["text_id"]) for r in csv.DictReader(handle)} == set(range(12))
+        assert {int(r["text_id"]) for r in csv.DictReader(handle)} == set(range(7))
