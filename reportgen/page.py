@@ -14,6 +14,7 @@ these keys. User text only ever travels here as data.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import unicodedata
@@ -145,7 +146,8 @@ class PageData(TypedDict):
     views: list[str]
     measures: list[str]
     specs: dict[str, dict]
-    """Chart templates by kind: each filled per text with named datasets and a ``tokens`` param."""
+    """Chart templates by kind, compiled to Vega once (see :func:`vega_spec`): each filled per
+    text with the values of its named data sources and the ``tokens`` signal."""
     methodTitles: list[list[str]]
     fractions: list[float]
     agreementMethods: list[str]
@@ -282,6 +284,20 @@ def _agreement(report: Report) -> AgreementData | None:
     }
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(spec_json: str) -> str:
+    import vl_convert
+
+    return json.dumps(vl_convert.vegalite_to_vega(json.loads(spec_json)), sort_keys=True)
+
+
+def vega_spec(vega_lite: dict) -> dict:
+    """A Vega-Lite template from :mod:`charts` compiled to Vega here, once per report, so the
+    page only parses and runs it (no Vega-Lite compilation in the reader's browser). Its named
+    data sources stay without values; the page fills them (and the ``tokens`` signal) per text."""
+    return json.loads(_compiled(json.dumps(vega_lite, sort_keys=True)))
+
+
 def base_data(report: Report) -> PageData:
     """Everything but the per-text blocks (every text at the summary rung)."""
     texts = report.texts
@@ -298,12 +314,15 @@ def base_data(report: Report) -> PageData:
         "views": charts.VIEWS,
         "measures": [charts.CLS_MEASURE, charts.RECEIVED_MEASURE],
         "specs": {
-            "overview": overview_spec,
-            "bars": charts.bars_spec(),
-            "methods": charts.methods_spec(),
-            "waterfall": charts.waterfall_spec(),
-            "deletion": charts.deletion_spec(),
-            "agreement": charts.agreement_spec(report.agreement.methods if report.agreement else ()),
+            kind: vega_spec(spec)
+            for kind, spec in {
+                "overview": overview_spec,
+                "bars": charts.bars_spec(),
+                "methods": charts.methods_spec(),
+                "waterfall": charts.waterfall_spec(),
+                "deletion": charts.deletion_spec(),
+                "agreement": charts.agreement_spec(report.agreement.methods if report.agreement else ()),
+            }.items()
         },
         "methodTitles": [[m.name, m.title] for m in report.methods],
         "fractions": [round(100 * k, 4) for k in (report.faithfulness.fractions if report.faithfulness else ())],
