@@ -10,7 +10,8 @@ peak RSS) and opens each in headless Chromium, recording:
   assigns last), and the longest main-thread task that starts after it (``longtask``
   PerformanceObserver registered before load, ``buffered``), at load and while scrolling
   through the overview's first page of texts;
-* JS heap after load (CDP ``Performance.getMetrics`` ``JSHeapUsedSize``), and after scrolling;
+* JS heap after load (CDP ``Performance.getMetrics`` ``JSHeapUsedSize``, as found and after a
+  forced garbage collection), and the same after scrolling;
 * a deep link to a text in the middle of the report: time from navigation start until its
   section is drawn, and how long its own drawing took (``data-draw-ms``);
 * what the size budget kept (the CLI's line).
@@ -185,8 +186,12 @@ def _context(browser: Any) -> tuple[Any, Any, list[str]]:
     return context, page, errors
 
 
-def _heap_mb(page: Any) -> float:
+def _heap_mb(page: Any, collect: bool = False) -> float:
+    """``JSHeapUsedSize`` from CDP ``Performance.getMetrics`` (after a full GC with ``collect``)."""
     cdp = page.context.new_cdp_session(page)
+    if collect:
+        cdp.send("HeapProfiler.enable")
+        cdp.send("HeapProfiler.collectGarbage")
     cdp.send("Performance.enable")
     metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     return round(metrics["JSHeapUsedSize"] / 1e6, 1)
@@ -223,6 +228,7 @@ def _load_and_scroll(browser: Any, path: Path, scroll_texts: int, timeout_s: flo
         load = _tasks(page)
         out.update({f"load_{k}" if k.startswith(("longest", "tasks_over")) else k: v for k, v in load.items()})
         out["heap_after_load_mb"] = _heap_mb(page)
+        out["heap_after_load_gc_mb"] = _heap_mb(page, collect=True)
         count = page.evaluate("() => document.querySelectorAll('section.text').length")
         scroll_start = page.evaluate("() => performance.now()")
         for k in range(min(count, scroll_texts)):
@@ -240,6 +246,7 @@ def _load_and_scroll(browser: Any, path: Path, scroll_texts: int, timeout_s: flo
         out["scroll_longest_task_ms"] = scrolled["longest_task_after_bundle_ms"]
         out["scroll_tasks_over_200ms"] = scrolled["tasks_over_200ms_after_bundle"]
         out["heap_after_scroll_mb"] = _heap_mb(page)
+        out["heap_after_scroll_gc_mb"] = _heap_mb(page, collect=True)
         out["live"] = page.evaluate("() => window.reportgenPage ? [reportgenPage.liveTexts(), reportgenPage.liveViews()] : null")
         out["page_errors"] = errors[:5]
     finally:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .errors import ModelLoadError
-from .forward import length_sorted_batches, pad_batch, padded_batches
+from .forward import attention_row_bytes, length_sorted_batches, pad_batch, padded_batches
 from .inputs import InputText
 from .loading import LoadedModel
 from .types import EncodedText, TextExtraction
@@ -69,7 +69,8 @@ def extract(
     results: list[TextExtraction | None] = [None] * len(encoded)
     labels = loaded.info.labels
     classification = loaded.info.task == "classification"
-    for batch in padded_batches(loaded, [e.input_ids for e in encoded], batch_size):
+    # Long texts on a large model run fewer per pass: every attention map of a batch is held.
+    for batch in padded_batches(loaded, [e.input_ids for e in encoded], batch_size, attention_row_bytes(loaded)):
         with torch.inference_mode():
             out = loaded.model(**batch.inputs, output_attentions=True)
         attentions = out.attentions
@@ -78,11 +79,10 @@ def extract(
                 f"{loaded.info.path}: the model returned no attention weights "
                 "(it must support output_attentions with eager attention)"
             )
-        # (batch, layers, heads, T, T) once per batch; sliced per text below.
-        stacked = torch.stack(attentions, dim=1).float()
         logits = out.logits.float().cpu().numpy()
         for row, (index, n) in enumerate(zip(batch.indices, batch.lengths)):
-            per_head = stacked[row, :, :, :n, :n].cpu().numpy()
+            # (layers, heads, n, n): one text's copy at a time, never the whole batch's again.
+            per_head = torch.stack([a[row, :, :n, :n] for a in attentions]).float().cpu().numpy()
             output = logits[row].astype(np.float64)
             if classification:
                 probs = np.exp(output - output.max())
@@ -101,7 +101,7 @@ def extract(
             if on_attention is not None:
                 on_attention(index, per_head)
             del per_head
-        del stacked, attentions, out
+        del attentions, out
         if on_batch is not None:
             on_batch(len(batch.indices))
     return [r for r in results if r is not None]

@@ -19,7 +19,7 @@
     var FULL = 0, LAYERS = 1, LAST = 2, NO_MATRIX = 3, SUMMARY = 4;
     var PAGE_SIZE = 50;       // overview rows and text sections per page
     var LIVE_TEXTS = 6;       // texts whose charts stay drawn at once
-    var WINDOW = 36;          // tokens per bar chart of a long text (a picker moves the window)
+    var TOKEN_STEP = 13;      // px per token on the bar charts' axes (charts.TOKEN_STEP)
     var ZOOM = 24;            // tokens per side of the heatmap's zoom window
     var LABEL_CELL = 9;       // smallest heatmap cell (px) that gets token labels
     var methodNames = payload.methodTitles.map(function (p) { return p[0]; });
@@ -139,13 +139,14 @@
       top: function (i) { return ov.top[i].join(" "); },
       flags: function (i) { return ov.rung[i] * 4 + ov.truncated[i] * 2 + ov.igWarn[i]; }
     };
+    var collator = new Intl.Collator(document.documentElement.lang || undefined);
     function compareBy(key, dir) {
       var get = KEYS[key];
       return function (a, b) {
         var x = get(a), y = get(b);
         if (x === null || x === undefined) return y === null || y === undefined ? a - b : 1;
         if (y === null || y === undefined) return -1;
-        var c = typeof x === "string" ? x.localeCompare(y) : x - y;
+        var c = typeof x === "string" ? collator.compare(x, y) : x - y;
         return c !== 0 ? dir * c : a - b;
       };
     }
@@ -252,8 +253,10 @@
       if (rung > FULL) {
         var note = slot(section, "budget");
         note.hidden = false;
-        note.textContent = "Left out to fit --max-size " + payload.budget.maxMb + " MB: " + payload.budget.leftOut[rung] +
-          ". --max-size " + payload.budget.fullMb + " (or 0) keeps every text in full detail; --csv has every number.";
+        note.textContent = payload.budget.maxMb
+          ? "Left out to fit --max-size " + payload.budget.maxMb + " MB: " + payload.budget.leftOut[rung] +
+            ". --max-size " + payload.budget.fullMb + " (or 0) keeps every text in full detail; --csv has every number."
+          : "Not in this report: " + payload.budget.leftOut[rung] + ".";
       }
     }
 
@@ -344,6 +347,8 @@
       live = [];
       sections.forEach(function (section) { observer.unobserve(section); });
       sections.clear();
+      visible.clear();
+      queue = [];
       list.textContent = "";
       var rows = pageRows();
       var fragment = document.createDocumentFragment();
@@ -500,6 +505,13 @@
       return out;
     }
 
+    // Tokens the bar charts show at once: as many as fit the section's width with the raw and
+    // renormalised panels side by side (a slider moves the window over a longer text).
+    function windowSize(section) {
+      var width = section.clientWidth || 1100;
+      return Math.max(12, Math.floor((width - 170) / (2 * TOKEN_STEP)));
+    }
+
     function setupPickers(section, t) {
       var i = Number(section.dataset.index), rung = ov.rung[i];
       var layerPick = section.querySelector(".pick-layer"), headPick = section.querySelector(".pick-head");
@@ -524,14 +536,16 @@
       var redraw = function () { if (section.dataset.state === "drawn") drawAttention(section, t); };
       layerPick.addEventListener("change", redraw);
       headPick.addEventListener("change", redraw);
-      if (t.n > WINDOW) {
+      var size = windowSize(section);
+      section.dataset.window = String(size);
+      if (t.n > size) {
         var box = section.querySelector(".token-window");
         box.hidden = false;
         var range = box.querySelector(".pick-window");
-        range.max = String(t.n - WINDOW);
+        range.max = String(t.n - size);
         range.value = "0";
         var label = slot(section, "window");
-        var update = function () { label.textContent = "tokens " + (Number(range.value) + 1) + "–" + (Number(range.value) + WINDOW) + " of " + t.n; };
+        var update = function () { label.textContent = "tokens " + (Number(range.value) + 1) + "–" + (Number(range.value) + size) + " of " + t.n; };
         update();
         range.addEventListener("input", update);
         range.addEventListener("change", function () {
@@ -541,9 +555,9 @@
       }
     }
     function tokenWindow(section, t) {
-      var range = section.querySelector(".pick-window");
-      var start = t.n > WINDOW && range ? Number(range.value) : 0;
-      return [start, Math.min(t.n, start + WINDOW)];
+      var range = section.querySelector(".pick-window"), size = Number(section.dataset.window) || t.n;
+      var start = t.n > size && range ? Number(range.value) : 0;
+      return [start, Math.min(t.n, start + size)];
     }
 
     function barRows(t, m, r, win) {
@@ -936,6 +950,34 @@
       return vegaEmbed(box, spec, OPTIONS).then(function (res) { res.view.finalize(); }, function () { return null; });
     }
 
+    // Each chart kind's first drawing also pays for compiling the Vega code it needs; doing
+    // that once per kind with one row of data, in idle time after load, keeps the reader's
+    // first scroll from paying it in one long task.
+    var SAMPLE_ROWS = {
+      bars: { bars: [{ pos: 0, token: "", kind: "token", measure: CLS, view: RAW, value: 0 }] },
+      methods: { scores: [{ method: "", order: 0, pos: 0, token: "", value: 0, rel: 0 }] },
+      waterfall: { steps: [{ step: 0, label: "", start: 0, end: 0, value: 0, kind: "total" }] },
+      deletion: { curves: [{ method: "", order: 0, reference: false, pct: 0, f: 0 }], band: [{ pct: 0, lo: 0, hi: 0 }] },
+      agreement: { agreement: [{ a: "", b: "", rho: 0, texts: 1 }] }
+    };
+    function idleTask() {
+      return new Promise(function (resolve) {
+        if (window.requestIdleCallback) window.requestIdleCallback(function () { resolve(); }, { timeout: 500 });
+        else setTimeout(resolve, 50);
+      });
+    }
+    function warmCharts() {
+      var chain = Promise.resolve();
+      Object.keys(SAMPLE_ROWS).forEach(function (kind) {
+        chain = chain.then(idleTask).then(function () {
+          var spec = JSON.parse(JSON.stringify(payload.specs[kind]));
+          (spec.data || []).forEach(function (d) { if (SAMPLE_ROWS[kind][d.name]) d.values = SAMPLE_ROWS[kind][d.name]; });
+          return vegaEmbed(document.createElement("div"), spec, OPTIONS).then(function (res) { res.view.finalize(); }, function () { return null; });
+        });
+      });
+      return chain;
+    }
+
     function overviewChart() {
       var box = document.querySelector('[data-chart="overview"]');
       var rows = [];
@@ -979,6 +1021,7 @@
         return window.location.hash ? (fromHash() || renderSections()) : renderSections();
       }).then(frames).then(settled).then(function () {
         document.body.dataset.charts = "done";
+        return warmCharts();
       });
       window.addEventListener("hashchange", fromHash);
     }
