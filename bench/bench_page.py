@@ -132,6 +132,8 @@ def generate(code: str, options: dict[str, Any], threads: int) -> dict[str, Any]
     from reportgen.pipeline import RunOptions, run_report
 
     fields = {f.name for f in dataclasses.fields(RunOptions)}
+    # Where runs set their own torch threads (--threads), give them the benchmark's count.
+    options = {**options, "threads": threads}
     kwargs = {k: (Path(v) if k in ("out", "model_dir") else v) for k, v in options.items() if k in fields}
     before = _status_mib("VmRSS")
     start = time.perf_counter()

@@ -32,7 +32,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .types import DisplayAttention
+from dataclasses import replace
+
+from .types import QUANT_SCALE, DisplayAttention, TextRecord
 
 FULL, LAYERS, LAST, NO_MATRIX, SUMMARY = 0, 1, 2, 3, 4
 MATRIX_RUNGS = (FULL, LAYERS, LAST)
@@ -49,7 +51,7 @@ RUNG_LEFT_OUT = (
     "the single heads (every layer is kept, heads averaged)",
     "the single heads and every layer but the last",
     "the attention heatmap and the layer and head pickers",
-    "every chart and the highlighted text: only the overview row is kept",
+    "every chart, the highlighted text and its word scores: only the overview row is kept",
 )
 """What a text at each rung no longer shows, for the report and the CLI."""
 RULE = (
@@ -60,6 +62,13 @@ RULE = (
 MB = 1_000_000
 """``--max-size`` counts megabytes of 1,000,000 bytes (within a 10 MiB limit as well)."""
 DEFAULT_MAX_MB = 10.0
+
+
+def max_bytes(max_mb: float) -> int | None:
+    """``--max-size`` in MB as bytes; None for 0 (no limit)."""
+    return int(max_mb * MB) if max_mb > 0 else None
+
+
 CODE_LEVELS = 255
 """Attention is coded in 8 bits as ``round(255 * sqrt(w))``: fine steps near 0, where most
 weights of a long text lie (a linear code would round them all to 0 or 1/255)."""
@@ -97,12 +106,18 @@ def b64(data: bytes) -> str:
 
 
 def rung_codes(per_head: np.ndarray, rung: int) -> np.ndarray:
-    """The uint8 codes a rung keeps of float attention ``(layers, heads, n, n)``.
+    """The uint8 codes a rung keeps of attention ``(layers, heads, n, n)``: float weights, or
+    uint16 heads quantised with ``QUANT_SCALE`` (as extraction keeps them and the data file stores
+    them: a report rendered from a data file codes the very same numbers).
 
     FULL: ``(layers, heads, n, n)``; LAYERS: ``(layers, n, n)`` head means; LAST: ``(n, n)``,
     the last layer's head mean.
     """
-    att = np.asarray(per_head, dtype=np.float32)
+    att = np.asarray(per_head)
+    if att.dtype == np.uint16:
+        att = att.astype(np.float32) / np.float32(QUANT_SCALE)
+    else:
+        att = att.astype(np.float32, copy=False)
     if rung == FULL:
         return quantise(att)
     if rung == LAYERS:
@@ -189,6 +204,22 @@ class AttentionLadder:
             )
             for t, shape in self._shape.items()
         }
+
+
+def with_display(records: Sequence[TextRecord], max_bytes: int | None) -> list[TextRecord]:
+    """Each record with the attention the page may draw, coded from its stored heads
+    (``extraction.heads_q``) for a page of at most ``max_bytes`` (None: no limit).
+
+    What a run does as it extracts, done again from kept heads: ``reportgen render`` of a data
+    file and reports built from records (the API, tests) get the same blocks as the direct run.
+    A record without heads (``heads_q`` empty) gets no display (no attention matrix).
+    """
+    ladder = AttentionLadder([len(r.extraction.encoded.input_ids) for r in records], max_bytes)
+    for index, record in enumerate(records):
+        if record.extraction.heads_q.shape[0]:
+            ladder.add(index, record.extraction.heads_q)
+    shown = ladder.result()
+    return [replace(r, display=shown.get(index)) for index, r in enumerate(records)]
 
 
 @dataclass(frozen=True)
@@ -334,6 +365,6 @@ class Fit:
 __all__ = [
     "FULL", "LAYERS", "LAST", "NO_MATRIX", "SUMMARY", "MATRIX_RUNGS", "RUNG_NAMES", "RUNG_LEFT_OUT",
     "RULE", "MB", "DEFAULT_MAX_MB", "CODE_LEVELS", "Assignment", "AttentionLadder", "Fit", "assign",
-    "b64", "b64_size", "deflate", "degradation_order", "dequantise", "describe",
+    "b64", "b64_size", "deflate", "max_bytes", "with_display", "degradation_order", "dequantise", "describe",
     "display_attention", "inflate", "megabytes", "quantise", "rung_codes",
 ]

@@ -218,3 +218,34 @@ def agreement_spec(methods: Sequence[str]) -> dict[str, Any]:
     )
     labels = base.mark_text(fontSize=11).encode(text=alt.Text("rho:Q", format=".2f"))
     return _spec(alt.layer(cells, labels).properties(width=alt.Step(70), height=alt.Step(28)))
+
+
+# --- Words across all texts ----------------------------------------------------------------
+
+CORPUS_DIRECTIONS = ["raises", "lowers"]
+
+
+def corpus_spec() -> dict[str, Any]:
+    """The words that most raise and most lower the output over all texts: mean score per
+    occurrence with its 95% interval. Rows (named dataset ``words``) come from the page, which
+    picks them with the reader's minimum count; labels travel in the ``tokens`` parameter."""
+    base = alt.Chart(alt.NamedData("words")).encode(
+        y=alt.Y("rank:O", title=None, axis=alt.Axis(labelExpr=TOKEN_LABEL, labelLimit=140, labelFontSize=12, ticks=False)),
+        tooltip=[
+            alt.Tooltip("word:N", title="word (dictionary form)"),
+            alt.Tooltip("mean:Q", title="mean per occurrence", format="+.4g"),
+            alt.Tooltip("lo:Q", title="95% interval from", format="+.4g"),
+            alt.Tooltip("hi:Q", title="95% interval to", format="+.4g"),
+            alt.Tooltip("n:Q", title="texts"),
+        ],
+    )
+    bars = base.mark_bar().encode(
+        x=alt.X("mean:Q", title="mean attribution per occurrence (95% interval)"),
+        color=alt.Color(
+            "dir:N",
+            scale=alt.Scale(domain=CORPUS_DIRECTIONS, range=[theme.POSITIVE_COLOUR, theme.NEGATIVE_COLOUR]),
+            legend=alt.Legend(title=None, orient="bottom"),
+        ),
+    )
+    intervals = base.mark_rule(color=theme.TOTAL_COLOUR).encode(x="lo:Q", x2="hi:Q")
+    return _spec(alt.layer(bars, intervals).properties(width=360, height=alt.Step(16)).add_params(_tokens_param()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
@@ -17,8 +17,16 @@ from . import __version__
 from .budget import DEFAULT_MAX_MB
 from .errors import ReportgenError
 from .methods import REGISTRY
-from .methods.integrated_gradients import DEFAULT_STEPS
-from .pipeline import Progress, RunOptions, default_out_path, run_report
+from .pipeline import (
+    DEFAULT_TITLE,
+    Outputs,
+    Progress,
+    RunOptions,
+    RunResult,
+    default_out_path,
+    render_data_file,
+    run_report,
+)
 from .resources import sample_model_dir, sample_texts
 
 BAD_INPUT = 2
@@ -80,9 +88,12 @@ def _fail(message: str, code: int = BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
-def _execute(options: RunOptions) -> None:
+def _execute(options: RunOptions | Callable[[], RunResult]) -> None:
     try:
-        result = run_report(options, progress=_BarProgress() if sys.stderr.isatty() else None)
+        if isinstance(options, RunOptions):
+            result = run_report(options, progress=_BarProgress() if sys.stderr.isatty() else None)
+        else:
+            result = options()
     except ReportgenError as err:
         _fail(str(err))
         return
@@ -113,10 +124,11 @@ InputsArg = Annotated[
     ),
 ]
 ModelOpt = Annotated[
-    Optional[Path],
+    Optional[str],
     typer.Option(
         "--model",
-        help="Hugging Face model folder (config.json, weights, tokenizer files). "
+        help="Hugging Face model folder (config.json, weights, tokenizer files), or a hub id (org/name) "
+        "already in the local Hugging Face cache (never downloaded; a folder of that name wins). "
         "Default: the bundled sample model (Japanese politeness regression).",
         show_default=False,
     ),
@@ -126,6 +138,16 @@ OutOpt = Annotated[
     typer.Option("--out", help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+ThreadsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--threads",
+        help="CPU threads for torch. Default: this machine's physical cores. On a CPU busy with other "
+        "jobs, fewer threads (even 1) is often faster.",
+        min=1,
+        show_default=False,
+    ),
+]
 MaxSizeOpt = Annotated[
     float,
     typer.Option(
@@ -136,6 +158,29 @@ MaxSizeOpt = Annotated[
         "method scores) -> overview row only. The command and the report say what was left out; "
         "--csv always writes every number.",
         min=0,
+    ),
+]
+PngOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--png",
+        help="Also write pictures for a ticket into this folder: one PNG card per text (the text shaded by its "
+        "explanation, prediction, top tokens up and down, Integrated Gradients waterfall) and overview.png "
+        "(every prediction). Needs a font with Japanese glyphs (fonts-ipafont-gothic).",
+        show_default=False,
+    ),
+]
+SvgOpt = Annotated[
+    Optional[Path],
+    typer.Option("--svg", help="The same pictures as --png, as SVG files, into this folder.", show_default=False),
+]
+SummaryOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--summary",
+        help="Also write a short Markdown summary for a ticket: model, counts, the faithfulness verdict, a table "
+        "of texts (prediction, gold, error, top tokens) and links to the --png (or --svg) pictures.",
+        show_default=False,
     ),
 ]
 
@@ -187,13 +232,37 @@ def run(
             show_default=False,
         ),
     ] = None,
+    words_csv: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write one CSV row per word per text (text_id, word_id, surface, lemma, start, end, pos, "
+            "mode, then every method's word score), and beside it FILE with the suffix .corpus.csv "
+            "(words.csv -> words.corpus.csv): one row per dictionary form with its texts, mean and total "
+            "signed score, 95% interval and share of |attribution|.",
+            show_default=False,
+        ),
+    ] = None,
+    words: Annotated[
+        str,
+        typer.Option(
+            help="How texts are cut into words for the word views, whole-word faithfulness and the corpus view: "
+            "auto (per text: morphemes with MeCab/IPAdic when it has Japanese characters, else spaces), ja, "
+            "space, or pieces (no words: tokens only).",
+        ),
+    ] = "auto",
     methods: Annotated[Optional[str], typer.Option(help=_methods_help(), show_default=False)] = None,
     no_gradients: Annotated[
         bool, typer.Option("--no-gradients", help=f"Skip the methods that need gradients ({_gradient_methods()}).")
     ] = False,
     ig_steps: Annotated[
-        int, typer.Option(help="Integrated Gradients integration steps (Gauss-Legendre); more is more exact.", min=1)
-    ] = DEFAULT_STEPS,
+        Optional[int],
+        typer.Option(
+            help="Integrated Gradients: use exactly N steps (Gauss-Legendre) on every text. Default: adaptive, "
+            "8 to 128 steps per text, refined until the attributions sum to f(x) - f(baseline) within 1%.",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     text_column: Annotated[str, typer.Option(help="Column (CSV/TSV) or field (JSONL) holding the text.")] = "text",
     label_column: Annotated[
         Optional[str],
@@ -207,7 +276,26 @@ def run(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass (sorted by length, padded per batch).", min=1)] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    title: Annotated[str, typer.Option(help="Title at the top of the report.")] = "reportgen attention report",
+    threads: ThreadsOpt = None,
+    title: Annotated[str, typer.Option(help="Title at the top of the report.")] = DEFAULT_TITLE,
+    data: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write every computed number to a Parquet data file (documented in docs/data-file.md); "
+            "`reportgen render FILE` re-renders the report from it without the model.",
+            show_default=False,
+        ),
+    ] = None,
+    data_attention: Annotated[
+        str,
+        typer.Option(
+            help="Attention kept in the data file: all (every layer and head; needed by render), mean (heads "
+            "averaged), last (last layer, heads averaged) or none.",
+        ),
+    ] = "all",
+    png: PngOpt = None,
+    svg: SvgOpt = None,
+    summary: SummaryOpt = None,
     max_size: MaxSizeOpt = DEFAULT_MAX_MB,
     force: ForceOpt = False,
 ) -> None:
@@ -219,6 +307,8 @@ def run(
     browser. Exit code 0 on success, 2 on bad usage, bad input or an unusable checkpoint.
 
     Example: reportgen run texts.txt --model ./checkpoint --out report.html --csv tokens.csv
+
+    For a ticket: reportgen run texts.txt --model ./checkpoint --out report.html --png pictures --summary summary.md
     """
     options = RunOptions(
         inputs=tuple(inputs),
@@ -239,13 +329,29 @@ def run(
         title=title,
         force=force,
         command=_command_line(),
+        png=png,
+        svg=svg,
+        summary=summary,
+        words=words,
+        words_csv=words_csv,
+        data=data,
+        data_attention=data_attention,
+        threads=threads,
         max_size=max_size,
     )
     _execute(options)
 
 
 @app.command()
-def demo(out: OutOpt = None, max_size: MaxSizeOpt = DEFAULT_MAX_MB, force: ForceOpt = False) -> None:
+def demo(
+    out: OutOpt = None,
+    png: PngOpt = None,
+    svg: SvgOpt = None,
+    summary: SummaryOpt = None,
+    max_size: MaxSizeOpt = DEFAULT_MAX_MB,
+    threads: ThreadsOpt = None,
+    force: ForceOpt = False,
+) -> None:
     """Run the bundled sample model on the bundled sample texts and write a report."""
     options = RunOptions(
         inputs=(str(sample_texts()),),
@@ -254,9 +360,31 @@ def demo(out: OutOpt = None, max_size: MaxSizeOpt = DEFAULT_MAX_MB, force: Force
         title="reportgen demo: Japanese politeness model",
         force=force,
         command=_command_line(),
+        png=png,
+        svg=svg,
+        summary=summary,
         max_size=max_size,
+        threads=threads,
     )
     _execute(options)
+
+
+@app.command()
+def render(
+    data: Annotated[Path, typer.Argument(help="A data file written by reportgen run --data.", show_default=False)],
+    out: OutOpt = None,
+    csv: Annotated[Optional[Path], typer.Option(help="Also write the tokens CSV.", show_default=False)] = None,
+    max_size: MaxSizeOpt = DEFAULT_MAX_MB,
+    force: ForceOpt = False,
+) -> None:
+    """Render the report of a data file (reportgen run --data FILE), without the model.
+
+    The report is byte for byte the one the run itself wrote (same reportgen version, same
+    --max-size; set SOURCE_DATE_EPOCH for a fixed creation time). Exit code 2 for a file that is
+    not a reportgen data file, or one of another schema version.
+    """
+    outputs = Outputs(out=out if out is not None else default_out_path(), csv=csv, force=force, max_size=max_size)
+    _execute(lambda: render_data_file(data, outputs))
 
 
 def _command_line() -> str:

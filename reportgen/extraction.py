@@ -3,10 +3,11 @@
 This is where torch stops: everything returned is numpy. Texts are sorted by length and padded
 only to the longest text of their batch; padding positions are sliced off before any number is
 kept. Each batch's attention tensors are reduced at once to what the report needs (the
-head-averaged matrix per layer in float32 for the methods), and every head is handed to an
-optional ``on_attention`` callback (the page's size-bounded store, :class:`reportgen.budget.
-AttentionLadder`) and dropped, so no batch tensor outlives its batch and no stage holds every
-head of every text.
+head-averaged matrix per layer in float32 for the methods, and every head quantised to 16 bits),
+and every head is handed to an optional ``on_attention`` callback (the page's size-bounded
+store, :class:`reportgen.budget.AttentionLadder`). The quantised heads are kept only when asked
+(``keep_heads``: the data file stores them), so no batch tensor outlives its batch and a run
+without a data file holds no stage with every head of every text.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from .errors import ModelLoadError
 from .forward import attention_row_bytes, length_sorted_batches, pad_batch, padded_batches
 from .inputs import InputText
 from .loading import LoadedModel
-from .types import EncodedText, TextExtraction
+from .types import QUANT_SCALE, EncodedText, TextExtraction
 
 ProgressCallback = Callable[[int], None]
 AttentionCallback = Callable[[int, np.ndarray], None]
-"""Called once per text with its index and float32 attention ``(layers, heads, n, n)``."""
+"""Called once per text with its index and its quantised heads, uint16 ``(layers, heads, n, n)``
+(``QUANT_SCALE``): the page's store codes exactly what a data file keeps."""
 
 
 def encode_texts(loaded: LoadedModel, texts: Sequence[InputText], max_length: int) -> list[EncodedText]:
@@ -62,8 +64,13 @@ def extract(
     batch_size: int = 16,
     on_batch: ProgressCallback | None = None,
     on_attention: AttentionCallback | None = None,
+    keep_heads: bool = True,
 ) -> list[TextExtraction]:
-    """Predictions and attention for every text, returned in input order."""
+    """Predictions and attention for every text, returned in input order.
+
+    ``keep_heads=False``: each extraction's ``heads_q`` is empty ``(0, 0, n, n)``; the heads
+    reach only ``on_attention`` (a run without a data file never holds every head of every text).
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     results: list[TextExtraction | None] = [None] * len(encoded)
@@ -91,16 +98,18 @@ def extract(
                 prediction, label = float(probs[best]), labels[best]
             else:
                 prediction, label = float(output[0]), None
+            heads_q = np.rint(np.clip(per_head, 0.0, 1.0) * QUANT_SCALE).astype(np.uint16)
             results[index] = TextExtraction(
                 encoded=encoded[index],
                 output=output,
                 prediction=prediction,
                 predicted_label=label,
                 layer_mean=per_head.mean(axis=1).astype(np.float32),
+                heads_q=heads_q if keep_heads else np.zeros((0, 0, n, n), dtype=np.uint16),
             )
             if on_attention is not None:
-                on_attention(index, per_head)
-            del per_head
+                on_attention(index, heads_q)
+            del per_head, heads_q
         del attentions, out
         if on_batch is not None:
             on_batch(len(batch.indices))
@@ -108,6 +117,7 @@ def extract(
 
 
 __all__ = [
+    "QUANT_SCALE",
     "AttentionCallback",
     "EncodedText",
     "ProgressCallback",

@@ -28,6 +28,7 @@ from .types import (
     TextExtraction,
     TokenScores,
 )
+from .words import TextWords
 
 FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50)
 RANDOM_ORDERS = 5
@@ -60,6 +61,22 @@ BEST_RULE_DESCRIPTION = (
 )
 RULES = (PERTURBATION_DESCRIPTION, RANKING_DESCRIPTION, MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
 """How the measures are taken, in sentences for the report reader."""
+
+WORD_PERTURBATION_DESCRIPTION = (
+    "Masking whole words: removing a word replaces every token that holds a share of it by [MASK] "
+    "(a token split between two words goes with either of them); [CLS] and [SEP] are never removed."
+)
+WORD_RANKING_DESCRIPTION = (
+    "Words are ranked by the size of their word score (the sum of their tokens' shares, see the "
+    "word rules); ties go to the earlier word; a word no token reaches (cut off by truncation) is "
+    "never ranked. The random reference shuffles words."
+)
+WORD_MEASURES_DESCRIPTION = (
+    "The same measures over k in 1, 5, 10, 20, 50% of the text's words (at least one word), divided "
+    "by |f(x) − f(every word removed)| under the same rule as for tokens."
+)
+WORD_RULES = (WORD_PERTURBATION_DESCRIPTION, WORD_RANKING_DESCRIPTION, WORD_MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
+"""How the word-level measures are taken."""
 
 
 def removal_counts(content: int, fractions: Sequence[float] = FRACTIONS) -> tuple[int, ...]:
@@ -126,8 +143,15 @@ def evaluate_faithfulness(
     fractions: Sequence[float] = FRACTIONS,
     random_orders: int = RANDOM_ORDERS,
     seed: int = RANDOM_SEED,
+    words: Sequence[TextWords | None] | None = None,
 ) -> FaithfulnessReport:
-    """Faithfulness of every method in ``scores`` (name -> one TokenScores per text, aligned)."""
+    """Faithfulness of every method in ``scores`` (name -> one TokenScores per text, aligned).
+
+    With ``words`` (one :class:`~reportgen.words.TextWords` or None per text) the same
+    measurement is also taken masking whole words by each method's word ranking
+    (:data:`WORD_RULES`), returned as ``by_word``; both levels share one batched, deduplicated
+    evaluation, so an input that both levels produce is run once.
+    """
     fractions = tuple(float(k) for k in fractions)
     if not fractions or not all(0.0 < k <= 1.0 for k in fractions):
         raise ValueError(f"fractions must be in (0, 1], got {fractions}")
@@ -135,19 +159,71 @@ def evaluate_faithfulness(
     for name in methods:
         if len(scores[name]) != len(extractions):
             raise ValueError(f"{name}: {len(scores[name])} score vectors for {len(extractions)} texts")
+    if words is not None and len(words) != len(extractions):
+        raise ValueError(f"words: {len(words)} entries for {len(extractions)} texts")
     if loaded.tokenizer.mask_token_id is None:
         raise ValueError("the tokenizer has no [MASK] token, needed to remove tokens")
     per_text: list[Faithfulness] = []
+    per_word: list[Faithfulness] = []
     # Texts in chunks: all perturbed inputs of a chunk are held at once, never those of a whole corpus.
     for first in range(0, len(extractions), TEXTS_PER_CHUNK):
         chunk = range(first, min(first + TEXTS_PER_CHUNK, len(extractions)))
-        per_text += _evaluate_chunk(
+        tokens, by_word = _evaluate_chunk(
             loaded, [extractions[t] for t in chunk],
             {name: [scores[name][t] for t in chunk] for name in methods},
             batch_size, fractions, random_orders, seed,
+            [words[t] for t in chunk] if words is not None else None,
+        )
+        per_text += tokens
+        per_word += by_word
+    word_report = None
+    if words is not None and any(w is not None for w in words):
+        word_summary = summarise(per_word, methods)
+        word_report = FaithfulnessReport(
+            tuple(per_word), word_summary, best_method(word_summary), fractions, WORD_RULES, unit="word"
         )
     summary = summarise(per_text, methods)
-    return FaithfulnessReport(tuple(per_text), summary, best_method(summary), fractions, RULES)
+    return FaithfulnessReport(tuple(per_text), summary, best_method(summary), fractions, RULES, by_word=word_report)
+
+
+def unit_perturbations(
+    encoded: EncodedText, units: Sequence[np.ndarray], order: np.ndarray, counts: tuple[int, ...], mask_id: int
+) -> Perturbations:
+    """Inputs with the top ``c`` units of ``order`` removed / only they kept, for each count.
+
+    A unit is a set of token positions (one token, or every piece of one word); removing a unit
+    masks all its positions, and "only the top kept" masks every position of every other unit.
+    """
+    everything = np.unique(np.concatenate([np.asarray(u, dtype=np.int64) for u in units])) if units else np.zeros(0, np.int64)
+    without, only = [], []
+    for c in counts:
+        top = (
+            np.unique(np.concatenate([np.asarray(units[int(u)], dtype=np.int64) for u in order[:c]]))
+            if c > 0 else np.zeros(0, np.int64)
+        )
+        without.append(_masked(encoded.input_ids, top, mask_id))
+        only.append(_masked(encoded.input_ids, np.setdiff1d(everything, top, assume_unique=True), mask_id))
+    return Perturbations(without_top=tuple(without), only_top=tuple(only))
+
+
+def word_order(scores: np.ndarray) -> np.ndarray:
+    """Indices of the words that have a score (NaN: no token reaches them), largest |score|
+    first, ties to the earlier word (the word-level :data:`RANKING_DESCRIPTION`)."""
+    values = np.asarray(scores, dtype=np.float64)
+    scored = np.flatnonzero(np.isfinite(values))
+    return scored[np.argsort(-np.abs(values[scored]), kind="stable")]
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One text at one unit level: what a ranking step removes and each ranking's orders."""
+
+    units: tuple[np.ndarray, ...]
+    orders: dict[str, list[np.ndarray]]
+    counts: tuple[int, ...]
+    plans: dict[str, list[Perturbations]]
+    empty: int
+    """Row of the text with every unit removed (the normaliser)."""
 
 
 def _evaluate_chunk(
@@ -158,11 +234,12 @@ def _evaluate_chunk(
     fractions: tuple[float, ...],
     random_orders: int,
     seed: int,
-) -> list[Faithfulness]:
+    words: Sequence[TextWords | None] | None = None,
+) -> tuple[list[Faithfulness], list[Faithfulness]]:
     methods = list(scores)
     mask_id = int(loaded.tokenizer.mask_token_id)
 
-    # 1. Every input to evaluate, deduplicated per text.
+    # 1. Every input to evaluate, deduplicated per text (across both levels).
     rows: list[tuple[int, ...]] = []
     row_targets: list[int] = []
     index: dict[tuple[int, tuple[int, ...]], int] = {}
@@ -175,73 +252,120 @@ def _evaluate_chunk(
             row_targets.append(explained_index(loaded, extractions[t]))
         return index[key]
 
-    plans: list[dict[str, list[Perturbations]]] = []
-    text_rows: list[tuple[int, int, tuple[int, ...]]] = []
+    def level(t: int, units: tuple[np.ndarray, ...], orders: dict[str, list[np.ndarray]]) -> _Level:
+        enc = extractions[t].encoded
+        counts = removal_counts(len(units), fractions)
+        plans = {name: [unit_perturbations(enc, units, o, counts, mask_id) for o in os] for name, os in orders.items()}
+        every = np.unique(np.concatenate(units)) if units else np.zeros(0, np.int64)
+        empty = row_of(t, _masked(enc.input_ids, every, mask_id))
+        for plan_list in plans.values():
+            for plan in plan_list:
+                for ids in plan.without_top + plan.only_top:
+                    row_of(t, ids)
+        return _Level(units, orders, counts, plans, empty)
+
+    token_levels: list[_Level] = []
+    word_levels: list[_Level | None] = []
+    full_rows: list[int] = []
     for t, extraction in enumerate(extractions):
         enc = extraction.encoded
         if scores and any(scores[name][t].text_id != enc.text_id for name in methods):
             raise ValueError(f"scores for text {enc.text_id} are not aligned with the extractions")
+        full_rows.append(row_of(t, enc.input_ids))
         content = np.flatnonzero(~np.asarray(enc.special, dtype=bool))
-        counts = removal_counts(content.size, fractions)
         # Seeded per text, so a text's reference does not depend on the other texts.
         rng = np.random.default_rng([seed, enc.text_id])
         orders = {name: [importance_order(scores[name][t].scores, enc.special)] for name in methods}
         orders[RANDOM_METHOD] = [rng.permutation(content) for _ in range(random_orders)]
-        plans.append({name: [perturbed_inputs(enc, o, counts, mask_id) for o in os] for name, os in orders.items()})
-        full = row_of(t, enc.input_ids)
-        empty = row_of(t, _masked(enc.input_ids, content, mask_id))
-        text_rows.append((full, empty, counts))
-        for plan_list in plans[-1].values():
-            for plan in plan_list:
-                for ids in plan.without_top + plan.only_top:
-                    row_of(t, ids)
+        # Token level: each content token is its own unit; orders name units by their slot.
+        slot = {int(p): k for k, p in enumerate(content)}
+        token_levels.append(level(
+            t,
+            tuple(np.array([p], dtype=np.int64) for p in content),
+            {name: [np.array([slot[int(p)] for p in o], dtype=np.int64) for o in os] for name, os in orders.items()},
+        ))
+        text_words = words[t] if words is not None else None
+        if text_words is None:
+            word_levels.append(None)
+            continue
+        members = text_words.word_tokens
+        per_method = {name: text_words.scores(scores[name][t].scores) for name in methods}
+        reachable = np.array([j for j, m in enumerate(members) if m], dtype=np.int64)
+        units = tuple(np.asarray(members[j], dtype=np.int64) for j in reachable)
+        position = {int(j): k for k, j in enumerate(reachable)}
+        word_orders = {
+            name: [np.array([position[int(j)] for j in word_order(values) if int(j) in position], dtype=np.int64)]
+            for name, values in per_method.items()
+        }
+        word_rng = np.random.default_rng([seed, enc.text_id, 1])
+        word_orders[RANDOM_METHOD] = [word_rng.permutation(len(units)) for _ in range(random_orders)]
+        word_levels.append(level(t, units, word_orders))
 
     # 2. One batched evaluation of all of them.
     values = evaluate_outputs(loaded, rows, row_targets, max(1, batch_size * FORWARD_ROWS_PER_BATCH_TEXT))
 
     # 3. Curves and measures.
     per_text: list[Faithfulness] = []
+    per_word: list[Faithfulness] = []
     for t, extraction in enumerate(extractions):
-        full, empty, counts = text_rows[t]
-        fx = float(values[full])
-        normaliser = abs(fx - float(values[empty]))
-        normalised = normaliser > 0.0 and normaliser >= NORMALISER_MIN_RELATIVE * max(abs(fx), 1.0)
-        scale = normaliser if normalised else 1.0
-        for name in methods + [RANDOM_METHOD]:
-            curves = []
-            for plan in plans[t][name]:
-                without = np.array([values[index[(t, ids)]] for ids in plan.without_top])
-                only = np.array([values[index[(t, ids)]] for ids in plan.only_top])
-                curves.append((without, only))
-            measures = [_measures(fx, without, only, max(counts)) for without, only in curves]
-            comp = np.array([m[0] for m in measures])
-            suff = np.array([m[1] for m in measures])
-            is_random = name == RANDOM_METHOD
-            per_text.append(
-                Faithfulness(
-                    text_id=extraction.text_id,
-                    method=name,
-                    comprehensiveness=float(comp.mean()) / scale,
-                    sufficiency=float(suff.mean()) / scale,
-                    comprehensiveness_raw=float(comp.mean()),
-                    sufficiency_raw=float(suff.mean()),
-                    normalised=normalised,
-                    normaliser=normaliser,
-                    prediction=fx,
-                    curve=DeletionCurve(
-                        fractions=fractions,
-                        removed=counts,
-                        without_top=tuple(float(v) for v in np.mean([c[0] for c in curves], axis=0)),
-                        only_top=tuple(float(v) for v in np.mean([c[1] for c in curves], axis=0)),
-                        without_top_std=(
-                            tuple(float(v) for v in np.std([c[0] for c in curves], axis=0)) if is_random else None
-                        ),
+        per_text += _results(extraction.text_id, values, index, t, full_rows[t], token_levels[t], methods, fractions, "token")
+        if word_levels[t] is not None:
+            per_word += _results(extraction.text_id, values, index, t, full_rows[t], word_levels[t], methods, fractions, "word")
+    return per_text, per_word
+
+
+def _results(
+    text_id: int,
+    values: np.ndarray,
+    index: Mapping[tuple[int, tuple[int, ...]], int],
+    t: int,
+    full: int,
+    lv: _Level,
+    methods: Sequence[str],
+    fractions: tuple[float, ...],
+    unit: str,
+) -> list[Faithfulness]:
+    fx = float(values[full])
+    normaliser = abs(fx - float(values[lv.empty]))
+    normalised = normaliser > 0.0 and normaliser >= NORMALISER_MIN_RELATIVE * max(abs(fx), 1.0)
+    scale = normaliser if normalised else 1.0
+    out = []
+    for name in list(methods) + [RANDOM_METHOD]:
+        curves = []
+        for plan in lv.plans[name]:
+            without = np.array([values[index[(t, ids)]] for ids in plan.without_top])
+            only = np.array([values[index[(t, ids)]] for ids in plan.only_top])
+            curves.append((without, only))
+        measures = [_measures(fx, without, only, max(lv.counts)) for without, only in curves]
+        comp = np.array([m[0] for m in measures])
+        suff = np.array([m[1] for m in measures])
+        is_random = name == RANDOM_METHOD
+        out.append(
+            Faithfulness(
+                text_id=text_id,
+                method=name,
+                comprehensiveness=float(comp.mean()) / scale,
+                sufficiency=float(suff.mean()) / scale,
+                comprehensiveness_raw=float(comp.mean()),
+                sufficiency_raw=float(suff.mean()),
+                normalised=normalised,
+                normaliser=normaliser,
+                prediction=fx,
+                curve=DeletionCurve(
+                    fractions=fractions,
+                    removed=lv.counts,
+                    without_top=tuple(float(v) for v in np.mean([c[0] for c in curves], axis=0)),
+                    only_top=tuple(float(v) for v in np.mean([c[1] for c in curves], axis=0)),
+                    without_top_std=(
+                        tuple(float(v) for v in np.std([c[0] for c in curves], axis=0)) if is_random else None
                     ),
-                    comprehensiveness_std=float(comp.std()) / scale if is_random else None,
-                    sufficiency_std=float(suff.std()) / scale if is_random else None,
-                )
+                ),
+                comprehensiveness_std=float(comp.std()) / scale if is_random else None,
+                sufficiency_std=float(suff.std()) / scale if is_random else None,
+                unit=unit,
             )
-    return per_text
+        )
+    return out
 
 
 def summarise(per_text: Sequence[Faithfulness], methods: Sequence[str]) -> tuple[MethodSummary, ...]:

@@ -1,19 +1,24 @@
 """Loading a fine-tuned model and its tokenizer from local files, and describing it.
 
-Owns the two checkpoint formats: a Hugging Face directory, and the original article's raw
-``state_dict`` of a custom module (``self.albert = AlbertModel(...)`` plus a linear head on the
-pooled output). Every failure becomes a :class:`ModelLoadError` with a one-line message.
+Owns where a model comes from: a Hugging Face folder, a hub id found in the local Hugging Face
+cache (never the network), the original article's raw ``state_dict`` of a custom module
+(``self.albert = AlbertModel(...)`` plus a linear head on the pooled output), and models already
+in memory (a ``PreTrainedModel``, or the article's module itself, see :func:`borrow_model`).
+Every failure becomes a :class:`ModelLoadError` with a one-line message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import json
+import os
 import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -47,38 +52,115 @@ def resolve_device(device: str) -> str:
 def load_model(model_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> LoadedModel:
     """Load tokenizer and model from ``model_dir``; weights from ``checkpoint`` when given.
 
+    ``model_dir`` is a folder or, when no folder of that name exists, a hub id (``org/name``)
+    looked up in the local Hugging Face cache only (see :func:`resolve_model_source`).
     Every failure, expected or not, becomes a one-line :class:`ModelLoadError`: a checkpoint
     may come from anywhere, and the CLI must never print a traceback for one.
     """
-    model_dir = Path(model_dir)
+    source = resolve_model_source(model_dir)
     try:
-        return _load(model_dir, checkpoint, device)
+        return _load(source, checkpoint, device)
     except ModelLoadError:
         raise
     except Exception as err:  # noqa: BLE001 - the last line of defence for hostile checkpoints
-        raise ModelLoadError(f"{_name(model_dir)}: cannot load the model ({type(err).__name__}: {_short(err)})") from None
+        raise ModelLoadError(f"{_name(source.label)}: cannot load the model ({type(err).__name__}: {_short(err)})") from None
 
 
-def _load(model_dir: Path, checkpoint: str | Path | None, device: str) -> LoadedModel:
+# --- Where the model's files are: a folder, or a hub id in the local cache ------------------
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+"""A Hugging Face repository id: ``name`` or ``org/name``."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    folder: Path
+    """The folder holding config.json, weights and tokenizer files."""
+    label: str
+    """What messages and the report call it: the path as given, or the hub id."""
+    notes: tuple[str, ...] = ()
+
+
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment at call time.
+
+    The same rule as ``huggingface_hub``: ``HF_HUB_CACHE`` (or the older
+    ``HUGGINGFACE_HUB_CACHE``), else ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``,
+    else ``~/.cache/huggingface/hub``. Read here rather than from ``huggingface_hub.constants``
+    (fixed when that module is imported), so a changed environment is honoured.
+    """
+    env = os.environ
+    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(key):
+            return Path(env[key]).expanduser()
+    if env.get("HF_HOME"):
+        return Path(env["HF_HOME"]).expanduser() / "hub"
+    xdg = env.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def looks_like_hub_id(value: str) -> bool:
+    """``org/name`` or ``name`` as the hub spells ids: not a path that only happens to be missing."""
+    return bool(HUB_ID.match(value)) and "--" not in value and ".." not in value and not value.endswith(".git")
+
+
+def resolve_model_source(model: str | Path) -> ModelSource:
+    """A folder that exists wins; otherwise a hub id is looked up in the local cache, offline.
+
+    A missing id is a one-line :class:`ModelLoadError` that names the cache and how to fill it.
+    """
+    text = str(model)
+    path = Path(model)
+    if path.exists() or not looks_like_hub_id(text):
+        return ModelSource(path, str(path))
+    cache = hub_cache_dir()
+    snapshot = _cached_snapshot(text, cache)
+    if snapshot is None:
+        if "/" not in text:
+            raise ModelLoadError(f"{_name(text)}: model folder not found (nor a model of that id in the local Hugging Face cache at {_name(cache)})")
+        raise ModelLoadError(
+            f"{_name(text)}: not in the local Hugging Face cache at {_name(cache)}; download it once with "
+            f"`huggingface-cli download {text}` (or `hf download {text}`)"
+        )
+    return ModelSource(snapshot, text, (f"loaded from the local Hugging Face cache: {snapshot}",))
+
+
+def _cached_snapshot(repo_id: str, cache: Path) -> Path | None:
+    """The cached snapshot folder of ``repo_id`` (its ``main`` revision), without any network."""
+    if not cache.is_dir():
+        return None
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo_id, cache_dir=str(cache), local_files_only=True))
+    except Exception:  # noqa: BLE001 - LocalEntryNotFoundError, a malformed cache, an invalid id: not there
+        return None
+    return folder if folder.is_dir() else None
+
+
+def _load(source: ModelSource, checkpoint: str | Path | None, device: str) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
+    model_dir = source.folder
+    where = source.label
     if model_dir.exists() and not model_dir.is_dir():
-        raise ModelLoadError(f"{_name(model_dir)}: is a file; --model takes the model's folder (config.json, weights, tokenizer)")
+        raise ModelLoadError(f"{_name(where)}: is a file; --model takes the model's folder (config.json, weights, tokenizer)")
     if not model_dir.is_dir():
-        raise ModelLoadError(f"{_name(model_dir)}: model folder not found")
+        raise ModelLoadError(f"{_name(where)}: model folder not found")
     if not (model_dir / "config.json").is_file():
-        raise ModelLoadError(f"{_name(model_dir)}: no config.json (expected a Hugging Face model folder)")
+        raise ModelLoadError(f"{_name(where)}: no config.json (expected a Hugging Face model folder)")
     try:
         config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
     except Exception as err:  # noqa: BLE001 - any parse failure is a bad checkpoint
-        raise ModelLoadError(f"{_name(model_dir / 'config.json')}: cannot read config ({_short(err)})") from None
-    _check_architecture(model_dir, config)
-    tokenizer, notes = _load_tokenizer(model_dir, config)
+        raise ModelLoadError(f"{_name(where)}/config.json: cannot read config ({_short(err)})") from None
+    _check_architecture(where, config)
+    tokenizer, notes = _load_tokenizer(model_dir, config, where)
+    notes = source.notes + notes
     device = resolve_device(device)
 
     _quiet_transformers()
     if checkpoint is None:
-        weights = _weights_file(model_dir)
+        weights = _weights_file(model_dir, where)
         try:
             model, loading_info = AutoModelForSequenceClassification.from_pretrained(
                 model_dir, local_files_only=True, attn_implementation="eager", output_loading_info=True
@@ -97,9 +179,211 @@ def _load(model_dir: Path, checkpoint: str | Path | None, device: str) -> Loaded
         model = _load_state_dict_checkpoint(weights, config)
     model.eval().to(device)
     _check_finite(model, weights)
-    check_attentions(model, tokenizer, device, where=_name(model_dir))
-    info = _describe(model, model_dir, checkpoint, weights, notes, tokenizer)
+    check_attentions(model, tokenizer, device, where=_name(where))
+    info = _describe(model, where, checkpoint, weights.name, _sha256(weights), notes, tokenizer)
     return LoadedModel(model=model, tokenizer=tokenizer, info=info, device=device)
+
+
+# --- Models already in memory (the Python API) ---------------------------------------------
+
+
+@contextlib.contextmanager
+def borrow_model(model: Any, tokenizer: Any = None, device: str = "auto") -> Iterator[LoadedModel]:
+    """A model already in memory, ready for the stages; the caller's model is left as it was.
+
+    ``model`` is either
+
+    * a ``transformers`` sequence-classification model (``PreTrainedModel`` with a head): used
+      as it is, switched to eval mode and eager attention for the run and switched back after;
+    * any ``torch.nn.Module`` that holds an encoder (``.albert``, or its one ``PreTrainedModel``
+      submodule) and one linear head on the pooled output, like the original article's
+      ``AlbertForRegression``: its weights are copied into a sequence-classification model of
+      the encoder's type, the head found as for ``--checkpoint`` (:func:`model_from_state_dict`),
+      and the copy is checked to give the module's own output on a test input.
+
+    ``tokenizer`` defaults to the one saved with the model (its ``name_or_path``: a folder or a
+    hub id in the local cache). ``device="auto"`` keeps the model where it is.
+    """
+    from torch import nn
+    from transformers import PreTrainedModel
+
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(
+            f"model: expected a folder, a hub id, a transformers model or a torch module, got {type(model).__name__}"
+        )
+    where = f"<{type(model).__name__}>"
+    current = _module_device(model)
+    target = current if device == "auto" else resolve_device(device)
+    was_training = model.training
+    _quiet_transformers()
+    if isinstance(model, PreTrainedModel) and _has_classification_head(model):
+        previous_attention = getattr(model.config, "_attn_implementation", None)
+        tokenizer, notes = _tokenizer_for(model, tokenizer, model.config, where)
+        try:
+            if previous_attention != "eager":
+                model.set_attn_implementation("eager")
+            model.eval().to(target)
+            yield _describe_in_memory(model, tokenizer, target, where, notes, _in_memory_label(where, model))
+        finally:
+            model.train(was_training)
+            if current != target:
+                model.to(current)
+            if previous_attention not in (None, "eager"):
+                with contextlib.suppress(Exception):
+                    model.set_attn_implementation(previous_attention)
+        return
+    try:
+        encoder = _encoder_of(model)[1]
+    except ModelLoadError:
+        if isinstance(model, PreTrainedModel):  # a bare encoder such as AlbertModel
+            raise ModelLoadError(
+                f"{where}: a model without a prediction head; pass a ...ForSequenceClassification model, or your "
+                "module that holds this encoder and its linear head"
+            ) from None
+        raise
+    wrapped, notes = _wrap_module(model, where)
+    tokenizer, tok_notes = _tokenizer_for(encoder, tokenizer, wrapped.config, where)
+    wrapped.eval().to(target)
+    try:
+        notes += _verify_wrapped(model, wrapped, tokenizer, target, where)
+    finally:
+        model.train(was_training)
+    yield _describe_in_memory(wrapped, tokenizer, target, where, notes + tok_notes, _in_memory_label(where, encoder))
+
+
+def _module_device(model: Any) -> str:
+    for param in model.parameters():
+        return param.device.type
+    return "cpu"
+
+
+def _has_classification_head(model: Any) -> bool:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    model_type = str(getattr(model.config, "model_type", ""))
+    return type(model).__name__ == MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.get(model_type) or (
+        type(model).__name__.endswith("ForSequenceClassification")
+    )
+
+
+def _encoder_of(module: Any) -> tuple[str, Any]:
+    """The module's encoder: ``.albert`` when it is a ``PreTrainedModel``, else its one such submodule."""
+    from transformers import PreTrainedModel
+
+    albert = getattr(module, "albert", None)
+    if isinstance(albert, PreTrainedModel):
+        return "albert", albert
+    found: list[tuple[str, Any]] = []
+    for name, child in module.named_modules():
+        if name and isinstance(child, PreTrainedModel) and not any(name.startswith(f + ".") for f, _ in found):
+            found.append((name, child))
+    if len(found) != 1:
+        names = ", ".join(n for n, _ in found) or "none"
+        raise ModelLoadError(
+            f"<{type(module).__name__}>: expected one transformers encoder inside the module (like self.albert = "
+            f"AlbertModel(...)); found {names}"
+        )
+    return found[0]
+
+
+def _wrap_module(module: Any, where: str) -> tuple[Any, tuple[str, ...]]:
+    """The article's module as a sequence-classification model: encoder weights and head copied."""
+    name, encoder = _encoder_of(module)
+    base = encoder.base_model
+    prefix = name if base is encoder else f"{name}.{encoder.base_model_prefix}"
+    config = copy.deepcopy(base.config)
+    _check_architecture(where, config)
+    target_prefix = _sequence_class_prefix(config)
+    state = {}
+    for key, tensor in module.state_dict().items():
+        key = key.removeprefix("module.")
+        if key.startswith(prefix + "."):
+            state[f"{target_prefix}.{key[len(prefix) + 1:]}"] = tensor.detach().to("cpu")
+        else:
+            state[key] = tensor.detach().to("cpu")
+    model = model_from_state_dict(state, config, where)
+    head = next(k for k in state if not k.startswith(target_prefix + ".") and k.endswith(".weight") and state[k].ndim == 2
+                and state[k].shape[1] == config.hidden_size)
+    note = f"wrapped from your {type(module).__name__}: encoder .{name} and linear head .{head.removesuffix('.weight')} copied"
+    return model, (note,)
+
+
+def _sequence_class_prefix(config: Any) -> str:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
+
+    return str(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING[type(config)].base_model_prefix)
+
+
+def _verify_wrapped(module: Any, wrapped: Any, tokenizer: Any, device: str, where: str) -> tuple[str, ...]:
+    """Run the module and its copy on one input: they must agree, or the head was not on the pooled output."""
+    ids = tokenizer("reportgen", add_special_tokens=True)["input_ids"][:8]
+    inputs = {
+        "input_ids": torch.tensor([ids], dtype=torch.long, device=device),
+        "attention_mask": torch.ones((1, len(ids)), dtype=torch.long, device=device),
+    }
+    module.eval()
+    with torch.inference_mode():
+        expected = wrapped(**inputs).logits.float().flatten().cpu()
+        try:
+            theirs = module(**{k: v.to(_module_device(module)) for k, v in inputs.items()})
+        except Exception:  # noqa: BLE001 - a forward with another signature: nothing to compare
+            return (f"could not call {type(module).__name__}(input_ids=..., attention_mask=...) to check the copy",)
+    if isinstance(theirs, (tuple, list)) and theirs:
+        theirs = theirs[0]
+    theirs = getattr(theirs, "logits", theirs)
+    if not isinstance(theirs, torch.Tensor) or theirs.numel() != expected.numel():
+        return (f"{type(module).__name__}'s output is not one prediction per label; the copy was not checked",)
+    theirs = theirs.float().flatten().cpu()
+    if not torch.allclose(theirs, expected, rtol=1e-4, atol=1e-5):
+        raise ModelLoadError(
+            f"{where}: reportgen's copy of the model gives {expected.tolist()} where your module gives "
+            f"{theirs.tolist()} on a test input; reportgen assumes one linear head on the encoder's pooled output "
+            "(as AlbertForSequenceClassification has)"
+        )
+    return ()
+
+
+def _tokenizer_for(model: Any, tokenizer: Any, config: Any, where: str) -> tuple[Any, tuple[str, ...]]:
+    """The tokenizer given, else the one saved where the model came from (folder or hub cache)."""
+    if tokenizer is not None:
+        if getattr(config, "model_type", "") == "albert" and getattr(tokenizer, "keep_accents", True) is False:
+            return tokenizer, ("the tokenizer strips accents (keep_accents=False): Japanese voiced marks are lost (ご becomes こ)",)
+        return tokenizer, ()
+    name = str(getattr(model, "name_or_path", "") or getattr(config, "name_or_path", "") or "")
+    if not name:
+        raise ModelLoadError(f"{where}: the model does not say where it was loaded from; pass tokenizer=")
+    source = resolve_model_source(name)
+    if not source.folder.is_dir():
+        raise ModelLoadError(f"{_name(name)}: no tokenizer found there (the model's name_or_path); pass tokenizer=")
+    tokenizer, notes = _load_tokenizer(source.folder, config, source.label)
+    return tokenizer, source.notes + notes
+
+
+def _in_memory_label(where: str, model: Any) -> str:
+    """What the report calls a model with no folder: its class, and where its weights first came from."""
+    origin = str(getattr(model, "name_or_path", "") or "")
+    return f"{where} in memory" + (f" (from {origin})" if origin else "")
+
+
+def _describe_in_memory(
+    model: Any, tokenizer: Any, device: str, where: str, notes: tuple[str, ...], label: str
+) -> LoadedModel:
+    _check_finite(model, where)
+    check_attentions(model, tokenizer, device, where=where)
+    digest = _state_sha256(model)
+    info = _describe(model, label, None, "in memory", digest, notes, tokenizer)
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info, device=device)
+
+
+def _state_sha256(model: Any) -> str:
+    """A hash of the weights themselves (names, shapes and values), for a model with no file."""
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for name, tensor in sorted(model.state_dict().items()):
+            digest.update(name.encode("utf-8"))
+            digest.update(str(tuple(tensor.shape)).encode("ascii"))
+            digest.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _check_loading_info(weights: Path, info: dict[str, Any]) -> tuple[str, ...]:
@@ -127,7 +411,7 @@ def _check_loading_info(weights: Path, info: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
-def _check_architecture(model_dir: Path, config: Any) -> None:
+def _check_architecture(model_dir: str | Path, config: Any) -> None:
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
     model_type = str(getattr(config, "model_type", ""))
@@ -140,7 +424,7 @@ def _check_architecture(model_dir: Path, config: Any) -> None:
         raise ModelLoadError(f"{_name(model_dir)}: model type {model_type!r} is not an encoder; reportgen needs one")
 
 
-def _check_finite(model: Any, weights: Path) -> None:
+def _check_finite(model: Any, weights: str | Path) -> None:
     """Corrupt weights (NaN or infinite values) would give NaN scores and a broken page."""
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
@@ -194,9 +478,10 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _load_tokenizer(model_dir: Path, config: Any) -> tuple[Any, tuple[str, ...]]:
+def _load_tokenizer(model_dir: Path, config: Any, where: str | Path | None = None) -> tuple[Any, tuple[str, ...]]:
     from transformers import AutoTokenizer
 
+    where = model_dir if where is None else where
     kwargs: dict[str, object] = {}
     notes: list[str] = []
     tok_config = model_dir / "tokenizer_config.json"
@@ -213,24 +498,24 @@ def _load_tokenizer(model_dir: Path, config: Any) -> tuple[Any, tuple[str, ...]]
     has_files = any((model_dir / f).is_file() for f in ("tokenizer.json", "spiece.model", "vocab.txt", "sentencepiece.bpe.model"))
     if not has_files:
         raise ModelLoadError(
-            f"{_name(model_dir)}: no tokenizer files (expected tokenizer.json, spiece.model, vocab.txt "
+            f"{_name(where)}: no tokenizer files (expected tokenizer.json, spiece.model, vocab.txt "
             "or sentencepiece.bpe.model beside config.json)"
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, **kwargs)
     except Exception as err:  # noqa: BLE001
-        raise ModelLoadError(f"{_name(model_dir)}: cannot load tokenizer ({_short(err)})") from None
+        raise ModelLoadError(f"{_name(where)}: cannot load tokenizer ({_short(err)})") from None
     if tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
-        raise ModelLoadError(f"{_name(model_dir)}: tokenizer has no [CLS]/[SEP] tokens; reportgen needs an encoder tokenizer")
+        raise ModelLoadError(f"{_name(where)}: tokenizer has no [CLS]/[SEP] tokens; reportgen needs an encoder tokenizer")
     return tokenizer, tuple(notes)
 
 
-def _weights_file(model_dir: Path) -> Path:
+def _weights_file(model_dir: Path, where: str | Path | None = None) -> Path:
     for name in WEIGHT_FILES:
         if (model_dir / name).is_file():
             return model_dir / name
     raise ModelLoadError(
-        f"{_name(model_dir)}: no weights (expected {' or '.join(WEIGHT_FILES)}; "
+        f"{_name(model_dir if where is None else where)}: no weights (expected {' or '.join(WEIGHT_FILES)}; "
         "for an article-style state_dict pass --checkpoint FILE)"
     )
 
@@ -269,8 +554,6 @@ def _unsafe_globals(path: Path) -> str:
 
 def _load_state_dict_checkpoint(path: Path, config: Any) -> Any:
     """Load the article's format: ``torch.save(module.state_dict())`` of albert + linear head."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
-
     state = _read_state(path)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
@@ -278,9 +561,20 @@ def _load_state_dict_checkpoint(path: Path, config: Any) -> Any:
         raise ModelLoadError(f"{_name(path)}: expected a state_dict (a dict of tensors), got {type(state).__name__}")
     if not all(isinstance(k, str) for k in state):
         raise ModelLoadError(f"{_name(path)}: expected a state_dict with string keys")
+    return model_from_state_dict({k.removeprefix("module."): v for k, v in state.items()}, config, path)
+
+
+def model_from_state_dict(state: dict[str, torch.Tensor], config: Any, path: str | Path) -> Any:
+    """A sequence-classification model from an encoder's weights plus one linear head.
+
+    ``state`` holds the encoder under the model type's base prefix (``albert.*`` for ALBERT) and,
+    under any other name, exactly one linear head (see :func:`_find_head`), as the article's
+    module saves them. ``config`` is changed in place to the head's number of labels. ``path``
+    names the source in messages.
+    """
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
 
     model_class = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING[type(config)]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
     base = model_class.base_model_prefix
     body = {k: v for k, v in state.items() if k.startswith(f"{base}.")}
     rest = {k: v for k, v in state.items() if not k.startswith(f"{base}.")}
@@ -323,7 +617,7 @@ def _load_state_dict_checkpoint(path: Path, config: Any) -> Any:
     return model
 
 
-def _find_head(rest: dict[str, torch.Tensor], hidden: int, path: Path) -> tuple[torch.Tensor, torch.Tensor, str]:
+def _find_head(rest: dict[str, torch.Tensor], hidden: int, path: str | Path) -> tuple[torch.Tensor, torch.Tensor, str]:
     """The linear head: a ``(labels, hidden)`` weight and ``(labels,)`` bias under any name."""
     candidates = []
     for key, weight in rest.items():
@@ -344,7 +638,13 @@ def _find_head(rest: dict[str, torch.Tensor], hidden: int, path: Path) -> tuple[
 
 
 def _describe(
-    model: Any, model_dir: Path, checkpoint: str | Path | None, weights: Path, notes: tuple[str, ...], tokenizer: Any
+    model: Any,
+    label: str,
+    checkpoint: str | Path | None,
+    weights_file: str,
+    weights_sha256: str,
+    notes: tuple[str, ...],
+    tokenizer: Any,
 ) -> ModelInfo:
     config = model.config
     num_labels = int(config.num_labels)
@@ -355,7 +655,7 @@ def _describe(
     if 0 < int(getattr(tokenizer, "model_max_length", 0) or 0) < 100_000:
         limits.append(int(tokenizer.model_max_length))
     return ModelInfo(
-        path=str(model_dir),
+        path=label,
         checkpoint=str(checkpoint) if checkpoint is not None else None,
         architecture=type(model).__name__,
         model_type=str(config.model_type),
@@ -363,8 +663,8 @@ def _describe(
         num_heads=int(config.num_attention_heads),
         hidden_size=int(config.hidden_size),
         num_parameters=sum(p.numel() for p in model.parameters()),
-        weights_file=weights.name,
-        weights_sha256=_sha256(weights),
+        weights_file=weights_file,
+        weights_sha256=weights_sha256,
         task=task,
         labels=labels,
         max_length=min(limits),

@@ -23,7 +23,7 @@ from typing import Any, Sequence, TypedDict
 
 from . import budget, charts, theme
 from .report import Report, TextReport
-from .visible import visible_parts, visible_plain
+from .visible import visible_parts, visible_parts_of_pieces, visible_plain
 
 SEARCH_CHARS = 1000
 """The overview's text search reads each text's first this many characters."""
@@ -53,6 +53,28 @@ class IntegratedGradientsData(TypedDict):
     delta: float | None
     deltaRelative: float | None
     warn: int
+    steps: int | None
+    """Integration steps this text used (None: not recorded)."""
+
+
+class WordFaithData(TypedDict):
+    """Faithfulness measured by masking whole words; per-method lists follow ``PageData.methodTitles``."""
+
+    comprehensiveness: list[float | None]
+    sufficiency: list[float | None]
+    random: list[float | None]
+    """Random reference: comprehensiveness, its spread, sufficiency, its spread."""
+
+
+class MoversData(TypedDict):
+    """A text's top movers by the report's signed default method, for one unit."""
+
+    unit: str
+    """``"words"`` or ``"pieces"``."""
+    method: str
+    up: list[list[Any]]
+    """``[label, value]`` pairs, label made visible."""
+    down: list[list[Any]]
 
 
 class FaithData(TypedDict):
@@ -70,10 +92,24 @@ class FaithData(TypedDict):
     """Random reference: comprehensiveness, its spread, sufficiency, its spread."""
     normalised: int
     normaliser: float | None
+    words: WordFaithData | None
+    """The same measures masking whole words (None: no words)."""
 
 
 Run = Any
 """A run of visible text: a string, or ``[stand-in, title]`` for one invisible or control character."""
+
+
+class WordsData(TypedDict):
+    """One text's words: labels for the method bars, every method's word scores."""
+
+    mode: str
+    """``"ja"`` or ``"space"``."""
+    labels: list[str]
+    """Each word's surface, made visible (chart labels, hover text)."""
+    lemmas: list[str]
+    methods: dict[str, MethodValues]
+    """Per method, one value per word (None: no token reaches the word)."""
 
 
 class TextData(TypedDict):
@@ -87,6 +123,8 @@ class TextData(TypedDict):
     special: list[int]
     spans: list[list[Any]]
     """The text cut at token boundaries: ``[position or -1, run, run, ...]``."""
+    spanWord: list[int]
+    """Per span, the word it belongs to (-1: none), for the words view of the highlight."""
     dropped: list[Run]
     """The end that truncation cut off (runs), empty when nothing was cut."""
     methods: dict[str, MethodValues]
@@ -95,6 +133,12 @@ class TextData(TypedDict):
     faith: FaithData | None
     agreement: list[float | None] | None
     """Spearman rho between methods on this text, row-major over ``PageData.agreementMethods``."""
+    words: WordsData | None
+    """Word-level scores (None: pieces only); in the detail block, so a text kept as its
+    overview row only has no word data either."""
+    unit: str
+    """What the text shows first: ``"words"`` or ``"pieces"``."""
+    movers: list[MoversData]
 
 
 class OverviewData(TypedDict):
@@ -121,6 +165,39 @@ class AgreementData(TypedDict):
     """Mean Spearman rho over texts, row-major over ``PageData.agreementMethods``."""
     texts: list[int]
     """Texts averaged into each cell."""
+
+
+class CorpusRow(TypedDict):
+    lemma: str
+    surfaces: list[str]
+    n: int
+    """Texts the word occurs in."""
+    occ: int
+    mean: float | None
+    total: float | None
+    lo: float | None
+    hi: float | None
+    share: float | None
+    ids: list[int]
+    """The texts containing the word (their ``id``)."""
+
+
+class CorpusText(TypedDict):
+    id: int
+    preview: str
+    """The start of the text, made visible (shown with textContent)."""
+
+
+class CorpusData(TypedDict):
+    method: str
+    title: str
+    minTexts: int
+    """The minimum count the lists start with (the reader can change it)."""
+    k: int
+    """Words per list."""
+    words: list[CorpusRow]
+    """Every word (dictionary form), largest share of |attribution| first."""
+    texts: list[CorpusText]
 
 
 class ShadeTheme(TypedDict):
@@ -159,6 +236,7 @@ class PageData(TypedDict):
     overview: OverviewData
     blocks: list[list[str | None]]
     """Per text (input order): [detail block, attention block], each base64 zlib or None."""
+    corpus: CorpusData | None
 
 
 def _round(value: float | None, digits: int = 5) -> float | None:
@@ -187,6 +265,42 @@ def runs(text: str) -> list[Run]:
     return out
 
 
+def _word_faith(report: Report, text: TextReport) -> WordFaithData | None:
+    words = text.words
+    if words is None or words.random_reference is None:
+        return None
+    reference = words.random_reference
+    measured = {s.method: s.faithfulness for s in words.scores}
+    names = [m.name for m in report.methods]
+    return {
+        "comprehensiveness": [_round(measured[n].comprehensiveness) if measured.get(n) else None for n in names],
+        "sufficiency": [_round(measured[n].sufficiency) if measured.get(n) else None for n in names],
+        "random": [
+            _round(reference.comprehensiveness), _round(reference.comprehensiveness_std),
+            _round(reference.sufficiency), _round(reference.sufficiency_std),
+        ],
+    }
+
+
+def _runs(pieces: Sequence[str]) -> list[list[Run]]:
+    """:func:`runs` of consecutive pieces of one text, made visible within the whole text (a
+    token boundary inside an emoji sequence does not turn its joiner into a stand-in)."""
+    out: list[list[Run]] = []
+    for piece, parts in zip(pieces, visible_parts_of_pieces(pieces)):
+        shown: list[Run] = []
+        index = 0
+        for part, escaped in parts:
+            if escaped:
+                char = piece[index]
+                shown.append([part, f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()])
+                index += 1
+            else:
+                shown.append(part)
+                index += len(part)
+        out.append(shown)
+    return out
+
+
 def _faith(report: Report, text: TextReport) -> FaithData | None:
     reference = text.random_reference
     if reference is None:
@@ -208,11 +322,13 @@ def _faith(report: Report, text: TextReport) -> FaithData | None:
         ],
         "normalised": int(reference.normalised),
         "normaliser": _round(reference.normaliser),
+        "words": _word_faith(report, text),
     }
 
 
 def text_data(report: Report, text: TextReport) -> TextData:
     ig = text.integrated_gradients
+    shown = _runs([s.text for s in text.spans] + [text.dropped])
     return {
         "id": text.text_id,
         "n": len(text.tokens),
@@ -220,8 +336,9 @@ def text_data(report: Report, text: TextReport) -> TextData:
         "tokens": [visible_plain(tok.label) for tok in text.tokens],
         "pieces": [visible_plain(tok.piece) for tok in text.tokens],
         "special": [int(tok.special) for tok in text.tokens],
-        "spans": [[-1 if s.position is None else s.position, *runs(s.text)] for s in text.spans],
-        "dropped": runs(text.dropped),
+        "spans": [[-1 if s.position is None else s.position, *r] for s, r in zip(text.spans, shown)],
+        "spanWord": [-1 if s.word is None else s.word for s in text.spans],
+        "dropped": shown[-1],
         # One array per method, shared by the highlight, the methods chart and the waterfall.
         "methods": {
             s.method: {"rel": _rounds(s.relative, 4), "value": _rounds(s.values, 6)} for s in text.scores
@@ -235,9 +352,70 @@ def text_data(report: Report, text: TextReport) -> TextData:
         "ig": None if ig is None else {
             "baseline": _round(ig.baseline_prediction), "explained": _round(ig.explained),
             "delta": _round(ig.delta), "deltaRelative": _round(ig.delta_relative), "warn": int(ig.warn),
+            "steps": ig.steps,
         },
         "faith": _faith(report, text),
         "agreement": None if text.agreement is None else [_round(v, 4) for row in text.agreement for v in row],
+        "words": _words_data(text),
+        "unit": text.default_unit,
+        "movers": [
+            {
+                "unit": group.unit,
+                "method": group.method,
+                "up": [[visible_plain(m.label), _round(m.value, 6)] for m in group.up],
+                "down": [[visible_plain(m.label), _round(m.value, 6)] for m in group.down],
+            }
+            for group in text.movers
+        ],
+    }
+
+
+def _words_data(text: TextReport) -> WordsData | None:
+    if text.words is None:
+        return None
+    return {
+        "mode": text.words.mode,
+        "labels": [visible_plain(w.surface) for w in text.words.words],
+        "lemmas": [visible_plain(w.lemma) for w in text.words.words],
+        "methods": {
+            s.method: {"rel": [_round(v, 4) for v in s.relative], "value": [_round(v, 6) for v in s.values]}
+            for s in text.words.scores
+        },
+    }
+
+
+CORPUS_LIST_LENGTH = 15
+PREVIEW_CHARS = 60
+
+
+def _corpus_data(report: Report) -> CorpusData | None:
+    corpus = report.corpus
+    if corpus is None:
+        return None
+    return {
+        "method": corpus.method,
+        "title": report.method(corpus.method).title,
+        "minTexts": corpus.default_min_texts,
+        "k": CORPUS_LIST_LENGTH,
+        "words": [
+            {
+                "lemma": visible_plain(w.lemma),
+                "surfaces": [visible_plain(x) for x in w.surfaces],
+                "n": w.n_texts,
+                "occ": w.occurrences,
+                "mean": _round(w.mean, 6),
+                "total": _round(w.total, 6),
+                "lo": _round(w.ci_low, 6),
+                "hi": _round(w.ci_high, 6),
+                "share": _round(w.share_abs, 6),
+                "ids": list(w.text_ids),
+            }
+            for w in corpus.words
+        ],
+        "texts": [
+            {"id": t.text_id, "preview": visible_plain(t.text[:PREVIEW_CHARS] + ("…" if len(t.text) > PREVIEW_CHARS else ""))}
+            for t in report.texts
+        ],
     }
 
 
@@ -288,7 +466,9 @@ def _agreement(report: Report) -> AgreementData | None:
 def _compiled(spec_json: str) -> str:
     import vl_convert
 
-    return json.dumps(vl_convert.vegalite_to_vega(json.loads(spec_json)), sort_keys=True)
+    compiled = vl_convert.vegalite_to_vega(json.loads(spec_json))
+    compiled.pop("$schema", None)  # a URL the page never needs: the page names no outside address
+    return json.dumps(compiled, sort_keys=True)
 
 
 def vega_spec(vega_lite: dict) -> dict:
@@ -322,6 +502,7 @@ def base_data(report: Report) -> PageData:
                 "waterfall": charts.waterfall_spec(),
                 "deletion": charts.deletion_spec(),
                 "agreement": charts.agreement_spec(report.agreement.methods if report.agreement else ()),
+                "corpus": charts.corpus_spec(),
             }.items()
         },
         "methodTitles": [[m.name, m.title] for m in report.methods],
@@ -333,6 +514,7 @@ def base_data(report: Report) -> PageData:
         "budget": {"maxMb": None, "fullMb": "0", "rungNames": list(budget.RUNG_NAMES), "leftOut": list(budget.RUNG_LEFT_OUT)},
         "overview": _overview(report, [budget.SUMMARY] * len(texts)),
         "blocks": [[None, None] for _ in texts],
+        "corpus": _corpus_data(report),
     }
 
 

@@ -22,7 +22,7 @@ from .budget import Fit
 from .report import Report
 from .resources import templates_dir
 from .theme import shade
-from .visible import visible, visible_plain
+from .visible import visible, visible_pieces, visible_plain
 
 PAGE_TEMPLATE = "report.html.j2"
 
@@ -48,6 +48,7 @@ def environment() -> Environment:
     )
     env.filters["visible"] = visible
     env.filters["visible_plain"] = visible_plain
+    env.filters["visible_pieces"] = visible_pieces
     env.filters["shade"] = shade
     return env
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 import os
 import platform
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
+from . import words as W
 from .types import (
     RANDOM_METHOD,
     Agreement,
@@ -30,6 +32,8 @@ from .types import (
 )
 
 TOP_TOKENS = 3
+TOP_MOVERS = 5
+"""Units listed per direction in a text's top movers (raising / lowering)."""
 SPACE_MARK = "\u2581"  # SentencePiece's word-start marker
 BLANK_LABEL = "\u2423"  # "␣": what the reader sees for a piece that is only that marker
 
@@ -79,11 +83,13 @@ class Token:
 
 @dataclass(frozen=True)
 class Span:
-    """A run of the original text and the token that covers it (None between tokens)."""
+    """A run of the original text, the token that covers it (None between tokens) and the word
+    it belongs to (None for whitespace, or when the text has no words)."""
 
     text: str
     position: int | None
     piece: str | None
+    word: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ class MethodColumn:
     description: str
     scale: float
     """The end of this method's colour scale, the same for every text (see ``method_scale``)."""
+    word_scale: float | None = None
+    """The same for word scores (None when no text has words)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,56 @@ class MethodScores:
 
 
 @dataclass(frozen=True)
+class WordScores:
+    """One method's word scores for one text, and how faithful its word ranking was there."""
+
+    method: str
+    values: tuple[float, ...]
+    """One per word (see ``words.ADDITIVE_RULE`` / ``ATTENTION_RULE``); NaN for a word no token reaches."""
+    relative: tuple[float, ...]
+    """``values`` divided by the method's report-wide word scale, in [-1, 1] (NaN kept)."""
+    faithfulness: Faithfulness | None
+    """Measured by masking whole words (``unit == "word"``)."""
+
+
+@dataclass(frozen=True)
+class TextWordsView:
+    """One text's words as the page shows them."""
+
+    mode: str
+    """``"ja"`` (morphemes) or ``"space"`` (whitespace-delimited)."""
+    words: tuple[W.Word, ...]
+    scores: tuple[WordScores, ...]
+    token_word: tuple[int, ...]
+    """Per token, the word holding most of it (-1: none), the tokens CSV's ``word_id``."""
+    random_reference: Faithfulness | None
+    offsets_rebuilt: bool
+
+    def scores_for(self, method: str) -> WordScores:
+        return next(s for s in self.scores if s.method == method)
+
+
+@dataclass(frozen=True)
+class Mover:
+    label: str
+    """What the reader sees: the word's surface or the token's characters."""
+    value: float
+    index: int
+    """Token position or word index."""
+
+
+@dataclass(frozen=True)
+class Movers:
+    """The units of one text that push its output most up and most down, by one signed method."""
+
+    unit: str
+    """``"words"`` or ``"pieces"``."""
+    method: str
+    up: tuple[Mover, ...]
+    down: tuple[Mover, ...]
+
+
+@dataclass(frozen=True)
 class IntegratedGradientsCheck:
     explained: float
     """f(x): the output Integrated Gradients explains."""
@@ -119,6 +177,8 @@ class IntegratedGradientsCheck:
     """sum of attributions - (f(x) - f(baseline)): zero for an exact integral."""
     delta_relative: float
     warn: bool
+    steps: int | None = None
+    """Integration steps this text used (adaptive runs refine each text on its own)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +216,11 @@ class TextReport:
     num_heads: int
     display: DisplayAttention | None
     """The attention the page may draw, per rung of the size ladder (see ``reportgen.budget``)."""
+    words: TextWordsView | None = None
+    default_unit: str = "pieces"
+    """What the highlight, movers and method bars show first: ``"words"`` for Japanese texts."""
+    movers: tuple[Movers, ...] = ()
+    """Top movers by the report's signed default method: pieces, then words where there are words."""
 
     @property
     def error(self) -> float | None:
@@ -167,6 +232,31 @@ class TextReport:
     @property
     def highlighted(self) -> MethodScores:
         return self.scores_for(self.highlight)
+
+    def initial_relative(self, span: Span) -> float | None:
+        """The relative score a span is first shaded with (default unit, highlighted method)."""
+        if self.default_unit == "words" and self.words is not None:
+            if span.word is None:
+                return None
+            value = self.words.scores_for(self.highlight).relative[span.word]
+            return None if math.isnan(value) else value
+        return None if span.position is None else self.highlighted.relative[span.position]
+
+    def initial_title(self, span: Span) -> str | None:
+        """Hover text of a span as first shown: ``piece: value`` or ``surface (lemma): value``."""
+        if self.default_unit == "words" and self.words is not None:
+            if span.word is None:
+                return None
+            word = self.words.words[span.word]
+            value = self.words.scores_for(self.highlight).values[span.word]
+            shown = "not seen by the model" if math.isnan(value) else f"{value:.4g}"
+            return f"{word.surface} ({word.lemma}): {shown}"
+        if span.position is None or span.piece is None:
+            return None
+        return f"{span.piece}: {self.highlighted.values[span.position]:.4g}"
+
+    def movers_for(self, unit: str) -> Movers | None:
+        return next((m for m in self.movers if m.unit == unit), None)
 
 
 @dataclass(frozen=True)
@@ -187,6 +277,41 @@ class FaithfulnessView:
 
 
 @dataclass(frozen=True)
+class CorpusView:
+    """Words across every text: per dictionary form, by the report's signed default method."""
+
+    method: str
+    words: tuple[W.CorpusWord, ...]
+    """One per lemma, largest share of |attribution| first."""
+    n_texts: int
+    total_abs: float
+    default_min_texts: int
+    """The minimum number of texts a word needs to enter the raising/lowering lists, at first."""
+    rules: tuple[tuple[str, str], ...]
+
+    def raising(self, min_texts: int | None = None, k: int = 20) -> tuple[W.CorpusWord, ...]:
+        return W.top_words(self.words, "raise", self.default_min_texts if min_texts is None else min_texts, k)
+
+    def lowering(self, min_texts: int | None = None, k: int = 20) -> tuple[W.CorpusWord, ...]:
+        return W.top_words(self.words, "lower", self.default_min_texts if min_texts is None else min_texts, k)
+
+    def to_frame(self):  # noqa: ANN201 - a pandas DataFrame
+        return W.Corpus(self.words, self.n_texts, self.total_abs).to_frame()
+
+
+@dataclass(frozen=True)
+class WordsSummary:
+    """How words were made and scored, for the page's notes, and the report-level word results."""
+
+    analyser: str
+    modes: tuple[tuple[str, int], ...]
+    """Texts per segmentation mode (``ja``, ``space``)."""
+    rules: tuple[tuple[str, str], ...]
+    faithfulness: "FaithfulnessView | None"
+    corpus: CorpusView | None
+
+
+@dataclass(frozen=True)
 class Report:
     run: RunInfo
     model: ModelInfo
@@ -196,6 +321,14 @@ class Report:
     faithfulness: FaithfulnessView | None
     agreement: AgreementView | None
     definitions: tuple[tuple[str, str], ...] = DEFINITIONS
+    signed_default: str = ""
+    """The report's signed default method (:func:`signed_default_method`): top movers, corpus view."""
+    words: WordsSummary | None = None
+    """None when no text has words (``--words pieces``)."""
+
+    @property
+    def corpus(self) -> CorpusView | None:
+        return self.words.corpus if self.words is not None else None
 
     @property
     def truncated_count(self) -> int:
@@ -267,6 +400,8 @@ def build_text_report(
     highlight: str,
     integrated_gradients: IntegratedGradientsCheck | None = None,
     agreement: tuple[tuple[float | None, ...], ...] | None = None,
+    words: TextWordsView | None = None,
+    movers: Sequence[Movers] = (),
 ) -> TextReport:
     item, result = record.item, record.extraction
     random_reference = record.faithfulness.get(RANDOM_METHOD)
@@ -282,10 +417,15 @@ def build_text_report(
     order = [i for i in np.argsort(-magnitude, kind="stable") if not special[i]]
     last = np.asarray(result.layer_mean[-1], dtype=np.float64)
     renormalised = renormalise(last, special)
-    spans, covered = split_spans(item.text, enc.offsets, enc.special, enc.tokens)
+    offsets = enc.offsets
+    if offsets is None and record.words is not None:
+        offsets = record.words.rebuilt_offsets
+    spans, covered = split_spans(item.text, offsets, enc.special, enc.tokens)
     dropped = item.text[covered:] if enc.truncated else ""
     if not dropped and covered < len(item.text):
         spans += (Span(item.text[covered:], None, None),)
+    if words is not None:
+        spans = split_at_words(item.text, spans, words.words)
     return TextReport(
         text_id=item.text_id,
         text=item.text,
@@ -312,6 +452,9 @@ def build_text_report(
         num_layers=int(result.layer_mean.shape[0]),
         num_heads=record.display.heads if record.display is not None else 0,
         display=record.display,
+        words=words,
+        default_unit="words" if words is not None and words.mode == "ja" else "pieces",
+        movers=tuple(movers),
     )
 
 
@@ -353,6 +496,127 @@ def split_spans(
         spans.append(Span(text[start:end], i, pieces[i]))
         cursor = end
     return tuple(spans), cursor
+
+
+def _safe_cut(text: str, i: int) -> bool:
+    """May the highlight cut between ``text[i-1]`` and ``text[i]``? Not inside an emoji
+    sequence (zero-width joiner, variation selector, flag tags) or before a combining mark: the
+    pieces would render (and be made visible) apart."""
+    if i <= 0 or i >= len(text):
+        return False
+    before, after = text[i - 1], text[i]
+    if "\u200d" in (before, after) or after in "\ufe0e\ufe0f" or unicodedata.combining(after):
+        return False
+    return not ("\U000e0020" <= after <= "\U000e007f")
+
+
+def split_at_words(text: str, spans: Sequence[Span], words: Sequence[W.Word]) -> tuple[Span, ...]:
+    """Cut each span further at word boundaries, and give every piece of it its word.
+
+    ``spans`` cover ``text`` from its start, one after the other. A piece takes the word of its
+    first character inside a word (None for whitespace only); the token stays that of the span.
+    """
+    char_word = np.full(len(text) + 1, -1, dtype=np.int64)
+    bounds: set[int] = set()
+    for w in words:
+        char_word[w.start : w.end] = w.index
+        bounds.update((w.start, w.end))
+    out: list[Span] = []
+    start = 0
+    for span in spans:
+        end = start + len(span.text)
+        cuts = [start] + sorted(c for c in bounds if start < c < end and _safe_cut(text, c)) + [end]
+        for a, b in zip(cuts, cuts[1:]):
+            inside = char_word[a:b]
+            hit = inside[inside >= 0]
+            out.append(Span(text[a:b], span.position, span.piece, int(hit[0]) if hit.size else None))
+        start = end
+    return tuple(out)
+
+
+class NamedMethod(Protocol):
+    """Anything naming a method and saying whether its scores are signed (MethodInfo, MethodColumn)."""
+
+    name: str
+    signed: bool
+
+
+SIGNED_PREFERENCE = ("integrated_gradients", "grad_input")
+
+
+def signed_default_method(methods: "Report | Sequence[NamedMethod]", highlight: str | None = None) -> str:
+    """The report's signed default method: ``integrated_gradients`` if it was run, else
+    ``grad_input``, else the first signed method, else ``highlight``.
+
+    ``methods`` is a :class:`Report` (its methods, and its highlight when ``highlight`` is None)
+    or a sequence of :class:`~reportgen.types.MethodInfo` / :class:`MethodColumn` (anything with
+    ``name`` and ``signed``) in display order; with a sequence and no ``highlight`` the last
+    resort is the first method. Used for the top movers, the corpus view and the picture cards.
+    """
+    if isinstance(methods, Report):
+        highlight = methods.highlight if highlight is None else highlight
+        methods = methods.methods
+    if not methods:
+        raise ValueError("no methods")
+    names = [m.name for m in methods]
+    for name in SIGNED_PREFERENCE:
+        if name in names:
+            return name
+    signed = [m.name for m in methods if m.signed]
+    if signed:
+        return signed[0]
+    return highlight if highlight is not None else names[0]
+
+
+def top_movers(values: Sequence[float], labels: Sequence[str], skip: Sequence[bool], k: int = TOP_MOVERS) -> tuple[tuple[Mover, ...], tuple[Mover, ...]]:
+    """The ``k`` largest positive and ``k`` most negative values (NaN and ``skip`` left out)."""
+    array = np.asarray(values, dtype=np.float64)
+    usable = [i for i in range(array.size) if not skip[i] and np.isfinite(array[i])]
+    up = sorted((i for i in usable if array[i] > 0), key=lambda i: (-array[i], i))[:k]
+    down = sorted((i for i in usable if array[i] < 0), key=lambda i: (array[i], i))[:k]
+    return (
+        tuple(Mover(labels[i], float(array[i]), i) for i in up),
+        tuple(Mover(labels[i], float(array[i]), i) for i in down),
+    )
+
+
+def default_min_texts(n_texts: int) -> int:
+    """The corpus lists' first minimum count: 3 texts, less for a report of few texts."""
+    return max(1, min(3, n_texts // 5))
+
+
+WORD_RULES = (
+    ("pieces to words", W.SPLIT_RULE),
+    ("additive methods", W.ADDITIVE_RULE),
+    ("attention-style methods", W.ATTENTION_RULE),
+)
+CORPUS_RULES = (
+    ("dictionary form", W.LEMMA_RULE),
+    ("mean and interval", W.INTERVAL_RULE),
+    ("share", W.SHARE_RULE),
+)
+
+
+def build_corpus(texts: Sequence[TextReport], method: str) -> CorpusView | None:
+    """The corpus view over every text with words, by ``method``'s word scores."""
+    per_text, ids = [], []
+    for text in texts:
+        if text.words is None:
+            continue
+        values = text.words.scores_for(method).values
+        per_text.append([(w.lemma, w.surface, v) for w, v in zip(text.words.words, values) if math.isfinite(v)])
+        ids.append(text.text_id)
+    if not ids:
+        return None
+    corpus = W.aggregate_corpus(per_text, ids)
+    return CorpusView(
+        method=method,
+        words=corpus.words,
+        n_texts=corpus.n_texts,
+        total_abs=corpus.total_abs,
+        default_min_texts=default_min_texts(corpus.n_texts),
+        rules=CORPUS_RULES,
+    )
 
 
 SCALE_PERCENTILE = 98.0
@@ -400,9 +664,22 @@ def build_report(
     names = [m.name for m in methods]
     best = faithfulness.best if faithfulness is not None else None
     highlight = best if best in names else ("cls_attention" if "cls_attention" in names else names[0])
+    signed = signed_default_method(methods, highlight)
+
+    # Word scores of every method per text (None without words), and one scale per method.
+    word_values: list[dict[str, np.ndarray] | None] = [
+        {m.name: r.words.scores(r.scores[m.name].scores) for m in methods} if r.words is not None else None
+        for r in records
+    ]
+    with_words = [v for v in word_values if v is not None]
+    if with_words:
+        columns = tuple(
+            replace(c, word_scale=method_scale([v[c.name] for v in with_words], [np.zeros(v[c.name].size, bool) for v in with_words]))
+            for c in columns
+        )
 
     texts = []
-    for record in records:
+    for record, values_by_method in zip(records, word_values):
         text_scores = []
         for column in columns:
             values = np.asarray(record.scores[column.name].scores, dtype=np.float64)
@@ -414,6 +691,7 @@ def build_report(
                     faithfulness=record.faithfulness.get(column.name),
                 )
             )
+        words_view = _words_view(record, values_by_method, columns) if values_by_method is not None else None
         texts.append(
             build_text_report(
                 record,
@@ -421,15 +699,20 @@ def build_report(
                 highlight,
                 integrated_gradients=_ig_check(record.scores.get("integrated_gradients"), ig_tolerance) if "integrated_gradients" in names else None,
                 agreement=_matrix(record.agreement.matrix) if agreement is not None and record.agreement is not None else None,
+                words=words_view,
+                movers=_movers(record, signed, words_view),
             )
         )
-    view = None
-    if faithfulness is not None:
-        view = FaithfulnessView(
-            summary=faithfulness.summary,
-            best=faithfulness.best,
-            fractions=faithfulness.fractions,
-            rules=faithfulness.rules,
+    view = _faithfulness_view(faithfulness)
+    summary = None
+    if with_words:
+        modes = [r.words.mode for r in records if r.words is not None]
+        summary = WordsSummary(
+            analyser=W.ANALYSER,
+            modes=tuple((mode, modes.count(mode)) for mode in W.MODES if mode in modes),
+            rules=WORD_RULES,
+            faithfulness=_faithfulness_view(faithfulness.by_word if faithfulness is not None else None),
+            corpus=build_corpus(texts, signed),
         )
     return Report(
         run=run,
@@ -439,7 +722,59 @@ def build_report(
         highlight=highlight,
         faithfulness=view,
         agreement=_agreement_view(agreement) if agreement is not None else None,
+        signed_default=signed,
+        words=summary,
     )
+
+
+def _faithfulness_view(faithfulness: FaithfulnessReport | None) -> FaithfulnessView | None:
+    if faithfulness is None:
+        return None
+    return FaithfulnessView(
+        summary=faithfulness.summary,
+        best=faithfulness.best,
+        fractions=faithfulness.fractions,
+        rules=faithfulness.rules,
+    )
+
+
+def _words_view(record: TextRecord, values: dict[str, np.ndarray], columns: Sequence[MethodColumn]) -> TextWordsView:
+    words = record.words
+    assert words is not None
+    scores = []
+    for column in columns:
+        v = values[column.name]
+        scale = column.word_scale or 1.0
+        with np.errstate(invalid="ignore"):
+            relative = np.clip(v / scale, -1.0, 1.0)
+        scores.append(
+            WordScores(
+                method=column.name,
+                values=tuple(float(x) for x in v),
+                relative=tuple(float(x) for x in relative),
+                faithfulness=record.word_faithfulness.get(column.name),
+            )
+        )
+    return TextWordsView(
+        mode=words.mode,
+        words=words.words,
+        scores=tuple(scores),
+        token_word=words.token_word_ids,
+        random_reference=record.word_faithfulness.get(RANDOM_METHOD),
+        offsets_rebuilt=words.offsets_rebuilt,
+    )
+
+
+def _movers(record: TextRecord, method: str, words: TextWordsView | None) -> tuple[Movers, ...]:
+    enc = record.encoded
+    labels = token_labels(record.item.text, enc.tokens, enc.offsets, enc.special)
+    up, down = top_movers(record.scores[method].scores, labels, enc.special)
+    out = [Movers("pieces", method, up, down)]
+    if words is not None:
+        values = words.scores_for(method).values
+        up, down = top_movers(values, [w.surface for w in words.words], [False] * len(values))
+        out.append(Movers("words", method, up, down))
+    return tuple(out)
 
 
 def _ig_check(item: TokenScores | None, tolerance: float) -> IntegratedGradientsCheck | None:
@@ -452,6 +787,7 @@ def _ig_check(item: TokenScores | None, tolerance: float) -> IntegratedGradients
         delta=item.delta,
         delta_relative=item.delta_relative,
         warn=item.delta_relative > tolerance,
+        steps=item.steps,
     )
 
 

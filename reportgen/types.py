@@ -14,12 +14,17 @@ per-text data never travels as parallel sequences kept aligned by index.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from .inputs import InputSet, InputText
 
+if TYPE_CHECKING:  # words imports pandas; the boundary types stay light
+    from .words import TextWords
+
+QUANT_SCALE = 65535
+"""Attention weights in [0, 1] are stored as ``round(w * QUANT_SCALE)`` in uint16 (error <= 8e-6)."""
 
 # --- The model -----------------------------------------------------------------------------
 
@@ -68,14 +73,20 @@ class TextExtraction:
     """Regression: the output itself. Classification: probability of the predicted class."""
     predicted_label: str | None
     layer_mean: np.ndarray
-    """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only.
-
-    Every single head goes only to the page, 8-bit coded and compressed as it is extracted
+    """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only."""
+    heads_q: np.ndarray
+    """uint16 ``(layers, heads, n, n)``: every head, quantised (see ``QUANT_SCALE``); for the
+    data file. ``(0, 0, n, n)`` when the run keeps no heads (no data file asked for): the page's
+    heads then went only to its size-bounded store as they were extracted
     (:class:`DisplayAttention`), so no stage holds every head of every text at once."""
 
     @property
     def text_id(self) -> int:
         return self.encoded.text_id
+
+    @property
+    def quant_scale(self) -> int:
+        return QUANT_SCALE
 
     @property
     def cls_attention(self) -> np.ndarray:
@@ -182,6 +193,8 @@ class Faithfulness:
     comprehensiveness_std: float | None = None
     """``random`` only: spread (population std) over the random orders, same scale as the value."""
     sufficiency_std: float | None = None
+    unit: str = "token"
+    """What one ranking step removes: ``"token"`` (one piece) or ``"word"`` (all pieces of one word)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,10 @@ class FaithfulnessReport:
     fractions: tuple[float, ...]
     rules: tuple[str, ...] = ()
     """How the measures were taken, in sentences for the report reader."""
+    unit: str = "token"
+    """``"token"``: tokens removed one by one by rank; ``"word"``: whole words (all their pieces)."""
+    by_word: "FaithfulnessReport | None" = None
+    """The same measurement masking whole words by each method's word ranking (when words exist)."""
 
     def for_text(self, text_id: int) -> tuple[Faithfulness, ...]:
         return tuple(f for f in self.per_text if f.text_id == text_id)
@@ -250,8 +267,13 @@ class TextRecord:
     faithfulness: Mapping[str, Faithfulness] = field(default_factory=dict)
     """Method name (``random`` included) -> this text's faithfulness."""
     agreement: TextAgreement | None = None
+    words: "TextWords | None" = None
+    """The text's words and their alignment to the tokens (None: pieces only, ``--words pieces``)."""
+    word_faithfulness: Mapping[str, Faithfulness] = field(default_factory=dict)
+    """Method name (``random`` included) -> faithfulness measured by masking whole words."""
     display: DisplayAttention | None = None
-    """The attention the page may draw (None: the page shows no attention matrix)."""
+    """The attention the page may draw (None: the page shows no attention matrix); never stored
+    in the data file, rebuilt from ``extraction.heads_q`` (``budget.with_display``)."""
 
     def __post_init__(self) -> None:
         if self.item.text_id != self.extraction.text_id:
@@ -262,6 +284,11 @@ class TextRecord:
         for name, result in self.faithfulness.items():
             if result.text_id != self.text_id or result.method != name:
                 raise ValueError(f"text {self.text_id}: faithfulness of {result.method!r} for text {result.text_id}")
+        for name, result in self.word_faithfulness.items():
+            if result.text_id != self.text_id or result.method != name or result.unit != "word":
+                raise ValueError(f"text {self.text_id}: word faithfulness of {result.method!r} for text {result.text_id}")
+        if self.words is not None and len(self.words.alignment) != len(self.extraction.encoded.tokens):
+            raise ValueError(f"text {self.text_id}: word alignment does not cover its tokens")
         if self.agreement is not None and self.agreement.text_id != self.text_id:
             raise ValueError(f"text {self.text_id}: agreement of text {self.agreement.text_id}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Sequence
 
 from markupsafe import Markup, escape
 
@@ -43,17 +44,24 @@ def _emoji_like(char: str) -> bool:
     return unicodedata.category(char) in ("So", "Sk") or char == "\ufe0f"
 
 
-def visible_parts(text: str) -> list[tuple[str, bool]]:
-    """``text`` as runs of ``(shown, escaped)``: escaped runs are one stand-in each."""
+def _stand_ins(text: str) -> list[str | None]:
+    """Per character of ``text``: its stand-in, or None where it is shown as it is."""
     keep = set()
     for match in _FLAG_TAGS.finditer(text):
         keep.update(range(match.start() + 1, match.end()))
-    parts: list[tuple[str, bool]] = []
-    plain: list[str] = []
+    out: list[str | None] = []
     for i, char in enumerate(text):
         shown = None if i in keep else _stand_in(char)
         if char == _ZWJ and 0 < i < len(text) - 1 and _emoji_like(text[i - 1]) and _emoji_like(text[i + 1]):
             shown = None
+        out.append(shown)
+    return out
+
+
+def _parts(text: str, stand_ins: Sequence[str | None]) -> list[tuple[str, bool]]:
+    parts: list[tuple[str, bool]] = []
+    plain: list[str] = []
+    for char, shown in zip(text, stand_ins):
         if shown is None:
             plain.append(char)
             continue
@@ -66,6 +74,11 @@ def visible_parts(text: str) -> list[tuple[str, bool]]:
     return parts
 
 
+def visible_parts(text: str) -> list[tuple[str, bool]]:
+    """``text`` as runs of ``(shown, escaped)``: escaped runs are one stand-in each."""
+    return _parts(text, _stand_ins(text))
+
+
 def visible_plain(text: object) -> str:
     """Plain text with every invisible or control character replaced by its stand-in
     (for attributes, ``<title>`` and chart data, where no markup is possible)."""
@@ -76,9 +89,45 @@ def visible(text: object) -> Markup:
     """HTML for user text: escaped, with each invisible or control character shown as a
     stand-in inside ``<span class="ctl" title="U+XXXX NAME">``."""
     raw = str(text)
+    return _markup(raw, visible_parts(raw))
+
+
+def visible_parts_of_pieces(pieces: Sequence[str]) -> list[list[tuple[str, bool]]]:
+    """:func:`visible_parts` of each consecutive piece of one text, decided *within the whole
+    text* (see :func:`visible_pieces`): the page's highlight runs."""
+    whole = "".join(pieces)
+    decisions = _stand_ins(whole)
+    out: list[list[tuple[str, bool]]] = []
+    start = 0
+    for piece in pieces:
+        end = start + len(piece)
+        out.append(_parts(piece, decisions[start:end]))
+        start = end
+    return out
+
+
+def visible_pieces(pieces: Sequence[str]) -> list[Markup]:
+    """Consecutive pieces of one text, each as :func:`visible` shows it *within the whole text*.
+
+    The highlight cuts a text into token spans; a zero-width joiner between two emoji that a
+    token boundary separates is still part of a visible emoji, so the decision is taken on the
+    joined text, exactly as :func:`visible_plain` of the whole text takes it.
+    """
+    whole = "".join(pieces)
+    decisions = _stand_ins(whole)
+    out: list[Markup] = []
+    start = 0
+    for piece in pieces:
+        end = start + len(piece)
+        out.append(_markup(piece, _parts(piece, decisions[start:end])))
+        start = end
+    return out
+
+
+def _markup(raw: str, parts: list[tuple[str, bool]]) -> Markup:
     out: list[str] = []
     index = 0
-    for shown, escaped in visible_parts(raw):
+    for shown, escaped in parts:
         if escaped:
             char = raw[index]
             name = unicodedata.name(char, "")

@@ -463,6 +463,85 @@ def rebuild_offsets(
     return tuple(out)
 
 
+# --- One text's words, as the pipeline computes them ----------------------------------------
+
+WORD_MODES = ("auto", "ja", "space", "pieces")
+"""``--words`` values: per-text detection, Japanese, whitespace, or no words at all (pieces only)."""
+
+
+@dataclass(frozen=True, eq=False)
+class TextWords:
+    """One text's words and how its tokens share among them (torch-free, built after extraction)."""
+
+    mode: Mode
+    """How the text was segmented (``"ja"`` or ``"space"``)."""
+    words: tuple[Word, ...]
+    alignment: Alignment
+    """Per token, its ``(word_index, fraction)`` pairs (see :func:`align`)."""
+    offsets_rebuilt: bool = False
+    """True when the tokenizer gave no offsets and :func:`rebuild_offsets` recovered them."""
+    rebuilt_offsets: tuple[tuple[int, int], ...] | None = None
+    """Those recovered spans (None when the tokenizer gave offsets)."""
+
+    def __post_init__(self) -> None:
+        for pairs in self.alignment:
+            for j, _ in pairs:
+                if not 0 <= j < len(self.words):
+                    raise ValueError(f"alignment names word {j} of {len(self.words)}")
+
+    def scores(self, token_scores: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Word scores from one method's token scores (:data:`ADDITIVE_RULE` / :data:`ATTENTION_RULE`:
+        the same share-weighted sum); NaN for a word no token reaches."""
+        return word_scores(token_scores, self.alignment, len(self.words))
+
+    @property
+    def token_word_ids(self) -> tuple[int, ...]:
+        """Each token's word for the tokens CSV (:func:`word_id_per_token`)."""
+        return word_id_per_token(self.alignment)
+
+    @property
+    def word_tokens(self) -> tuple[tuple[int, ...], ...]:
+        """Per word, every token position holding a share of it (what masking the word masks)."""
+        out: list[list[int]] = [[] for _ in self.words]
+        for i, pairs in enumerate(self.alignment):
+            for j, _ in pairs:
+                out[j].append(i)
+        return tuple(tuple(ts) for ts in out)
+
+
+def text_words(
+    text: str,
+    tokens: Sequence[str],
+    offsets: Sequence[tuple[int, int]] | None,
+    special: Sequence[bool],
+    mode: str = "auto",
+) -> TextWords | None:
+    """Segment ``text`` (``mode``: ``auto`` detects per text; ``pieces`` gives None) and align
+    its tokens to the words, rebuilding the offsets from the pieces when the tokenizer gave none."""
+    if mode not in WORD_MODES:
+        raise ValueError(f"unknown word mode {mode!r}: expected one of {', '.join(WORD_MODES)}")
+    if mode == "pieces":
+        return None
+    chosen: Mode = detect_mode(text) if mode == "auto" else mode  # type: ignore[assignment]
+    found = segment(text, chosen)
+    rebuilt = rebuild_offsets(text, tokens, special) if offsets is None else None
+    spans = rebuilt if rebuilt is not None else offsets
+    return TextWords(chosen, found, align(found, spans, special, tokens), rebuilt is not None, rebuilt)
+
+
+def with_words(records, mode: str = "auto"):
+    """Each :class:`~reportgen.types.TextRecord` with its :class:`TextWords` set (None for ``pieces``)."""
+    from dataclasses import replace
+
+    if mode not in WORD_MODES:
+        raise ValueError(f"unknown word mode {mode!r}: expected one of {', '.join(WORD_MODES)}")
+    out = []
+    for record in records:
+        enc = record.encoded
+        out.append(replace(record, words=text_words(record.item.text, enc.tokens, enc.offsets, enc.special, mode)))
+    return out
+
+
 # --- Corpus view ----------------------------------------------------------------------------
 
 

@@ -284,18 +284,60 @@
 
     // The text itself, shaded by a method's scores (same colours as the charts' diverging scale).
     function shade(rel) {
+      if (rel === null || rel === undefined) return "";
       var c = rel >= 0 ? payload.shade.positive : payload.shade.negative;
       var a = Math.min(1, Math.abs(rel)) * payload.shade.maxAlpha;
       return "rgba(" + c[0] + ", " + c[1] + ", " + c[2] + ", " + a.toFixed(3) + ")";
     }
-    function highlight(section, t, method) {
-      var scores = t.methods[method];
+    // The unit a text shows: "words" (when it has words and the reader did not pick pieces) or "pieces".
+    function unitOf(section, t) {
+      var pick = section.querySelector(".pick-unit");
+      return t.words && (pick ? pick.value : t.unit) === "words" ? "words" : "pieces";
+    }
+    // Recolour the text by a method, per token or per word. Hover text is set as a property:
+    // user text never becomes markup.
+    function highlight(section, t, method, unit) {
+      var words = unit === "words" ? t.words : null;
+      var scores = words ? words.methods[method] : t.methods[method];
       if (!scores) return;
-      section.querySelectorAll(".highlight .tok").forEach(function (span) {
-        var pos = Number(span.dataset.pos);
-        span.style.backgroundColor = shade(scores.rel[pos] || 0);
-        span.title = t.pieces[pos] + ": " + Number(scores.value[pos]).toPrecision(4);
+      section.querySelectorAll(".highlight [data-pos], .highlight [data-word]").forEach(function (span) {
+        var key = words ? span.dataset.word : span.dataset.pos;
+        if (key === undefined) { span.style.backgroundColor = ""; span.removeAttribute("title"); return; }
+        var k = Number(key), value = scores.value[k];
+        span.style.backgroundColor = shade(scores.rel[k]);
+        var name = words ? words.labels[k] + " (" + words.lemmas[k] + ")" : t.pieces[k];
+        span.title = name + ": " + (value === null ? "not seen by the model" : Number(value).toPrecision(4));
       });
+    }
+    // Top movers by the report's signed default method, one list per unit (the picked one shown).
+    function fillMovers(section, t) {
+      var box = section.querySelector(".movers-box");
+      if (!box) return;
+      t.movers.forEach(function (group) {
+        var div = el("div", "movers");
+        div.dataset.unit = group.unit;
+        var title = payload.methodTitles.filter(function (p) { return p[0] === group.method; })[0];
+        div.appendChild(el("span", "muted", "Top " + group.unit + " by " + (title ? title[1] : group.method) + ": "));
+        [["up", "raise "], ["down", "lower "]].forEach(function (side) {
+          var part = el("span", side[0], side[1]);
+          if (!group[side[0]].length) part.appendChild(el("span", "na", "–"));
+          group[side[0]].forEach(function (m) {
+            var chip = el("span", "chip", m[0]);
+            chip.title = (m[1] >= 0 ? "+" : "") + Number(m[1]).toPrecision(4);
+            part.appendChild(chip);
+            part.appendChild(document.createTextNode(" "));
+          });
+          div.appendChild(part);
+        });
+        box.appendChild(div);
+      });
+    }
+    function showUnit(section, t) {
+      var unit = unitOf(section, t);
+      section.querySelectorAll(".movers").forEach(function (m) { m.hidden = m.dataset.unit !== unit; });
+      var name = slot(section, "methods-unit");
+      if (name) name.textContent = !t.words ? "token by token" : unit === "words" ? "by word" : "by token";
+      return unit;
     }
 
     function fillShell(section, t) {
@@ -309,9 +351,10 @@
       }
       var p = section.querySelector("p.highlight");
       p.textContent = "";
-      t.spans.forEach(function (span) {
+      t.spans.forEach(function (span, k) {
         var part = el("span", span[0] >= 0 ? "tok" : "gap");
         if (span[0] >= 0) part.dataset.pos = String(span[0]);
+        if (t.spanWord[k] >= 0) part.dataset.word = String(t.spanWord[k]);
         appendRuns(part, span.slice(1));
         p.appendChild(part);
       });
@@ -321,15 +364,28 @@
         appendRuns(dropped, t.dropped);
         p.appendChild(dropped);
       }
-      var picker = section.querySelector(".pick-method");
-      highlight(section, t, picker.value);
-      picker.addEventListener("change", function () { highlight(section, t, picker.value); });
+      var picker = section.querySelector(".pick-method"), unitPick = section.querySelector(".pick-unit");
+      if (t.words) {
+        section.querySelectorAll(".for-words").forEach(function (e) { e.hidden = false; });
+        unitPick.options[0].textContent = "words (" + (t.words.mode === "ja" ? "morphemes" : "space-delimited") + ")";
+        unitPick.value = t.unit;
+        unitPick.addEventListener("change", function () {
+          highlight(section, t, picker.value, showUnit(section, t));
+          if (section.dataset.state === "drawn") drawMethods(section, t, tokenWindow(section, t));
+        });
+      } else {
+        section.querySelectorAll(".for-words").forEach(function (e) { e.remove(); });
+      }
+      fillMovers(section, t);
+      highlight(section, t, picker.value, showUnit(section, t));
+      picker.addEventListener("change", function () { highlight(section, t, picker.value, unitOf(section, t)); });
       if (t.ig) {
         var ig = slot(section, "ig");
         ig.hidden = false;
         ig.textContent = "Integrated Gradients: f(baseline) = " + fixed(t.ig.baseline, 4) + " → f(x) = " + fixed(t.ig.explained, 4) +
           "; attributions sum to " + fixed(t.ig.explained - t.ig.baseline + t.ig.delta, 4) + ", convergence delta " + signed(t.ig.delta, 4) +
-          " (" + (t.ig.deltaRelative === null ? "–" : (100 * t.ig.deltaRelative).toFixed(1)) + "% of |f(x) − f(baseline)|).";
+          " (" + (t.ig.deltaRelative === null ? "–" : (100 * t.ig.deltaRelative).toFixed(1)) + "% of |f(x) − f(baseline)|)" +
+          (t.ig.steps ? ", " + t.ig.steps + " integration steps." : ".");
         if (t.ig.warn) ig.appendChild(el("span", "flag", " Warning: the delta exceeds 5% of the difference; raise --ig-steps for exact attributions."));
       } else {
         section.querySelectorAll(".for-ig").forEach(function (e) { e.remove(); });
@@ -383,9 +439,9 @@
     var queue = [];
     var drawing = false;
     var observer = new IntersectionObserver(function (entries) {
-      entries.forEach(function (entry) {
-        var section = entry.target;
-        if (entry.isIntersecting) {
+      entries.forEach(function (change) {
+        var section = change.target;
+        if (change.isIntersecting) {
           visible.add(section);
           request(section, false);
         } else {
@@ -705,9 +761,9 @@
       box.appendChild(el("span", null, " " + top.toFixed(3) + " (weight)"));
       return box;
     }
-    function maxOf(t, w, view) {
+    function maxOf(t, weights, view) {
       var top = 0, n = t.n;
-      for (var k = 0; k < w.length; k++) if (w[k] > top && !(view === RENORM && t.special[k % n])) top = w[k];
+      for (var k = 0; k < weights.length; k++) if (weights[k] > top && !(view === RENORM && t.special[k % n])) top = weights[k];
       return top;
     }
     function heatmap(box, t, m, r) {
@@ -772,16 +828,30 @@
     }
 
     // ---- the other charts of a text ----------------------------------------------------------
-    function methodRows(t, win) {
-      var rows = [];
+    // One row per method and token (or word) of the window; labels are the tokens (or word surfaces).
+    function methodRows(t, win, unit) {
+      var rows = [], words = unit === "words" ? t.words : null;
+      var labels = words ? words.labels : t.tokens, all = words ? words.methods : t.methods;
       payload.methodTitles.forEach(function (pair, order) {
-        var scores = t.methods[pair[0]];
+        var scores = all[pair[0]];
         if (!scores) return;
         for (var j = win[0]; j < win[1]; j++) {
-          rows.push({ method: pair[1], order: order, pos: j, token: t.tokens[j], value: scores.value[j], rel: scores.rel[j] });
+          if (scores.value[j] === null) continue;  // a word no token reaches: no score
+          rows.push({ method: pair[1], order: order, pos: j, token: labels[j], value: scores.value[j], rel: scores.rel[j] });
         }
       });
       return rows;
+    }
+    // The method bars of the unit shown; words take a window of as many words as tokens.
+    function drawMethods(section, t, win) {
+      var unit = showUnit(section, t);
+      if (unit === "words") {
+        var count = t.words.labels.length, size = win[1] - win[0];
+        var start = Math.max(0, Math.min(win[0], count - size));
+        win = [start, Math.min(count, start + size)];
+      }
+      return show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t, win, unit) },
+        unit === "words" ? t.words.labels : t.tokens);
     }
     // Integrated Gradients as a walk: f(baseline), each content token's share, f(x).
     function waterfall(t, win) {
@@ -830,18 +900,32 @@
       var body = section.querySelector("table.faith tbody");
       if (!body) return;
       body.textContent = "";
+      var byWord = t.faith.words;
+      if (byWord && section.querySelectorAll("table.faith thead th").length === 3) {
+        var head = section.querySelector("table.faith thead tr");
+        head.appendChild(el("th", null, "comprehensiveness, whole words"));
+        head.appendChild(el("th", null, "sufficiency, whole words"));
+      }
       payload.methodTitles.forEach(function (pair, order) {
         if (t.faith.comprehensiveness[order] === null) return;
         var tr = el("tr");
         tr.appendChild(el("td", null, pair[1]));
         tr.appendChild(el("td", "num", sig(t.faith.comprehensiveness[order])));
         tr.appendChild(el("td", "num", sig(t.faith.sufficiency[order])));
+        if (byWord) {
+          tr.appendChild(el("td", "num", sig(byWord.comprehensiveness[order])));
+          tr.appendChild(el("td", "num", sig(byWord.sufficiency[order])));
+        }
         body.appendChild(tr);
       });
       var random = t.faith.random, tr = el("tr", "muted");
       tr.appendChild(el("td", null, "random (mean ± sd)"));
       tr.appendChild(el("td", "num", sig(random[0]) + " ± " + sig(random[1])));
       tr.appendChild(el("td", "num", sig(random[2]) + " ± " + sig(random[3])));
+      if (byWord) {
+        tr.appendChild(el("td", "num", sig(byWord.random[0]) + " ± " + sig(byWord.random[1])));
+        tr.appendChild(el("td", "num", sig(byWord.random[2]) + " ± " + sig(byWord.random[3])));
+      }
       body.appendChild(tr);
       slot(section, "normaliser").textContent = t.faith.normalised
         ? "Divided by |f(x) − f(every token masked)| = " + fixed(t.faith.normaliser, 4) + "."
@@ -851,12 +935,12 @@
     function drawScores(section, t) {
       var win = tokenWindow(section, t);
       var steps = [
-        function () { return show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t, win) }, t.tokens); }
+        function () { return drawMethods(section, t, win); }
       ];
       if (t.ig && t.methods.integrated_gradients) {
         steps.push(function () {
-          var w = waterfall(t, win);
-          return show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: w.rows }, w.labels);
+          var walk = waterfall(t, win);
+          return show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: walk.rows }, walk.labels);
         });
       }
       if (t.faith) {
@@ -1000,6 +1084,105 @@
       });
     }
 
+    // --- Words across all texts: lists, chart and the texts of a word. ---------------------------
+    // Every word is user text: it only ever reaches the page through textContent and chart data.
+
+    function tableCell(row, tag, text, cls) {
+      var el = document.createElement(tag);
+      el.textContent = text;
+      if (cls) el.className = cls;
+      row.appendChild(el);
+      return el;
+    }
+
+    function fmt(x, digits) { return x === null || x === undefined ? "\u2013" : (x >= 0 ? "+" : "") + Number(x).toPrecision(digits || 3); }
+
+    function wordTable(table, rows, corpus, pick) {
+      table.textContent = "";
+      var head = table.createTHead().insertRow();
+      ["word", "texts", "mean", "95% interval", "total", "share", "forms"].forEach(function (h) { tableCell(head, "th", h); });
+      var body = table.createTBody();
+      if (!rows.length) { tableCell(body.insertRow(), "td", "no word is seen in that many texts", "muted").colSpan = 7; return; }
+      rows.forEach(function (w) {
+        var tr = body.insertRow(), td = tableCell(tr, "td", "");
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "corpus-word";
+        button.textContent = w.lemma;
+        button.dataset.index = String(corpus.words.indexOf(w));
+        button.addEventListener("click", function () { pick(w); });
+        td.appendChild(button);
+        tableCell(tr, "td", String(w.n), "num");
+        tableCell(tr, "td", fmt(w.mean), "num");
+        tableCell(tr, "td", w.lo === null ? "\u2013" : fmt(w.lo) + " \u2026 " + fmt(w.hi), "num");
+        tableCell(tr, "td", fmt(w.total), "num");
+        tableCell(tr, "td", w.share === null ? "\u2013" : (100 * w.share).toFixed(1) + "%", "num");
+        tableCell(tr, "td", w.surfaces.join(" \u00b7 "), "surfaces");
+      });
+    }
+
+    function startCorpus(section, corpus) {
+      if (!section) return Promise.resolve();
+      var minInput = section.querySelector(".corpus-min"), find = section.querySelector(".corpus-find");
+      var listOut = section.querySelector(".corpus-texts"), previews = new Map();
+      corpus.texts.forEach(function (entry) { previews.set(entry.id, entry.preview); });
+
+      function pick(w) {
+        listOut.textContent = "";
+        var h = document.createElement("h3");
+        h.textContent = "Texts containing \u201c" + w.lemma + "\u201d (" + w.ids.length + "; as " + w.surfaces.join(", ") + ")";
+        listOut.appendChild(h);
+        var ul = document.createElement("ul");
+        ul.className = "corpus-text-list";
+        w.ids.forEach(function (id) {
+          var li = document.createElement("li"), a = document.createElement("a");
+          a.href = "#text-" + id;
+          a.textContent = "#" + id;
+          li.appendChild(a);
+          var span = document.createElement("span");
+          span.textContent = " " + (previews.get(id) || "");
+          li.appendChild(span);
+          ul.appendChild(li);
+        });
+        listOut.appendChild(ul);
+        listOut.dataset.lemma = w.lemma;
+      }
+
+      function chosen(direction, min) {
+        var sign = direction === "raise" ? 1 : -1;
+        return corpus.words.filter(function (w) { return w.n >= min && w.mean !== null && sign * w.mean > 0; })
+          .sort(function (a, b) { return sign * (b.mean - a.mean) || b.n - a.n || (a.lemma < b.lemma ? -1 : a.lemma > b.lemma ? 1 : 0); })
+          .slice(0, corpus.k);
+      }
+
+      function refresh() {
+        var min = Math.max(1, Math.floor(Number(minInput.value)) || 1);
+        var up = chosen("raise", min), down = chosen("lower", min);
+        wordTable(section.querySelector(".corpus-raise"), up, corpus, pick);
+        wordTable(section.querySelector(".corpus-lower"), down, corpus, pick);
+        var rows = [], labels = [];
+        up.concat(down.slice().reverse()).forEach(function (w, rank) {
+          labels.push(w.lemma);
+          rows.push({ rank: rank, word: w.lemma, mean: w.mean, lo: w.lo, hi: w.hi, n: w.n, dir: w.mean > 0 ? "raises" : "lowers" });
+        });
+        return show(section.querySelector('[data-chart="corpus"]'), payload.specs.corpus, { words: rows }, labels);
+      }
+
+      function search() {
+        var q = find.value.trim(), box = section.querySelector(".corpus-found");
+        if (!q) { box.hidden = true; return; }
+        var found = corpus.words.filter(function (w) {
+          return w.lemma.indexOf(q) >= 0 || w.surfaces.some(function (s) { return s.indexOf(q) >= 0; });
+        }).slice(0, 50);
+        wordTable(section.querySelector(".corpus-matches"), found, corpus, pick);
+        box.hidden = false;
+      }
+
+      minInput.addEventListener("input", refresh);
+      find.addEventListener("input", search);
+      return refresh();
+    }
+
     function start() {
       wireOverview();
       computeRows();
@@ -1011,6 +1194,8 @@
         renderTable();
       }));
       jobs.push(nextTask().then(warmUp).then(nextTask).then(overviewChart));
+      var corpus = document.querySelector("section.corpus");
+      if (corpus && payload.corpus) jobs.push(nextTask().then(function () { return startCorpus(corpus, payload.corpus); }));
       var mean = document.querySelector('section.methods [data-chart="agreement"]');
       if (mean && payload.agreement) {
         jobs.push(nextTask().then(function () {

@@ -82,6 +82,13 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+# Text sections out of view skip layout (``content-visibility: auto``), and Chromium's
+# ``innerText`` of skipped content is empty: lay every section out while reading what a reader
+# sees there once scrolled to it. (Set through the CSSOM, which the page's CSP allows.)
+REVEAL = "document.querySelectorAll('section.text').forEach(s => { s.style.contentVisibility = 'visible'; });"
+UNREVEAL = "document.querySelectorAll('section.text').forEach(s => { s.style.contentVisibility = ''; });"
+
+
 @dataclass
 class Visit:
     """One opened page and everything it did; valid inside :func:`visit`'s ``with`` block."""
@@ -107,11 +114,12 @@ class Visit:
         return list(self.page.evaluate("() => window.__reportgen_csp || []"))
 
     def visible_text(self, selector: str = "body") -> str:
-        """What a reader sees in the first element matching ``selector`` (``innerText``)."""
-        return str(self.page.eval_on_selector(selector, "e => e.innerText"))
+        """What a reader sees in the first element matching ``selector`` (``innerText``), once
+        scrolled there (see :data:`REVEAL`)."""
+        return str(self.page.eval_on_selector(selector, f"e => {{ {REVEAL} const t = e.innerText; {UNREVEAL} return t; }}"))
 
     def visible_texts(self, selector: str) -> list[str]:
-        return list(self.page.eval_on_selector_all(selector, "es => es.map(e => e.innerText)"))
+        return list(self.page.eval_on_selector_all(selector, f"es => {{ {REVEAL} const t = es.map(e => e.innerText); {UNREVEAL} return t; }}"))
 
     def chart_states(self) -> dict[str, str]:
         """``data-state`` of every ``.chart``, keyed ``"<section id>/<data-chart>/<n>"``."""

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_MODEL = REPO / "samples" / "model"
 SAMPLE_TEXTS = REPO / "samples" / "texts.txt"
+
+ONE_THREAD = ("--threads", "1")
+"""Options for every ``reportgen run`` the tests make. By default a run sets torch's threads, for
+its whole process, to the machine's physical cores; on a shared 2-core machine two threads
+spin-wait for each other and runs take several times longer. No test here is about the thread
+count (``--threads`` and its default have their own tests)."""
 
 CORPUS = """\
 本日はご来店いただき、誠にありがとうございます。
@@ -143,3 +153,67 @@ def texts_file(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+# --- the wheel and the demo run from it (shared: both are slow and only read afterwards) ----------
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built with hatchling exactly as ``pip install .`` builds it."""
+    from hatchling.builders.wheel import WheelBuilder
+
+    out = tmp_path_factory.mktemp("wheel")
+    built = list(WheelBuilder(str(REPO)).build(directory=str(out), versions=["standard"]))
+    assert len(built) == 1
+    return Path(built[0])
+
+
+@dataclass(frozen=True)
+class WheelDemo:
+    site: Path
+    """Where the wheel was unpacked (the only place ``reportgen`` is imported from)."""
+    work: Path
+    """The folder ``reportgen demo`` ran in, far from the repository."""
+    result: "subprocess.CompletedProcess[str]"
+
+    @property
+    def reports(self) -> list[Path]:
+        return sorted((self.work / "reports").glob("report-*.html"))
+
+
+@pytest.fixture(scope="session")
+def wheel_demo(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> WheelDemo:
+    """``reportgen demo`` run by a fresh interpreter from the unpacked wheel, in an empty folder.
+
+    The packaging test checks the run; the browser tests open the report it wrote (the demo
+    report, made by the same code): one demo run serves both.
+    """
+    root = tmp_path_factory.mktemp("wheel-demo")
+    site, work = root / "site", root / "elsewhere"
+    zipfile.ZipFile(wheel).extractall(site)
+    work.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "HF_HUB_OFFLINE": "1",
+        "SOURCE_DATE_EPOCH": "1764000000",
+    }
+    # One CPU for the run (its affinity, set before reportgen is imported): reportgen then uses
+    # one torch thread, as a user's run on a one-core container would (`demo` has no
+    # --threads); see ONE_THREAD for why.
+    cpu = max(os.sched_getaffinity(0))
+    code = (
+        f"import os, sys; os.sched_setaffinity(0, {{{cpu}}}); "
+        "from reportgen.cli import app; sys.argv = ['reportgen', 'demo']; app()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    return WheelDemo(site=site, work=work, result=result)
+
+
+@pytest.fixture(scope="session")
+def demo_report(wheel_demo: WheelDemo) -> Path:
+    """The demo report (see :func:`wheel_demo`)."""
+    assert wheel_demo.result.returncode == 0, wheel_demo.result.stderr
+    [report] = wheel_demo.reports
+    return report

@@ -2,11 +2,15 @@
 
 Two texts of a made-up SentencePiece model ("▁" word starts, one lone "▁" piece, one truncated
 text), three methods (one never negative, two signed, one of them Integrated Gradients with its
-baseline and delta), faithfulness results for each, and the real agreement computation. Every
+baseline and delta), faithfulness results for each (per token and per word), the real agreement
+computation and the real word segmentation (MeCab: お茶 / を / どうぞ and 今日 / は / 来 / て / くれ /
+て / ありがとう, of which only 今日 and は are reached by the truncated text's tokens). Every
 number is chosen here, so the tests can compute what each stage must produce by hand.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -14,7 +18,9 @@ from reportgen.agreement import agreement
 from reportgen.budget import display_attention
 from reportgen.inputs import InputText
 from reportgen.report import RunInfo, build_report
+from reportgen.words import with_words
 from reportgen.types import (
+    QUANT_SCALE,
     DeletionCurve,
     EncodedText,
     Faithfulness,
@@ -96,6 +102,7 @@ def extraction(t: int) -> TextExtraction:
         prediction=PREDICTIONS[t],
         predicted_label=None,
         layer_mean=heads.mean(axis=1).astype(np.float32),
+        heads_q=np.rint(heads * QUANT_SCALE).astype(np.uint16),
     )
 
 
@@ -109,7 +116,7 @@ def token_scores(name: str, t: int) -> TokenScores:
     return TokenScores(name, t, values, IG_BASELINES[t], delta, abs(delta) / abs(difference))
 
 
-def faithfulness(t: int, method: str, comprehensiveness: float) -> Faithfulness:
+def faithfulness(t: int, method: str, comprehensiveness: float, unit: str = "token") -> Faithfulness:
     curve = DeletionCurve(
         fractions=FRACTIONS,
         removed=(1, 2),
@@ -130,13 +137,30 @@ def faithfulness(t: int, method: str, comprehensiveness: float) -> Faithfulness:
         curve=curve,
         comprehensiveness_std=0.05 if method == "random" else None,
         sufficiency_std=0.02 if method == "random" else None,
+        unit=unit,
     )
 
 
 COMPREHENSIVENESS = {"cls_attention": 0.2, "grad_input": 0.6, "integrated_gradients": 0.5, "random": 0.3}
+WORD_COMPREHENSIVENESS = {"cls_attention": 0.25, "grad_input": 0.4, "integrated_gradients": 0.7, "random": 0.35}
 
 
-def faithfulness_report() -> FaithfulnessReport:
+def word_faithfulness_report() -> FaithfulnessReport:
+    per_text = tuple(
+        faithfulness(t, name, WORD_COMPREHENSIVENESS[name], "word")
+        for t in range(2)
+        for name in [*(m.name for m in METHODS), "random"]
+    )
+    summary = (
+        MethodSummary("integrated_gradients", 0.7, 0.1, 0.6, 1, 1.0, 2, True),
+        MethodSummary("grad_input", 0.4, 0.1, 0.3, 2, 1.0, 2, True),
+        MethodSummary("cls_attention", 0.25, 0.1, 0.15, 3, 0.0, 2, True),
+        MethodSummary("random", 0.35, 0.1, 0.25, None, None, 2, True),
+    )
+    return FaithfulnessReport(per_text, summary, "integrated_gradients", FRACTIONS, ("word rule",), unit="word")
+
+
+def faithfulness_report(with_words: bool = True) -> FaithfulnessReport:
     per_text = tuple(
         faithfulness(t, name, COMPREHENSIVENESS[name]) for t in range(2) for name in [*(m.name for m in METHODS), "random"]
     )
@@ -146,10 +170,14 @@ def faithfulness_report() -> FaithfulnessReport:
         MethodSummary("cls_attention", 0.2, 0.1, 0.1, 3, 0.0, 2, True),
         MethodSummary("random", 0.3, 0.1, 0.2, None, None, 2, True),
     )
-    return FaithfulnessReport(per_text, summary, "grad_input", FRACTIONS, ("rule one", "rule two"))
+    return FaithfulnessReport(
+        per_text, summary, "grad_input", FRACTIONS, ("rule one", "rule two"),
+        by_word=word_faithfulness_report() if with_words else None,
+    )
 
 
-def records(with_faithfulness: bool = True, with_agreement: bool = True) -> list[TextRecord]:
+def records(with_faithfulness: bool = True, with_agreement: bool = True, words: str = "auto") -> list[TextRecord]:
+    """``words``: a ``--words`` mode (``pieces``: no words)."""
     faith = faithfulness_report()
     agreed = agreement(
         [extraction(t).encoded.special for t in range(2)],
@@ -167,6 +195,10 @@ def records(with_faithfulness: bool = True, with_agreement: bool = True) -> list
                 display=display_attention(attention(t)),
             )
         )
+    out = with_words(out, words)
+    if with_faithfulness and words != "pieces":
+        word_faith = word_faithfulness_report()
+        out = [replace(r, word_faithfulness={f.method: f for f in word_faith.for_text(r.text_id)}) for r in out]
     return out
 
 
@@ -199,8 +231,8 @@ RUN = RunInfo(
 )
 
 
-def report(with_faithfulness: bool = True, with_agreement: bool = True, methods=METHODS):
-    recs = records(with_faithfulness, with_agreement)
+def report(with_faithfulness: bool = True, with_agreement: bool = True, methods=METHODS, words: str = "auto"):
+    recs = records(with_faithfulness, with_agreement, words)
     agreed = None
     if with_agreement:
         agreed = agreement(
@@ -211,7 +243,7 @@ def report(with_faithfulness: bool = True, with_agreement: bool = True, methods=
         MODEL,
         recs,
         list(methods),
-        faithfulness=faithfulness_report() if with_faithfulness else None,
+        faithfulness=faithfulness_report(with_words=words != "pieces") if with_faithfulness else None,
         agreement=agreed,
         ig_tolerance=0.05,
     )

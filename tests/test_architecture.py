@@ -17,6 +17,8 @@ TORCH_FREE = (
     "reportgen.render",
     "reportgen.export",
     "reportgen.visible",
+    "reportgen.data",
+    "reportgen.words",
 )
 
 

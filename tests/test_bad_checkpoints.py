@@ -19,7 +19,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import CORPUS
+from conftest import CORPUS, ONE_THREAD
 from reportgen.cli import app
 from reportgen.loading import ModelLoadError, check_attentions, load_model
 
@@ -45,6 +45,8 @@ class CustomObject:
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
+    if args and args[0] == "run":
+        args = (*args, *ONE_THREAD)
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
 

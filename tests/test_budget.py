@@ -161,11 +161,17 @@ def test_what_each_rung_keeps_in_the_page(rung: int) -> None:
             text = json.loads(_inflate(detail))
             assert len(text["bars"]["cls"]) == len(handmade.PIECES[t])
             assert set(text["methods"]) == {m.name for m in handmade.METHODS}
+            # Word scores travel in the detail block, the same lazy, compressed path.
+            assert text["words"] is not None and text["words"]["labels"]
         if att is not None:
             heads = handmade.attention(t)
             np.testing.assert_array_equal(
                 np.frombuffer(_inflate(att), dtype=np.uint8), budget.rung_codes(heads, rung).ravel()
             )
+    if rung == budget.SUMMARY:
+        # No detail block: the text's word scores are left out with it, and the page says so.
+        assert "word scores" in budget.RUNG_LEFT_OUT[rung]
+        assert fitted.data["budget"]["leftOut"][rung] == budget.RUNG_LEFT_OUT[rung]
     sentences = " ".join(fitted.fit.sentences())
     if rung == budget.FULL:
         assert "Every text keeps full detail" in sentences

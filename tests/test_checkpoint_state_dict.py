@@ -11,6 +11,7 @@ from torch import nn
 from transformers import AlbertConfig, AlbertModel, AutoTokenizer
 from typer.testing import CliRunner
 
+from conftest import ONE_THREAD
 from reportgen.cli import app
 from reportgen.loading import ModelLoadError, load_model
 
@@ -55,7 +56,8 @@ def test_state_dict_round_trip_gives_the_modules_predictions(
     out, table = tmp_path / "r.html", tmp_path / "t.csv"
     result = CliRunner().invoke(
         app,
-        ["run", str(source), "--model", str(tiny_model), "--checkpoint", str(path), "--out", str(out), "--csv", str(table)],
+        ["run", str(source), "--model", str(tiny_model), "--checkpoint", str(path), "--out", str(out), "--csv", str(table),
+         *ONE_THREAD],
     )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(table.open(encoding="utf-8")))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import ONE_THREAD
 from reportgen import __version__
 from reportgen.cli import app
 from reportgen.export import TOKEN_COLUMNS
@@ -17,12 +18,17 @@ from reportgen.extraction import encode_texts, extract
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
 
-from pagedata import texts_in
+from pagedata import payload, texts_in
 
 TEXTS = ["本日はご来店いただき、誠にありがとうございます。", "今日は来てくれてありがとう。", "ご注文の商品は明日発送いたします。"]
+# Tests of input reading and option handling run one cheap method: the explanation methods
+# (gradients, Integrated Gradients and their faithfulness) are tested on their own elsewhere.
+CHEAP = ("--methods", "cls_attention")
 
 
 def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    if args and args[0] == "run":
+        args = (*args, *ONE_THREAD)
     result = CliRunner().invoke(app, list(args), input=stdin)
     return result.exit_code, result.output
 
@@ -59,7 +65,7 @@ def test_every_input_format(fmt: str, tiny_model: Path, tmp_path: Path) -> None:
     else:
         stdin = "\n".join(TEXTS) + "\n"
         extra = ["-"]
-    code, output = invoke("run", *extra, "--model", str(tiny_model), "--out", str(out), "--csv", str(table), stdin=stdin)
+    code, output = invoke("run", *extra, "--model", str(tiny_model), "--out", str(out), "--csv", str(table), *CHEAP, stdin=stdin)
     assert code == 0, output
     assert str(out) in output and str(table) in output
     rows = read_rows(table)
@@ -68,10 +74,21 @@ def test_every_input_format(fmt: str, tiny_model: Path, tmp_path: Path) -> None:
     assert texts_in(html) == TEXTS
     if fmt == "txt":
         assert "2 blank lines skipped" in html
-    if fmt in ("csv", "tsv"):
+    if fmt in ("txt", "stdin"):
+        assert {r["gold"] for r in rows} == {""}
+        assert payload(html)["overview"]["gold"] == [None] * len(TEXTS)
+        assert 'data-gold="0"' in html  # the overview table has no gold or error column
+    else:
         golds = {int(r["text_id"]): float(r["gold"]) for r in rows}
-        assert golds == {0: 0.0, 1: 0.5, 2: 1.0}
-        assert "error" in html
+        assert golds == ({0: 0.0, 1: 0.5, 2: 1.0} if fmt in ("csv", "tsv") else {0: 0.5, 1: 0.5, 2: 0.5})
+        # The page shows each gold score beside the prediction with the signed error
+        # (prediction - gold), in the overview table and in the text's own heading; both are
+        # drawn by the page's script from the overview data.
+        assert 'data-gold="1"' in html
+        overview = payload(html)["overview"]
+        assert overview["gold"] == [golds[i] for i in range(len(TEXTS))]
+        predictions = {int(r["text_id"]): float(r["prediction"]) for r in rows}
+        assert overview["prediction"] == pytest.approx([predictions[i] for i in range(len(TEXTS))], abs=1e-6)
 
 
 def test_csv_export_schema_and_values(tiny_model: Path, tmp_path: Path) -> None:
@@ -123,7 +140,7 @@ def test_default_out_is_a_new_file_under_reports(tiny_model: Path, tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     source = tmp_path / "in.txt"
     source.write_text(TEXTS[0], encoding="utf-8")
-    code, output = invoke("run", str(source), "--model", str(tiny_model))
+    code, output = invoke("run", str(source), "--model", str(tiny_model), *CHEAP)
     assert code == 0, output
     written = list((tmp_path / "reports").glob("report-*.html"))
     assert len(written) == 1 and str(written[0].relative_to(tmp_path)) in output

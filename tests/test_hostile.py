@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from browser import SENTINEL, chromium, visit
+from browser import REVEAL, UNREVEAL, SENTINEL, Visit, chromium, visit
+from conftest import ONE_THREAD
 from reportgen.cli import app
 
 S = SENTINEL
@@ -91,7 +92,8 @@ def hostile_report(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     out, table = folder / "report.html", folder / "tokens.csv"
     result = CliRunner().invoke(
         app,
-        ["run", *write_inputs(folder), "--model", str(tiny_model), "--out", str(out), "--csv", str(table), "--title", TITLE],
+        ["run", *write_inputs(folder), "--model", str(tiny_model), "--out", str(out), "--csv", str(table), "--title", TITLE,
+         *ONE_THREAD],
     )
     assert result.exit_code == 0, result.output
     return out, table
@@ -101,6 +103,14 @@ def hostile_report(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -
 def browser() -> Iterator[object]:
     with chromium() as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def hostile_page(hostile_report: tuple[Path, Path], browser: object) -> Iterator[Visit]:
+    """The hostile report opened once: the tests below share one load (and one Vega bundle
+    evaluation); the first opens every text as a deep link does, the next reads what is drawn."""
+    with visit(browser, hostile_report[0]) as page:
+        yield page
 
 
 def test_inputs_read_back_exactly(hostile_report: tuple[Path, Path]) -> None:
@@ -133,47 +143,56 @@ def test_report_static_html_keeps_texts_inert(hostile_report: tuple[Path, Path])
     assert "\x00" not in html and "\r" not in html and "\u202e" not in html and "\u2028" not in html
 
 
-def test_hostile_texts_shown_literally_and_never_run(hostile_report: tuple[Path, Path], browser: object) -> None:
-    with visit(browser, hostile_report[0]) as page:
-        assert page.dialogs == []
-        assert page.sentinel() is None
-        assert page.outside_requests == [] and page.attempted_requests == []
-        assert page.csp_violations == []
-        assert page.page_errors == []
-        states = page.chart_states()
-        assert states and set(states.values()) <= {"done", ""}, states  # drawn, or not yet in view
+def test_hostile_texts_shown_literally_and_never_run(hostile_page: Visit) -> None:
+    page = hostile_page
+    assert page.dialogs == []
+    assert page.sentinel() is None
+    assert page.outside_requests == [] and page.attempted_requests == []
+    assert page.csp_violations == []
+    assert page.page_errors == []
+    states = page.chart_states()
+    assert states and set(states.values()) <= {"done", ""}, states  # drawn, or not yet in view
 
-        assert page.visible_text("h1") == TITLE_SHOWN
-        assert page.page.title() == TITLE_SHOWN
-        snippets = page.visible_texts("table.texts td.snippet")
-        for i, (text, shown, stand_ins) in enumerate(CORPUS):
-            where = f"#text-{i} p.highlight"
-            assert page.visible_text(where) == shown, f"text {i}: {text[:60]!r}"
-            assert len(page.page.query_selector_all(f"{where} .ctl")) == stand_ins, f"text {i}"
-            # The overview shows the start of each text (80 characters, then an ellipsis).
-            start, whole = " ".join(snippets[i].removesuffix("…").split()), " ".join(shown.split())
-            assert whole.startswith(start) and len(start) >= min(60, len(whole)), f"text {i}"
-        assert page.page.query_selector("table.texts b, table.texts img, table.texts script, table.texts svg") is None
+    assert page.visible_text("h1") == TITLE_SHOWN
+    assert page.page.title() == TITLE_SHOWN
+    snippets = page.visible_texts("table.texts td.snippet")
+    assert len(snippets) == len(CORPUS)
+    # Per text: what the reader sees in its highlight and how many stand-ins it holds (one query).
+    highlights = page.page.evaluate(
+        """n => { """ + REVEAL + """ const got = Array.from({length: n}, (_, i) => {
+             const p = document.querySelector('#text-' + i + ' p.highlight');
+             return p && [p.innerText, document.querySelectorAll('#text-' + i + ' p.highlight .ctl').length];
+           }); """ + UNREVEAL + """ return got; }""",
+        len(CORPUS),
+    )
+    for i, (text, shown, stand_ins) in enumerate(CORPUS):
+        assert highlights[i] is not None, f"text {i}: no highlight"
+        assert highlights[i][0] == shown, f"text {i}: {text[:60]!r}"
+        assert highlights[i][1] == stand_ins, f"text {i}"
+        # The overview shows the start of each text (80 characters, then an ellipsis).
+        start, whole = " ".join(snippets[i].removesuffix("…").split()), " ".join(shown.split())
+        assert whole.startswith(start) and len(start) >= min(60, len(whole)), f"text {i}"
+    assert page.page.query_selector("table.texts b, table.texts img, table.texts script, table.texts svg") is None
 
-        # Drawing on demand opens no new path for markup: draw every text, as a deep link does.
-        for i in range(len(CORPUS)):
-            page.open_text(i)
-        assert page.dialogs == [] and page.sentinel() is None
-        assert page.outside_requests == [] and page.attempted_requests == [] and page.csp_violations == []
-        assert page.page_errors == [] and page.console_errors == []
-        assert set(page.chart_states().values()) <= {"done", "released", ""}
+    # Drawing on demand opens no new path for markup: draw every text, as a deep link does.
+    for i in range(len(CORPUS)):
+        page.open_text(i)
+    assert page.dialogs == [] and page.sentinel() is None
+    assert page.outside_requests == [] and page.attempted_requests == [] and page.csp_violations == []
+    assert page.page_errors == [] and page.console_errors == []
+    assert set(page.chart_states().values()) <= {"done", "released", ""}
 
 
-def test_long_line_truncated_and_marked(hostile_report: tuple[Path, Path], browser: object) -> None:
-    with visit(browser, hostile_report[0], wait_charts=False, wait_texts=True) as page:
-        section = f"#text-{LONG_ID}"
-        assert "truncated from" in page.visible_text(f"{section} p.source .flag")
-        dropped = page.visible_text(f"{section} p.highlight .dropped")
-        assert len(dropped) > 4_000 and LONG.endswith(dropped)
-        style = page.page.eval_on_selector(f"{section} .dropped", "e => getComputedStyle(e).textDecorationLine")
-        assert style == "line-through"
-        row = page.page.query_selector_all("table.texts tbody tr")[LONG_ID]
-        assert "cut" in row.inner_text()
+def test_long_line_truncated_and_marked(hostile_page: Visit) -> None:
+    page = hostile_page
+    section = f"#text-{LONG_ID}"
+    assert "truncated from" in page.visible_text(f"{section} p.source .flag")
+    dropped = page.visible_text(f"{section} p.highlight .dropped")
+    assert len(dropped) > 4_000 and LONG.endswith(dropped)
+    style = page.page.eval_on_selector(f"{section} .dropped", "e => getComputedStyle(e).textDecorationLine")
+    assert style == "line-through"
+    row = page.page.query_selector_all("table.texts tbody tr")[LONG_ID]
+    assert "cut" in row.inner_text()
 
 
 def test_hostile_tokens_in_chart_labels_and_tooltips(
@@ -216,7 +235,7 @@ def test_hostile_tokens_in_chart_labels_and_tooltips(
     source = tmp_path / "payloads.jsonl"
     source.write_text("\n".join(json.dumps({"text": p}) for p in payloads), encoding="utf-8")
     out = tmp_path / "tokens.html"
-    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out)])
+    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out), *ONE_THREAD])
     assert result.exit_code == 0, result.output
 
     shown = [p.replace("\u202e", "\\u202e").replace("\x00", "\u2400") for p in payloads]
@@ -242,16 +261,31 @@ def test_hostile_tokens_in_chart_labels_and_tooltips(
 
 
 def test_csp_blocks_every_fetch_and_the_harness_sees_requests(
-    hostile_report: tuple[Path, Path], browser: object, tmp_path: Path
+    hostile_report: tuple[Path, Path], browser: object, tiny_model: Path, tmp_path: Path
 ) -> None:
     """The page's own CSP stops fetches even from injected markup; without it the harness
-    records the request, so the zero-request assertions above can fail."""
-    html = hostile_report[0].read_text(encoding="utf-8")
-    assert html.index('http-equiv="Content-Security-Policy"') < html.index("<title>")
-    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    records the request, so the zero-request assertions above can fail.
+
+    The markup is injected into a one-text report whose policy is the hostile report's, to the
+    byte: the same page logic and policy, without drawing every chart of the hostile corpus."""
+    hostile_html = hostile_report[0].read_text(encoding="utf-8")
+    meta = re.search(r'<meta http-equiv="Content-Security-Policy"[^>]*>', hostile_html).group(0)
+    assert hostile_html.index(meta) < hostile_html.index("<title>")
+    policy = re.search(r'content="([^"]+)"', meta).group(1)
     directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
     assert directives["default-src"] == ["'none'"]
     assert directives.get("img-src") == ["data:"] and directives.get("connect-src") == ["'none'"]
+
+    source = tmp_path / "one.txt"
+    source.write_text(CORPUS[0][0] + "\n", encoding="utf-8")
+    small = tmp_path / "one.html"
+    result = CliRunner().invoke(
+        app, ["run", str(source), "--model", str(tiny_model), "--out", str(small), "--methods", "cls_attention", *ONE_THREAD]
+    )
+    assert result.exit_code == 0, result.output
+    html = small.read_text(encoding="utf-8")
+    assert re.findall(r'<meta http-equiv="Content-Security-Policy"[^>]*>', html) == [meta]
+    assert html.index(meta) < html.index("<title>")
     injected = (
         '<img src="http://127.0.0.1:9/pixel.png">'
         '<script>fetch("http://127.0.0.1:9/fetch").catch(function () {});</script>'
@@ -319,17 +353,14 @@ def shown_in_page(html: str) -> list[str]:
     return out
 
 
-def _cli_has(flag: str) -> bool:
-    return flag in CliRunner().invoke(app, ["run", "--help"], terminal_width=200).output
-
-
 @pytest.fixture(scope="module")
 def render_texts(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """Texts -> a .jsonl file -> the CLI (in process) -> the report's HTML."""
     folder = tmp_path_factory.mktemp("prop")
     counter = iter(range(10**9))
-    # The gradient methods add nothing to this trip and cost seconds per run.
-    fast = ["--no-gradients"] if _cli_has("--no-gradients") else []
+    # The explanation methods add nothing to this trip (the text is the same whatever shades
+    # it) and each adds charts for the browser to draw: one cheap method.
+    fast = ["--methods", "cls_attention", *ONE_THREAD]
 
     def render(texts: list[str]) -> tuple[Path, str]:
         source = folder / f"in{next(counter)}.jsonl"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import ONE_THREAD
 from reportgen.cli import app
 from reportgen.render import vega_bundle
 
@@ -64,7 +65,7 @@ def report_html(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> s
     source = folder / "texts.txt"
     source.write_text("本日はご来店いただき、誠にありがとうございます。\n" + HOSTILE + "\n今日は来てくれてありがとう。\n", encoding="utf-8")
     out = folder / "report.html"
-    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out)])
+    result = CliRunner().invoke(app, ["run", str(source), "--model", str(tiny_model), "--out", str(out), *ONE_THREAD])
     assert result.exit_code == 0, result.output
     return out.read_text(encoding="utf-8")
 
@@ -111,7 +112,8 @@ def test_texts_are_escaped_everywhere(report_html: str) -> None:
     assert HOSTILE in json.loads(_inflate(payload["overview"]["texts"]))
     shown = "".join(run if isinstance(run, str) else run[0] for span in _detail(payload, 1)["spans"] for run in span[1:])
     assert shown == HOSTILE
-    assert "49" not in "".join(tree.text)
+    # Never evaluated as a template: no "49" standing alone (numbers in the page may hold the digits).
+    assert not re.search(r"(?<![\w.])49(?![\w.])", "".join(tree.text))
     # In the JSON data block the text survives as data, with < and > escaped so it cannot end the script.
     data_attrs, data = tree.scripts[0]
     assert data_attrs.get("type") == "application/json"

@@ -17,13 +17,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import ONE_THREAD
 from reportgen.cli import app
 from reportgen.inputs import InputError, read_inputs
 
 OK = "本日はご来店いただき、誠にありがとうございます。"
+# Runs that get past the input stage use one cheap method: these tests are about reading input
+# and writing output; the explanation methods are tested on their own elsewhere.
+CHEAP = ("--methods", "cls_attention")
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    if args and args[0] == "run":
+        args = (*args, *ONE_THREAD)
     result = CliRunner().invoke(app, list(args), input=stdin)
     return result.exit_code, result.stdout, result.stderr
 
@@ -116,7 +122,7 @@ def test_existing_out_needs_force(tiny_model: Path, tmp_path: Path) -> None:
     code, _, stderr = run_cli("run", source, "--model", str(tiny_model), "--out", str(out))
     assert_one_line_error(code, stderr, "r.html: already exists; pass --force")
     assert out.read_text(encoding="utf-8") == "previous report"
-    code, stdout, stderr = run_cli("run", source, "--model", str(tiny_model), "--out", str(out), "--force")
+    code, stdout, stderr = run_cli("run", source, "--model", str(tiny_model), "--out", str(out), "--force", *CHEAP)
     assert code == 0, stderr
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
@@ -137,7 +143,8 @@ def test_encoding_override_reads_the_file(tiny_model: Path, tmp_path: Path) -> N
     source = write(tmp_path / "sj.txt", (OK + "\r\n今日は来てくれてありがとう。\r\n").encode("cp932"))
     table = tmp_path / "t.csv"
     code, _, stderr = run_cli(
-        "run", source, "--encoding", "cp932", "--model", str(tiny_model), "--out", str(tmp_path / "r.html"), "--csv", str(table)
+        "run", source, "--encoding", "cp932", "--model", str(tiny_model), "--out", str(tmp_path / "r.html"), "--csv", str(table),
+        *CHEAP,
     )
     assert code == 0, stderr
     with table.open(encoding="utf-8", newline="") as handle:
@@ -149,7 +156,7 @@ def test_over_long_text_is_truncated_and_marked(tiny_model: Path, tmp_path: Path
     long = "あいうえお" * 1000 + "THE-END"
     source = write(tmp_path / "a.txt", OK + "\n" + long + "\n")
     out, table = tmp_path / "r.html", tmp_path / "t.csv"
-    code, _, stderr = run_cli("run", source, "--model", str(tiny_model), "--out", str(out), "--csv", str(table))
+    code, _, stderr = run_cli("run", source, "--model", str(tiny_model), "--out", str(out), "--csv", str(table), *CHEAP)
     assert code == 0, stderr
     assert "1 truncated" in stderr
     with table.open(encoding="utf-8", newline="") as handle:

@@ -1,26 +1,17 @@
-"""The wheel carries templates, the sample model and texts, and the demo runs from it anywhere."""
+"""The wheel carries templates, the sample model and texts, and the demo runs from it anywhere.
+
+The wheel and the demo run from it are session fixtures (conftest.py): the browser tests open
+that same demo report.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-import pytest
+from conftest import WheelDemo
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from hatchling.builders.wheel import WheelBuilder
-
-    out = tmp_path_factory.mktemp("wheel")
-    built = list(WheelBuilder(str(REPO)).build(directory=str(out), versions=["standard"]))
-    assert len(built) == 1
-    return Path(built[0])
 
 
 def test_wheel_ships_templates_model_and_texts(wheel: Path) -> None:
@@ -59,16 +50,11 @@ def test_sdist_carries_the_training_data_with_its_credit(tmp_path: Path) -> None
     assert len([n for n in names if n.startswith("samples/data/aozora/") and n.endswith(".txt")]) == 13
 
 
-def test_demo_runs_from_the_installed_wheel_in_any_folder(wheel: Path, tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    zipfile.ZipFile(wheel).extractall(site)
-    work = tmp_path / "elsewhere"
-    work.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1", "SOURCE_DATE_EPOCH": "1764000000"}
-    code = "import sys; from reportgen.cli import app; sys.argv = ['reportgen', 'demo']; app()"
-    result = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+def test_demo_runs_from_the_installed_wheel_in_any_folder(wheel_demo: WheelDemo) -> None:
+    # The run itself: see the wheel_demo fixture (conftest.py).
+    result, site, work = wheel_demo.result, wheel_demo.site, wheel_demo.work
     assert result.returncode == 0, result.stderr
-    reports = list((work / "reports").glob("report-*.html"))
+    reports = wheel_demo.reports
     assert len(reports) == 1 and str(reports[0].relative_to(work)) in result.stdout
     html = reports[0].read_text(encoding="utf-8")
     assert str(site / "reportgen" / "samples" / "model") in html, "the demo must use the model inside the package"

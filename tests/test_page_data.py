@@ -49,6 +49,19 @@ def test_page_data_matches_the_typed_contract(data: page.PageData) -> None:
         assert set(text["bars"]) == _keys(page.BarValues)
         assert text["ig"] is not None and set(text["ig"]) == _keys(page.IntegratedGradientsData)
         assert text["faith"] is not None and set(text["faith"]) == _keys(page.FaithData)
+        assert text["faith"]["words"] is not None and set(text["faith"]["words"]) == _keys(page.WordFaithData)
+        assert len(text["spanWord"]) == len(text["spans"])
+        for group in text["movers"]:
+            assert set(group) == _keys(page.MoversData)
+        assert text["words"] is not None and set(text["words"]) == _keys(page.WordsData)
+        for values in text["words"]["methods"].values():
+            assert set(values) == _keys(page.MethodValues)
+    corpus = data["corpus"]
+    assert corpus is not None and set(corpus) == _keys(page.CorpusData)
+    for row in corpus["words"]:
+        assert set(row) == _keys(page.CorpusRow)
+    for entry in corpus["texts"]:
+        assert set(entry) == _keys(page.CorpusText)
 
 
 def test_the_script_reads_only_keys_of_the_contract() -> None:
@@ -67,6 +80,16 @@ def test_the_script_reads_only_keys_of_the_contract() -> None:
     assert read(r"t\.faith") and read(r"t\.faith") <= _keys(page.FaithData)
     assert read(r"t\.ig") and read(r"t\.ig") <= _keys(page.IntegratedGradientsData)
     assert read(r"t\.bars") and read(r"t\.bars") <= _keys(page.BarValues)
+    assert read(r"t\.faith\.words") <= _keys(page.WordFaithData)
+    # One text's words ("t.words" or "words" in the script) and the corpus block ("corpus").
+    read_from_words = set(re.findall(r"(?:\bt\.|(?<![\w.]))words\.([A-Za-z]+)", script))
+    assert read_from_words and read_from_words <= _keys(page.WordsData)
+    read_from_corpus = set(re.findall(r"\bcorpus\.([A-Za-z]+)", script))
+    assert read_from_corpus and read_from_corpus <= _keys(page.CorpusData)
+    # "w" is a corpus row in the script; "entry" one of the corpus's texts; "group" a movers list.
+    assert set(re.findall(r"\bw\.([A-Za-z]+)", script)) <= _keys(page.CorpusRow)
+    assert set(re.findall(r"\bentry\.([A-Za-z]+)", script)) <= _keys(page.CorpusText)
+    assert read("group") and read("group") <= _keys(page.MoversData)
 
 
 def test_page_data_is_strict_json_and_safe_in_a_script(data: page.PageData) -> None:
@@ -82,7 +105,7 @@ def test_page_data_is_strict_json_and_safe_in_a_script(data: page.PageData) -> N
 def test_theme_and_method_titles(data: page.PageData) -> None:
     assert data["shade"] == {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA}
     assert data["methodTitles"] == [[m.name, m.title] for m in handmade.METHODS]
-    assert set(data["specs"]) == {"overview", "bars", "methods", "waterfall", "deletion", "agreement"}
+    assert set(data["specs"]) == {"overview", "bars", "methods", "waterfall", "deletion", "agreement", "corpus"}
     assert data["heat"] == list(theme.HEATMAP_STOPS) and len(data["heat"]) == 11
 
 
@@ -141,6 +164,29 @@ def test_attention_block_holds_the_8_bit_codes_of_every_head(data: page.PageData
         # What the page draws from a code is within half a code step of the weight.
         drawn = budget.dequantise(codes.reshape(heads.shape))
         assert np.abs(np.sqrt(drawn) - np.sqrt(heads)).max() <= 0.5 / 255 + 1e-12
+
+
+def test_words_per_text_and_the_corpus_rows(data: page.PageData) -> None:
+    first, second = detail(data, 0), detail(data, 1)
+    assert first["unit"] == second["unit"] == "words"  # Japanese texts open on words
+    assert first["words"]["labels"] == ["お茶", "を", "どうぞ"]
+    # Integrated Gradients per word: お茶 = ▁お + 茶, どうぞ = the lone ▁ + どうぞ (it goes to the next word).
+    assert first["words"]["methods"]["integrated_gradients"]["value"] == pytest.approx([0.25 - 0.15, 0.01, 0.02 - 0.40])
+    # The truncated text: words after は were never seen, so they have no value (null, not 0).
+    assert second["words"]["labels"][:2] == ["今日", "は"]
+    assert second["words"]["methods"]["grad_input"]["value"][2:] == [None] * 5
+    rows = {r["lemma"]: r for r in data["corpus"]["words"]}
+    assert data["corpus"]["method"] == "integrated_gradients"  # the signed default method
+    assert set(rows) == {"お茶", "を", "どうぞ", "今日", "は"}  # unseen words are left out
+    assert rows["どうぞ"]["ids"] == [0] and rows["は"]["ids"] == [1]
+    assert rows["どうぞ"]["mean"] == pytest.approx(-0.38) and rows["どうぞ"]["lo"] is None
+    assert [t["id"] for t in data["corpus"]["texts"]] == [0, 1]
+
+
+def test_pieces_only_has_no_words_and_no_corpus() -> None:
+    data = page.page_data(handmade.report(words="pieces"))
+    assert data["corpus"] is None
+    assert all(detail(data, t)["words"] is None and detail(data, t)["unit"] == "pieces" for t in range(2))
 
 
 def test_deletion_curves_are_one_list_per_method(data: page.PageData) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import json
 import pickle
+import re
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 
 import handmade
 from browser import chromium, visit
+from pagedata import detail, payload as page_payload
 from reportgen import budget
 from reportgen.cli import app
 from reportgen.render import render_report
@@ -36,13 +38,13 @@ def browser() -> Iterator[object]:
         yield b
 
 
-@pytest.fixture(scope="module")
-def demo_report(sample_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "report.html"
-    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "every text in full detail" in result.output
-    return out
+# ``demo_report`` (conftest.py): the report ``reportgen demo`` wrote from the installed wheel,
+# shared with the packaging test (one demo run for both).
+
+
+def test_the_demo_keeps_every_text_in_full_detail(wheel_demo) -> None:  # noqa: ANN001
+    assert wheel_demo.result.returncode == 0, wheel_demo.result.stderr
+    assert "every text in full detail" in wheel_demo.result.stderr
 
 
 def _clean(page) -> None:  # noqa: ANN001
@@ -164,6 +166,35 @@ def test_overview_sorts_filters_and_opens_a_text(demo_report: Path, browser: obj
         _clean(page)
 
 
+def _rgba(css: str) -> tuple[int, int, int, float]:
+    """A computed CSS colour, ``rgb(r, g, b)`` or ``rgba(r, g, b, a)``, as numbers."""
+    parts = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)", css)
+    assert parts is not None, css
+    r, g, b, a = parts.groups()
+    return int(r), int(g), int(b), float(a) if a is not None else 1.0
+
+
+Colour = tuple[int, int, int, float]
+
+
+def _shade(data: dict[str, Any], rel: float | None) -> Colour:
+    """A score's colour: the sign picks the hue, the size the opacity (no score: transparent)."""
+    shade = data["shade"]
+    value = 0.0 if rel is None else rel
+    r, g, b = shade["positive"] if value >= 0 else shade["negative"]
+    return r, g, b, round(min(1.0, abs(value)) * shade["maxAlpha"], 3)
+
+
+def _same_colours(seen: list[Colour], expected: list[Colour | None]) -> bool:
+    """Span by span: same hue and opacity (to within the browser's 8-bit alpha); ``None``
+    expects no colour at all (a span that stands for no token or word)."""
+    if len(seen) != len(expected):
+        return False
+    return all(
+        s[3] == 0.0 if e is None else s[:3] == e[:3] and abs(s[3] - e[3]) <= 0.005 for s, e in zip(seen, expected)
+    )
+
+
 def test_pickers_redraw_heatmap_and_recolour_text(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
         page.open_text(1)
@@ -180,15 +211,36 @@ def test_pickers_redraw_heatmap_and_recolour_text(demo_report: Path, browser: ob
         tips = page.hover_heatmap("#text-1", cells=2)
         assert tips and all("weight:" in t for t in tips)
 
-        first = section.locator(".highlight .tok").first
-        colour = first.evaluate("e => e.style.backgroundColor")
+        # Another method: every token (or word, when the text shows words) takes that method's
+        # colour, from the scores in the text's data block.
+        data = page_payload(demo_report.read_text(encoding="utf-8"))
+        text = detail(data, 1)
+        unit = section.locator(".pick-unit").input_value() if text["words"] else "pieces"
+        assert unit == text["unit"]
+        words = text["words"] if unit == "words" else None
+        spans = section.locator(".highlight [data-pos], .highlight [data-word]")
+        keys = spans.evaluate_all("es => es.map(e => [e.dataset.pos === undefined ? null : Number(e.dataset.pos),"
+                                  " e.dataset.word === undefined ? null : Number(e.dataset.word)])")
+        assert keys, "the text's highlight has no token spans"
+
+        def colours() -> list[Colour]:
+            return [_rgba(c) for c in spans.evaluate_all("es => es.map(e => getComputedStyle(e).backgroundColor)")]
+
+        def expected(method: str) -> list[Colour | None]:
+            rel = (words["methods"] if words else text["methods"])[method]["rel"]
+            return [None if key is None else _shade(data, rel[key]) for key in (w if words else p for p, w in keys)]
+
         options = section.locator(".pick-method option").evaluate_all("os => os.map(o => o.value)")
         assert "integrated_gradients" in options and "cls_attention" in options
         current = section.locator(".pick-method").input_value()
         other = "integrated_gradients" if current != "integrated_gradients" else "cls_attention"
+        assert expected(other) != expected(current), "the two methods must shade this text differently"
+        first = colours()
+        assert _same_colours(first, expected(current)), "the page opens with the chosen method's colours"
         section.locator(".pick-method").select_option(other)
-        colours = section.locator(".highlight .tok").evaluate_all("es => es.map(e => e.style.backgroundColor)")
-        assert colours[0] != colour or len(set(colours)) > 1
+        assert _same_colours(colours(), expected(other)), "the text is recoloured by the method picked"
+        section.locator(".pick-method").select_option(current)
+        assert _same_colours(colours(), list(first))
         # Printing opens every <details>.
         page.page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
         assert page.page.eval_on_selector_all("details", "ds => ds.every(d => d.open)")

@@ -19,17 +19,48 @@ from ..loading import LoadedModel
 from ..types import EncodedText, MethodInfo, TextExtraction, TokenScores
 
 
+DEFAULT_IG_TOLERANCE = 0.01
+"""Adaptive Integrated Gradients stops refining a text once ``|delta| <= 1% of |f(x) - f(baseline)|``."""
+IG_START_STEPS = 8
+"""Adaptive Integrated Gradients starts every text at this many steps, then doubles."""
+DEFAULT_IG_MAX_STEPS = 128
+"""Adaptive Integrated Gradients never goes beyond this many steps for a text."""
+DEFAULT_MEMORY_BUDGET = 1 << 30
+"""Bytes of activations one gradient pass may hold (1 GiB); sets the rows per pass."""
+
+
 @dataclass(frozen=True, eq=False)
 class MethodContext:
     loaded: LoadedModel
     extractions: tuple[TextExtraction, ...]
     """The texts to explain, in the order results are returned."""
     batch_size: int
-    ig_steps: int
+    ig_steps: int | None = None
+    """Integrated Gradients: ``N`` forces N Gauss-Legendre steps on every text (``--ig-steps N``);
+    None refines each text until its delta meets ``ig_tolerance`` (see ``integrated_gradients``)."""
+    ig_tolerance: float = DEFAULT_IG_TOLERANCE
+    """Adaptive only: the target ``|delta| / |f(x) - f(baseline)|``."""
+    ig_max_steps: int = DEFAULT_IG_MAX_STEPS
+    """Adaptive only: the most steps any text gets (its delta is then reported as it is); a
+    power of two, at least ``IG_START_STEPS``."""
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET
+    """Bytes one gradient pass may hold (estimated from the model config); None: a fixed
+    ``2 * batch_size`` rows per pass whatever the text length."""
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.ig_steps < 1:
+        if self.batch_size < 1 or (self.ig_steps is not None and self.ig_steps < 1):
             raise ValueError("batch_size and ig_steps must be at least 1")
+        if not self.ig_tolerance > 0.0:
+            raise ValueError("ig_tolerance must be positive")
+        if self.ig_max_steps < IG_START_STEPS or self.ig_max_steps & (self.ig_max_steps - 1):
+            raise ValueError(f"ig_max_steps must be a power of two, at least {IG_START_STEPS}")
+        if self.memory_budget is not None and self.memory_budget < 1:
+            raise ValueError("memory_budget must be at least 1 byte (or None)")
+
+    @property
+    def adaptive(self) -> bool:
+        """True when Integrated Gradients chooses its steps per text (no ``--ig-steps``)."""
+        return self.ig_steps is None
 
     @property
     def encoded(self) -> tuple[EncodedText, ...]:
