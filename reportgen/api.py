@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .budget import DEFAULT_MAX_MB
 from .errors import InputError
 from .inputs import InputSet, InputText
 
@@ -74,11 +75,13 @@ class Report:
 
     ``data`` is the report model itself (:class:`reportgen.report.Report`: plain frozen data).
     Saving overwrites existing files unless ``force=False``; every save is crash-safe (a file
-    is complete or absent, never half-written).
+    is complete or absent, never half-written). The page keeps within ``max_size`` MB (the size
+    its attention was coded for by :func:`explain`; 0: no limit), as ``reportgen run --max-size``.
     """
 
-    def __init__(self, data: ReportModel) -> None:
+    def __init__(self, data: ReportModel, max_size: float = DEFAULT_MAX_MB) -> None:
         self.data = data
+        self.max_size = max_size
 
     def __repr__(self) -> str:
         faith = self.data.faithfulness
@@ -120,9 +123,9 @@ class Report:
 
     @functools.cached_property
     def _html(self) -> str:
-        from .render import render_html
+        from .pipeline import Outputs
 
-        return render_html(self.data)
+        return Outputs(max_size=self.max_size).render(self.data).html
 
     def html(self) -> str:
         """The self-contained report page, as a string."""
@@ -132,7 +135,7 @@ class Report:
         from .pipeline import Outputs
 
         chosen = {name: Path(path) for name, path in paths.items() if path is not None}
-        return Outputs(force=force, **chosen).write(self.data)
+        return Outputs(force=force, max_size=self.max_size, **chosen).write(self.data)
 
     def save(
         self,
@@ -288,6 +291,7 @@ def explain(
     device: str = "auto",
     title: str | None = None,
     words: str = "auto",
+    max_size: float = DEFAULT_MAX_MB,
     text_column: str = "text",
     label_column: str | None = None,
     encoding: str = "utf-8",
@@ -311,8 +315,9 @@ def explain(
 
     ``methods`` (names or a comma-separated string), ``gradients``, ``ig_steps``,
     ``max_length``, ``batch_size``, ``device``, ``title``, ``words`` (``auto``, ``ja``,
-    ``space`` or ``pieces``), ``faithfulness`` (``full``, ``fast`` or ``off``), ``target_name``,
-    ``target_range`` (``(lo, hi)``) and ``show_paths`` are the CLI's options. Errors the
+    ``space`` or ``pieces``), ``max_size`` (MB, default 10; 0: no limit), ``faithfulness``
+    (``full``, ``fast`` or ``off``), ``target_name``, ``target_range`` (``(lo, hi)``) and
+    ``show_paths`` are the CLI's options. Errors the
     user can fix raise :class:`reportgen.errors.ReportgenError` with a one-line message.
     """
     from . import pipeline
@@ -333,6 +338,8 @@ def explain(
         target_name=target_name,
         target_range=tuple(target_range) if target_range is not None else None,  # type: ignore[arg-type]
         show_paths=show_paths,
+        max_size=max_size,
+        keep_heads=False,  # a Report writes no data file: heads go straight to the page's store
     )
     pipeline.check_options(options)
     inputs = _inputs(texts, gold, text_column, label_column, encoding)
@@ -340,11 +347,11 @@ def explain(
         if tokenizer is not None:
             raise InputError("tokenizer=: only for a model in memory; a folder or hub id brings its own tokenizer")
         loaded = load_model(model, checkpoint, device)
-        return Report(pipeline.build(loaded, inputs, options, progress))
+        return Report(pipeline.build(loaded, inputs, options, progress), max_size)
     if checkpoint is not None:
         raise InputError("checkpoint=: only with a model folder or hub id; a model in memory already has its weights")
     with borrow_model(model, tokenizer, device) as loaded:
-        return Report(pipeline.build(loaded, inputs, options, progress))
+        return Report(pipeline.build(loaded, inputs, options, progress), max_size)
 
 
 def _describe_model(model: Any, show_paths: bool = False) -> str:

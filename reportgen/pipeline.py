@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Mapping, Sequence
 
-from . import images
+from . import budget, images
 from .agreement import agreement
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
 from .extraction import encode_texts, extract
@@ -23,7 +23,7 @@ from .inputs import InputError, InputSet, hide_paths, read_inputs, shown_path, w
 from .loading import LoadedModel, check_target_range, load_model
 from .methods import DELTA_TOLERANCE, Method, MethodContext, resolve, run_methods
 from .output import OutputError, PlannedFile, check_target, write_all
-from .render import render_html
+from .render import Rendered, render_report
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
 from .threads import configure_threads
@@ -59,6 +59,16 @@ class ExplainOptions:
     show_paths: bool = False
     """``--show-paths``: name inputs and the model by their paths as typed, absolute ones too
     (default: absolute paths are cut to the file's name, see ``inputs.shown_path``)."""
+    max_size: float = budget.DEFAULT_MAX_MB
+    """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``). The
+    page's attention store is sized for it while the model runs."""
+    keep_heads: bool = True
+    """Keep every head (uint16) in the records, as a data file needs; False: the heads go only to
+    the page's size-bounded store (a run's memory then grows with the budget, not the texts)."""
+
+    @property
+    def max_bytes(self) -> int | None:
+        return budget.max_bytes(self.max_size)
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class RunOptions:
     target_name: str | None = None
     target_range: tuple[float, float] | None = None
     show_paths: bool = False
+    max_size: float = budget.DEFAULT_MAX_MB
+    """See :attr:`ExplainOptions.max_size`."""
 
     @property
     def outputs(self) -> Outputs:
@@ -119,6 +131,7 @@ class RunOptions:
             data=self.data,
             data_attention=self.data_attention,
             force=self.force,
+            max_size=self.max_size,
         )
 
     @property
@@ -136,6 +149,8 @@ class RunOptions:
             target_name=self.target_name,
             target_range=self.target_range,
             show_paths=self.show_paths,
+            max_size=self.max_size,
+            keep_heads=self.data is not None,
         )
 
 
@@ -145,6 +160,8 @@ class RunResult:
     texts: int
     skipped_blank: int
     truncated: int
+    fit: budget.Fit | None = None
+    """What the size budget kept of each text, and the report's size."""
 
 
 class Progress:
@@ -169,6 +186,8 @@ def check_options(options: ExplainOptions) -> list[Method]:
         raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
     if options.max_length is not None and options.max_length < 3:
         raise InputError(f"--max-length {options.max_length}: must be at least 3 ([CLS], one token, [SEP])")
+    if options.max_size < 0:
+        raise InputError(f"--max-size {options.max_size:g}: must be 0 (no limit) or more")
     if options.words not in WORD_MODES:
         raise InputError(f"--words {options.words}: expected one of {', '.join(WORD_MODES)}")
     if options.faithfulness not in FAITHFULNESS_MODES:
@@ -227,13 +246,22 @@ def compute(
     max_length = _max_length(options.max_length, loaded.info.max_length)
     encoded = encode_texts(loaded, inputs.texts, max_length)
 
+    # Every head goes straight into the page's size-bounded store as it is extracted.
+    ladder = budget.AttentionLadder([len(e.input_ids) for e in encoded], options.max_bytes)
     progress.start(len(encoded), "attention")
     try:
-        results = extract(loaded, encoded, options.batch_size, on_batch=progress.advance)
+        results = extract(
+            loaded, encoded, options.batch_size, on_batch=progress.advance,
+            on_attention=ladder.add, keep_heads=options.keep_heads,
+        )
     finally:
         progress.stop()
+    shown = ladder.result()
 
-    records = with_words([TextRecord(item, result) for item, result in zip(inputs.texts, results)], options.words)
+    records = with_words(
+        [TextRecord(item, result, display=shown.get(k)) for k, (item, result) in enumerate(zip(inputs.texts, results))],
+        options.words,
+    )
     ctx = MethodContext(loaded, tuple(results), options.batch_size, options.ig_steps)
     measure = options.faithfulness != "off"
     progress.start(len(methods) + int(measure), "explaining")
@@ -310,6 +338,8 @@ class Outputs:
     """The Parquet data file (every computed number; see docs/data-file.md)."""
     data_attention: str = "all"
     force: bool = False
+    max_size: float = budget.DEFAULT_MAX_MB
+    """``--max-size`` of the HTML report (MB; 0: no limit)."""
 
     @property
     def files(self) -> list[Path]:
@@ -329,6 +359,8 @@ class Outputs:
 
         With ``text_ids`` the picture files are checked too, and the picture font is looked for.
         """
+        if self.max_size < 0:
+            raise InputError(f"--max-size {self.max_size:g}: must be 0 (no limit) or more")
         files = self.files
         if len(set(map(Path.resolve, files))) != len(files):
             raise OutputError(
@@ -349,10 +381,11 @@ class Outputs:
                 for name in images.file_names(text_ids, fmt):
                     check_target(folder / name, self.force)
 
-    def plan(self, report: Report, computation: Computation | None = None) -> list[PlannedFile]:
+    def plan(self, report: Report, computation: Computation | None = None, page: Rendered | None = None) -> list[PlannedFile]:
         """Every file's bytes, rendered from ``report``; nothing is written yet.
 
-        The data file needs the records behind the report (``computation``).
+        The data file needs the records behind the report (``computation``); ``page``: the HTML
+        already rendered by :meth:`render`.
         """
         files = []
         if self.data is not None:
@@ -367,7 +400,8 @@ class Outputs:
             )
             files.append(PlannedFile(self.data, content))
         if self.out is not None:
-            files.append(PlannedFile(self.out, render_html(report).encode("utf-8")))
+            rendered_page = page if page is not None else self.render(report)
+            files.append(PlannedFile(self.out, rendered_page.html.encode("utf-8")))
         if self.csv is not None:
             files.append(PlannedFile(self.csv, tokens_csv(report)))
         if self.faithfulness_csv is not None:
@@ -383,6 +417,17 @@ class Outputs:
             linked = [f.path for f in rendered.get("png") or rendered.get("svg") or []]
             files.append(PlannedFile(self.summary, summary_markdown(report, linked, self.summary).encode("utf-8")))
         return files
+
+    def render(self, report: Report) -> Rendered:
+        """The HTML page within ``max_size``; a budget too small even for the overview is refused."""
+        rendered = render_report(report, budget.max_bytes(self.max_size))
+        if not rendered.fit.fits:
+            raise InputError(
+                f"--max-size {self.max_size:g}: too small for this report; with only the overview row of "
+                f"each of its {len(report.texts):,} texts the file is {rendered.fit.file_bytes / budget.MB:.1f} MB "
+                "(use a larger --max-size, or 0 for no limit)"
+            )
+        return rendered
 
     def write(self, report: Report, computation: Computation | None = None) -> tuple[Path, ...]:
         """Check, render and write every file at once (crash-safe); the paths written."""
@@ -413,12 +458,15 @@ def run_report(
     loaded = load_model(options.model_dir, options.checkpoint, options.device)
     computation = compute(loaded, inputs, options.explain, progress)
     report = computation.report()
-    written = outputs.write(report, computation)
+    page = outputs.render(report) if outputs.out is not None else None
+    files = outputs.plan(report, computation, page)
+    write_all(files, force=outputs.force)
     return RunResult(
-        written=written,
+        written=tuple(f.path for f in files),
         texts=len(report.texts),
         skipped_blank=inputs.skipped_blank,
         truncated=report.truncated_count,
+        fit=page.fit if page is not None else None,
     )
 
 
@@ -428,9 +476,15 @@ def render_data_file(source: Path, outputs: Outputs) -> RunResult:
 
     outputs.check()
     stored = read_data(source)
-    report = report_from_data(stored)
-    written = outputs.write(report)
-    return RunResult(written=written, texts=len(report.texts), skipped_blank=stored.run.skipped_blank, truncated=report.truncated_count)
+    report = report_from_data(stored, budget.max_bytes(outputs.max_size))
+    outputs.check([t.text_id for t in report.texts])
+    page = outputs.render(report) if outputs.out is not None else None
+    files = outputs.plan(report, None, page)
+    write_all(files, force=outputs.force)
+    return RunResult(
+        written=tuple(f.path for f in files), texts=len(report.texts), skipped_blank=stored.run.skipped_blank,
+        truncated=report.truncated_count, fit=page.fit if page is not None else None,
+    )
 
 
 def with_scores(records: Sequence[TextRecord], scores: Mapping[str, Sequence[TokenScores]]) -> list[TextRecord]:
