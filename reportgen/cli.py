@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
 from . import __version__
 from .errors import ReportgenError
+from .engine import DEFAULT_CHUNK_SIZE
 from .methods import REGISTRY
 from .pipeline import (
     DEFAULT_TITLE,
     Outputs,
-    Progress,
     RunOptions,
     RunResult,
     default_out_path,
@@ -46,26 +45,6 @@ app = typer.Typer(
 )
 
 
-class _BarProgress(Progress):
-    def __init__(self) -> None:
-        self._bar = RichProgress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
-            console=None,
-        )
-        self._task = None
-
-    def start(self, total: int, label: str) -> None:
-        self._bar.start()
-        self._task = self._bar.add_task(label, total=total)
-
-    def advance(self, count: int) -> None:
-        if self._task is not None:
-            self._bar.advance(self._task, count)
-
-    def stop(self) -> None:
-        self._bar.stop()
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"reportgen {__version__}")
@@ -87,10 +66,12 @@ def _fail(message: str, code: int = BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
-def _execute(options: RunOptions | Callable[[], RunResult]) -> None:
+def _execute(options: RunOptions | Callable[[], RunResult], quiet: bool = False) -> None:
     try:
         if isinstance(options, RunOptions):
-            result = run_report(options, progress=_BarProgress() if sys.stderr.isatty() else None)
+            from .progress import TextProgress
+
+            result = run_report(options, progress=None if quiet else TextProgress(sys.stderr))
         else:
             result = options()
     except ReportgenError as err:
@@ -276,6 +257,28 @@ def run(
             "averaged), last (last layer, heads averaged) or none.",
         ),
     ] = "all",
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            help="Texts computed at once: each chunk's numbers are written to disk when it is done (beside "
+            "--data, else in a temporary folder) and its attention released, so memory does not grow with "
+            "the number of texts; the report is built at the end.",
+            min=1,
+        ),
+    ] = DEFAULT_CHUNK_SIZE,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue a run that was killed part-way: the chunks it wrote beside --data (FILE.parts/) are "
+            "reused, the rest computed. Needs the same --data, inputs, model and options (checked; a mismatch "
+            "is refused).",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", help="No progress on stderr (texts done, rate, time left)."),
+    ] = False,
     png: PngOpt = None,
     svg: SvgOpt = None,
     summary: SummaryOpt = None,
@@ -319,8 +322,10 @@ def run(
         data=data,
         data_attention=data_attention,
         threads=threads,
+        chunk_size=chunk_size,
+        resume=resume,
     )
-    _execute(options)
+    _execute(options, quiet=quiet)
 
 
 @app.command()
@@ -360,7 +365,8 @@ def render(
 
 
 def _command_line() -> str:
-    return " ".join(shlex.quote(a) for a in ["reportgen", *sys.argv[1:]])
+    # --resume changes no number: a resumed run records the command of the run it completes.
+    return " ".join(shlex.quote(a) for a in ["reportgen", *sys.argv[1:]] if a != "--resume")
 
 
 if __name__ == "__main__":

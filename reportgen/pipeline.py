@@ -9,25 +9,37 @@ CLI only parses options into :class:`RunOptions` and prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Mapping, Sequence
 
 from . import images
-from .agreement import agreement
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
-from .extraction import encode_texts, extract
-from .faithfulness import evaluate_faithfulness
 from .inputs import InputError, InputSet, read_inputs
 from .loading import LoadedModel, load_model
-from .methods import DELTA_TOLERANCE, Method, MethodContext, resolve, run_methods
+from .engine import (
+    DEFAULT_CHUNK_SIZE,
+    ChunkHeader,
+    MemoryStore,
+    PartStore,
+    Store,
+    chunk_ranges,
+    combine,
+    compute_chunk,
+    fingerprint,
+    parts_folder,
+    with_faithfulness,
+    with_scores,
+)
+from .methods import DELTA_TOLERANCE, Method, resolve
 from .output import OutputError, PlannedFile, check_target, write_all
 from .render import render_html
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
 from .threads import configure_threads
-from .types import Agreement, Faithfulness, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord, TokenScores
-from .words import WORD_MODES, with_words
+from .types import Agreement, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord
+from .words import WORD_MODES
 
 DEFAULT_TITLE = "reportgen attention report"
 
@@ -48,6 +60,8 @@ class ExplainOptions:
     words: str = "auto"
     """``--words``: ``auto`` (per text: morphemes for Japanese, else spaces), ``ja``, ``space``, or
     ``pieces`` (no words: no word views, whole-word faithfulness or corpus view)."""
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    """Texts computed at once (see :mod:`reportgen.engine`); memory does not grow with the number of texts."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,10 @@ class RunOptions:
     """How much attention the data file keeps: ``all``, ``mean``, ``last`` or ``none``."""
     threads: int | None = None
     """torch threads; None: the machine's physical cores (see :mod:`reportgen.threads`)."""
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    """See :attr:`ExplainOptions.chunk_size`."""
+    resume: bool = False
+    """Reuse the chunks a killed run with the same ``data``, inputs, model and options wrote."""
 
     @property
     def outputs(self) -> Outputs:
@@ -116,6 +134,7 @@ class RunOptions:
             title=self.title,
             command=self.command,
             words=self.words,
+            chunk_size=self.chunk_size,
         )
 
 
@@ -134,6 +153,12 @@ class Progress:
 
     def advance(self, count: int) -> None: ...
 
+    def stage(self, label: str) -> None:
+        """What the current chunk is computing (``attention``, a method's name, ``faithfulness``)."""
+
+    def resumed(self, count: int) -> None:
+        """``count`` texts were already done by an earlier, interrupted run."""
+
     def stop(self) -> None: ...
 
 
@@ -147,6 +172,8 @@ def check_options(options: ExplainOptions) -> list[Method]:
         raise InputError(f"--ig-steps {options.ig_steps}: must be at least 1")
     if options.batch_size < 1:
         raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
+    if options.chunk_size < 1:
+        raise InputError(f"--chunk-size {options.chunk_size}: must be at least 1")
     if options.max_length is not None and options.max_length < 3:
         raise InputError(f"--max-length {options.max_length}: must be at least 3 ([CLS], one token, [SEP])")
     if options.words not in WORD_MODES:
@@ -188,41 +215,50 @@ def build(
 
 
 def compute(
-    loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, progress: Progress | None = None
+    loaded: LoadedModel,
+    inputs: InputSet,
+    options: ExplainOptions,
+    progress: Progress | None = None,
+    store: Store | None = None,
 ) -> Computation:
-    """What :func:`build` computes, kept as records (see :class:`Computation`)."""
+    """What :func:`build` computes, kept as records (see :class:`Computation`).
+
+    Texts are computed ``options.chunk_size`` at a time (:func:`reportgen.engine.compute_chunk`)
+    and each chunk is handed to ``store`` (default: kept in memory); a store that already holds
+    a chunk (a resumed run) is not asked to compute it again. The aggregates that need every
+    text are computed at the end from the per-text numbers (:func:`reportgen.engine.combine`).
+    """
     progress = progress or Progress()
     methods = check_options(options)
     max_length = _max_length(options.max_length, loaded.info.max_length)
-    encoded = encode_texts(loaded, inputs.texts, max_length)
-
-    progress.start(len(encoded), "attention")
+    store = store if store is not None else MemoryStore()
+    spans = chunk_ranges(len(inputs.texts), options.chunk_size)
+    header = ChunkHeader(_run_info(loaded, inputs, options, max_length), loaded.info, tuple(m.info for m in methods), DELTA_TOLERANCE)
+    progress.start(len(inputs.texts), "texts")
     try:
-        results = extract(loaded, encoded, options.batch_size, on_batch=progress.advance)
+        todo = [(i, inputs.texts[s.start : s.stop]) for i, s in enumerate(spans)]
+        todo = [(i, texts) for i, texts in todo if not store.done(i, texts)]
+        if len(todo) < len(spans):
+            progress.resumed(len(inputs.texts) - sum(len(texts) for _, texts in todo))
+        for index, texts in todo:
+            result = compute_chunk(
+                loaded, texts, methods, batch_size=options.batch_size, ig_steps=options.ig_steps,
+                words=options.words, max_length=max_length, on_stage=progress.stage,
+            )
+            store.put(index, result, header)
+            del result  # the chunk's attention goes before the next chunk is computed
+            progress.advance(len(texts))
     finally:
         progress.stop()
+    records, faithful, agreed = combine(list(store.results(len(spans))), [m.info.name for m in methods])
+    return Computation(
+        _run_info(loaded, inputs, options, max_length), loaded.info, tuple(m.info for m in methods),
+        records, faithful, agreed, DELTA_TOLERANCE,
+    )
 
-    records = with_words([TextRecord(item, result) for item, result in zip(inputs.texts, results)], options.words)
-    ctx = MethodContext(loaded, tuple(results), options.batch_size, options.ig_steps)
-    progress.start(len(methods) + 1, "explaining")
-    try:
-        for method in methods:
-            records = with_scores(records, run_methods([method], ctx))
-            progress.advance(1)
-        scores = {m.info.name: [r.scores[m.info.name] for r in records] for m in methods}
-        faithful = evaluate_faithfulness(
-            loaded, results, scores, batch_size=options.batch_size, words=[r.words for r in records]
-        )
-        records = with_faithfulness(records, faithful)
-        progress.advance(1)
-    finally:
-        progress.stop()
-    agreed = None
-    if len(methods) > 1:
-        agreed = agreement([e.special for e in encoded], scores)
-        records = [replace(r, agreement=a) for r, a in zip(records, agreed.per_text)]
 
-    run = RunInfo(
+def _run_info(loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, max_length: int) -> RunInfo:
+    return RunInfo(
         title=options.title,
         created=run_time().isoformat(),
         command=options.command,
@@ -232,9 +268,6 @@ def compute(
         max_length=max_length,
         batch_size=options.batch_size,
         device=loaded.device,
-    )
-    return Computation(
-        run, loaded.info, tuple(m.info for m in methods), tuple(records), faithful, agreed, DELTA_TOLERANCE
     )
 
 
@@ -356,11 +389,25 @@ def run_report(
     outputs.check([t.text_id for t in inputs.texts])
     if options.threads is not None and options.threads < 1:
         raise InputError(f"--threads {options.threads}: must be at least 1")
+    if options.resume and options.data is None:
+        raise InputError("--resume needs --data: the chunks of a run are kept beside its data file")
     configure_threads(options.threads)
     loaded = load_model(options.model_dir, options.checkpoint, options.device)
-    computation = compute(loaded, inputs, options.explain, progress)
-    report = computation.report()
-    written = outputs.write(report, computation)
+    explain = options.explain
+    methods = check_options(explain)
+    key = fingerprint(
+        inputs.texts, loaded.info, loaded.device, explain, _max_length(explain.max_length, loaded.info.max_length),
+        [m.info for m in methods],
+    )
+    # Each chunk is written to disk when done and read back at the end, so memory does not grow
+    # with the number of texts; beside the data file (to resume a killed run), else in a temporary folder.
+    with tempfile.TemporaryDirectory(prefix="reportgen-") as temp:
+        folder = parts_folder(options.data) if options.data is not None else Path(temp) / "parts"
+        store = PartStore(folder, key, resume=options.resume)
+        computation = compute(loaded, inputs, explain, progress, store)
+        report = computation.report()
+        written = outputs.write(report, computation)
+        store.remove()
     return RunResult(
         written=written,
         texts=len(report.texts),
@@ -378,32 +425,6 @@ def render_data_file(source: Path, outputs: Outputs) -> RunResult:
     report = report_from_data(stored)
     written = outputs.write(report)
     return RunResult(written=written, texts=len(report.texts), skipped_blank=stored.run.skipped_blank, truncated=report.truncated_count)
-
-
-def with_scores(records: Sequence[TextRecord], scores: Mapping[str, Sequence[TokenScores]]) -> list[TextRecord]:
-    """Each record with its text's scores of every method in ``scores`` added (same order as ``records``)."""
-    for name, per_text in scores.items():
-        if len(per_text) != len(records):
-            raise ValueError(f"{name}: {len(per_text)} results for {len(records)} texts")
-    return [
-        replace(r, scores={**r.scores, **{name: per_text[k] for name, per_text in scores.items()}})
-        for k, r in enumerate(records)
-    ]
-
-
-def with_faithfulness(records: Sequence[TextRecord], report: FaithfulnessReport) -> list[TextRecord]:
-    """Each record with its own faithfulness results (every method and the random reference),
-    per token and, where measured, per whole word."""
-    by_text: dict[int, dict[str, Faithfulness]] = {}
-    for f in report.per_text:
-        by_text.setdefault(f.text_id, {})[f.method] = f
-    by_word: dict[int, dict[str, Faithfulness]] = {}
-    for f in report.by_word.per_text if report.by_word is not None else ():
-        by_word.setdefault(f.text_id, {})[f.method] = f
-    return [
-        replace(r, faithfulness=by_text.get(r.text_id, {}), word_faithfulness=by_word.get(r.text_id, {}))
-        for r in records
-    ]
 
 
 def _max_length(requested: int | None, model_limit: int) -> int:
