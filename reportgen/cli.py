@@ -275,6 +275,17 @@ def run(
             "is refused).",
         ),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where the chunks are computed: local (this process) or ray (a pool of Ray actors, one model "
+            "each: connects to RAY_ADDRESS when set, else starts a local Ray; needs pip install "
+            '"reportgen[ray]"). The data file and report are the same; rendering stays local.',
+        ),
+    ] = "local",
+    ray_workers: Annotated[
+        int, typer.Option(help="--engine ray: actors in the pool, each with its own copy of the model (and one GPU with --device cuda).", min=1)
+    ] = 2,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", help="No progress on stderr (texts done, rate, time left)."),
@@ -324,6 +335,8 @@ def run(
         threads=threads,
         chunk_size=chunk_size,
         resume=resume,
+        engine=engine,
+        ray_workers=ray_workers,
     )
     _execute(options, quiet=quiet)
 

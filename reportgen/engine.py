@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -105,6 +106,35 @@ def compute_chunk(
     return ChunkResult(tuple(records), faithful, agreed)
 
 
+class Engine(Protocol):
+    """Computes chunks: given the chunks to do, yields each one's index and result (a
+    :class:`ChunkResult`, or the chunk's part file as bytes) as it is done, in any order."""
+
+    def run(
+        self,
+        todo: Sequence[tuple[int, Sequence[InputText]]],
+        methods: Sequence[Method],
+        options: object,
+        max_length: int,
+        header: ChunkHeader,
+        progress: object,
+    ) -> Iterator[tuple[int, ChunkResult | bytes]]: ...
+
+
+class LocalEngine:
+    """Chunks one after another in this process, with the model already loaded."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+
+    def run(self, todo, methods, options, max_length, header, progress):  # noqa: ANN001, ANN201 - see Engine
+        for index, texts in todo:
+            yield index, compute_chunk(
+                self.loaded, texts, methods, batch_size=options.batch_size, ig_steps=options.ig_steps,
+                words=options.words, max_length=max_length, on_stage=getattr(progress, "stage", None),
+            )
+
+
 def combine(
     chunks: Sequence[ChunkResult], methods: Sequence[str]
 ) -> tuple[tuple[TextRecord, ...], FaithfulnessReport | None, Agreement | None]:
@@ -178,6 +208,9 @@ class Store(Protocol):
 
     def put(self, index: int, result: ChunkResult, header: ChunkHeader) -> None: ...
 
+    def put_encoded(self, index: int, content: bytes) -> None:
+        """A chunk given as its part file's bytes (a remote engine's result)."""
+
     def results(self, count: int) -> Iterator[ChunkResult]: ...
 
 
@@ -192,6 +225,9 @@ class MemoryStore:
 
     def put(self, index: int, result: ChunkResult, header: ChunkHeader) -> None:
         self._chunks[index] = result
+
+    def put_encoded(self, index: int, content: bytes) -> None:
+        self._chunks[index] = decode_part(content)
 
     def results(self, count: int) -> Iterator[ChunkResult]:
         for index in range(count):
@@ -245,19 +281,13 @@ class PartStore:
         return result
 
     def put(self, index: int, result: ChunkResult, header: ChunkHeader) -> None:
-        from .data import write_data
+        _write_atomic(self._path(index), encode_part(result, header))
 
-        write_data(
-            self._path(index), header.run, header.model, header.methods, result.records,
-            faithfulness=result.faithfulness, agreement=result.agreement, ig_tolerance=header.ig_tolerance,
-            attention="all",
-        )
+    def put_encoded(self, index: int, content: bytes) -> None:
+        _write_atomic(self._path(index), content)
 
     def _read(self, path: Path) -> ChunkResult:
-        from .data import read_data
-
-        stored = read_data(path)
-        return ChunkResult(stored.records, stored.faithfulness, stored.agreement)
+        return decode_part(path)
 
     def results(self, count: int) -> Iterator[ChunkResult]:
         for index in range(count):
@@ -267,15 +297,37 @@ class PartStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def encode_part(result: ChunkResult, header: ChunkHeader) -> bytes:
+    """A chunk as a part file: a data file of its texts, every attention head kept."""
+    from .data import write_data
+
+    return write_data(
+        None, header.run, header.model, header.methods, result.records,
+        faithfulness=result.faithfulness, agreement=result.agreement, ig_tolerance=header.ig_tolerance, attention="all",
+    )
+
+
+def decode_part(source: Path | bytes) -> ChunkResult:
+    from .data import read_data
+
+    stored = read_data(source)
+    return ChunkResult(stored.records, stored.faithfulness, stored.agreement)
+
+
 def parts_folder(data: Path) -> Path:
     """Where a run writing ``data`` keeps its chunks until the end: ``run.parquet.parts/`` beside it."""
     return data.with_name(data.name + ".parts")
 
 
 def _write_atomic(path: Path, content: bytes) -> None:
-    from .output import PlannedFile, write_all
-
-    write_all([PlannedFile(path, content)], force=True)
+    """A part file whole or not at all (temporary sibling, fsync, rename). Not through
+    :mod:`reportgen.output`, which writes the run's final files (and is what its tests pause)."""
+    temp = path.with_name(f".{path.name}.tmp")
+    with open(temp, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
 
 
 def fingerprint(
@@ -304,6 +356,10 @@ def fingerprint(
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "Engine",
+    "LocalEngine",
+    "decode_part",
+    "encode_part",
     "ChunkHeader",
     "ChunkResult",
     "Store",

@@ -21,6 +21,8 @@ from .loading import LoadedModel, load_model
 from .engine import (
     DEFAULT_CHUNK_SIZE,
     ChunkHeader,
+    Engine,
+    LocalEngine,
     MemoryStore,
     PartStore,
     Store,
@@ -42,6 +44,7 @@ from .types import Agreement, FaithfulnessReport, MethodInfo, ModelInfo, TextRec
 from .words import WORD_MODES
 
 DEFAULT_TITLE = "reportgen attention report"
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,10 @@ class RunOptions:
     """See :attr:`ExplainOptions.chunk_size`."""
     resume: bool = False
     """Reuse the chunks a killed run with the same ``data``, inputs, model and options wrote."""
+    engine: str = "local"
+    """``local`` (this process) or ``ray`` (:mod:`reportgen.ray_engine`; the ``ray`` extra)."""
+    ray_workers: int = 2
+    """``ray``: actors in the pool, one model each."""
 
     @property
     def outputs(self) -> Outputs:
@@ -220,12 +227,14 @@ def compute(
     options: ExplainOptions,
     progress: Progress | None = None,
     store: Store | None = None,
+    engine: Engine | None = None,
 ) -> Computation:
     """What :func:`build` computes, kept as records (see :class:`Computation`).
 
     Texts are computed ``options.chunk_size`` at a time (:func:`reportgen.engine.compute_chunk`)
-    and each chunk is handed to ``store`` (default: kept in memory); a store that already holds
-    a chunk (a resumed run) is not asked to compute it again. The aggregates that need every
+    by ``engine`` (default: :class:`reportgen.engine.LocalEngine`, in this process) and each
+    chunk is handed to ``store`` (default: kept in memory); a chunk the store already holds (a
+    resumed run) is not computed again. The aggregates that need every
     text are computed at the end from the per-text numbers (:func:`reportgen.engine.combine`).
     """
     progress = progress or Progress()
@@ -238,16 +247,17 @@ def compute(
     try:
         todo = [(i, inputs.texts[s.start : s.stop]) for i, s in enumerate(spans)]
         todo = [(i, texts) for i, texts in todo if not store.done(i, texts)]
+        todo_texts = dict(todo)
         if len(todo) < len(spans):
             progress.resumed(len(inputs.texts) - sum(len(texts) for _, texts in todo))
-        for index, texts in todo:
-            result = compute_chunk(
-                loaded, texts, methods, batch_size=options.batch_size, ig_steps=options.ig_steps,
-                words=options.words, max_length=max_length, on_stage=progress.stage,
-            )
-            store.put(index, result, header)
+        engine = engine if engine is not None else LocalEngine(loaded)
+        for index, result in engine.run(todo, methods, options, max_length, header, progress):
+            if isinstance(result, bytes):
+                store.put_encoded(index, result)
+            else:
+                store.put(index, result, header)
             del result  # the chunk's attention goes before the next chunk is computed
-            progress.advance(len(texts))
+            progress.advance(len(todo_texts[index]))
     finally:
         progress.stop()
     records, faithful, agreed = combine(list(store.results(len(spans))), [m.info.name for m in methods])
@@ -389,6 +399,8 @@ def run_report(
     outputs.check([t.text_id for t in inputs.texts])
     if options.threads is not None and options.threads < 1:
         raise InputError(f"--threads {options.threads}: must be at least 1")
+    if options.engine not in ENGINES:
+        raise InputError(f"--engine {options.engine}: choose one of {', '.join(ENGINES)}")
     if options.resume and options.data is None:
         raise InputError("--resume needs --data: the chunks of a run are kept beside its data file")
     configure_threads(options.threads)
@@ -404,7 +416,14 @@ def run_report(
     with tempfile.TemporaryDirectory(prefix="reportgen-") as temp:
         folder = parts_folder(options.data) if options.data is not None else Path(temp) / "parts"
         store = PartStore(folder, key, resume=options.resume)
-        computation = compute(loaded, inputs, explain, progress, store)
+        engine = None
+        if options.engine == "ray":
+            from .ray_engine import RayEngine
+
+            engine = RayEngine(
+                options.model_dir, options.checkpoint, loaded.device, workers=options.ray_workers, threads=options.threads
+            )
+        computation = compute(loaded, inputs, explain, progress, store, engine)
         report = computation.report()
         written = outputs.write(report, computation)
         store.remove()
