@@ -7,7 +7,6 @@ few logical CPUs and shut down by the engine itself; the test checks that throug
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -18,11 +17,8 @@ pytest.importorskip("ray.data")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from reportgen import pipeline  # noqa: E402
 from reportgen.cli import app  # noqa: E402
 from reportgen.data import read_data  # noqa: E402
-from reportgen.inputs import read_inputs  # noqa: E402
-from reportgen.loading import load_model  # noqa: E402
 from reportgen.ray_engine import RayEngine  # noqa: E402
 
 TEXTS = ["本日はご来店いただき、誠にありがとうございます。", "今日は来てくれてありがとう。", "ご注文の商品は明日発送いたします。", "意見を聞かせてよ。"]
@@ -55,18 +51,25 @@ class Watched(RayEngine):
             yield item
 
 
-def test_ray_equals_the_local_engine_and_stops_what_it_started(
+def test_ray_writes_what_the_local_engine_writes_and_stops_what_it_started(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import reportgen.ray_engine
+
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(reportgen.ray_engine, "RayEngine", Watched)
     path = tmp_path / "texts.txt"
     path.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
-    loaded = load_model(tiny_model, None, "cpu")
-    inputs = read_inputs((str(path),))
-    options = pipeline.ExplainOptions(methods=("cls_attention", "grad_input", "integrated_gradients"), ig_steps=8, chunk_size=2)
-    before = ray_processes()
-    local = pipeline.compute(loaded, inputs, options)
-    remote = pipeline.compute(loaded, inputs, options, engine=Watched(tiny_model, None, "cpu", workers=2, threads=1))
+    common = ["run", str(path), "--model", str(tiny_model), "--methods", "cls_attention,grad_input,integrated_gradients",
+              "--ig-steps", "8", "--chunk-size", "2", "--threads", "1"]
+    data = {}
+    for engine in ("local", "ray"):
+        data[engine] = tmp_path / f"{engine}.parquet"
+        before = ray_processes()
+        args = [*common, "--out", str(tmp_path / f"{engine}.html"), "--data", str(data[engine]), "--engine", engine, "--ray-workers", "2"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "ray.html").exists()
 
     started = Watched.seen - before
     assert started, "no Ray process was seen while the engine ran"
@@ -75,34 +78,20 @@ def test_ray_equals_the_local_engine_and_stops_what_it_started(
         time.sleep(0.5)
     assert not started & ray_processes(), "Ray processes left running"
 
-    assert [r.text_id for r in remote.records] == [r.text_id for r in local.records]
+    local, remote = read_data(data["local"]), read_data(data["ray"])
+    assert [r.text_id for r in remote.records] == [r.text_id for r in local.records] == [0, 1, 2, 3]
     for a, b in zip(local.records, remote.records):
         assert abs(a.extraction.prediction - b.extraction.prediction) <= 1e-5
         assert np.array_equal(a.extraction.heads_q, b.extraction.heads_q)
-        for name in options.methods:
+        assert a.scores.keys() == b.scores.keys()
+        for name in a.scores:
             np.testing.assert_allclose(a.scores[name].scores, b.scores[name].scores, atol=1e-5)
+        assert a.faithfulness.keys() == b.faithfulness.keys()
         for name, f in a.faithfulness.items():
             assert abs(f.comprehensiveness - b.faithfulness[name].comprehensiveness) <= 1e-5
     assert local.faithfulness is not None and remote.faithfulness is not None
     assert local.faithfulness.best == remote.faithfulness.best
     np.testing.assert_allclose(local.agreement.mean, remote.agreement.mean, atol=1e-5)
-
-
-def test_cli_engine_ray_writes_the_data_file(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    path = tmp_path / "texts.txt"
-    path.write_text("\n".join(TEXTS[:2]) + "\n", encoding="utf-8")
-    data = tmp_path / "d.parquet"
-    args = ["run", str(path), "--model", str(tiny_model), "--out", str(tmp_path / "r.html"), "--data", str(data),
-            "--methods", "cls_attention,rollout", "--threads", "1", "--engine", "ray", "--ray-workers", "1", "--chunk-size", "1"]
-    before = ray_processes()
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    assert len(read_data(data).records) == 2 and (tmp_path / "r.html").exists()
-    deadline = time.monotonic() + 60
-    while ray_processes() - before and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not ray_processes() - before
 
 
 def test_unknown_engine_is_refused(tiny_model: Path, tmp_path: Path) -> None:
