@@ -2,8 +2,9 @@
 
 The whole CLI, as a user runs it, in fresh subprocesses, on the first ``--texts`` KeiCO sentences
 (``samples/data/keico``) with the bundled sample model and every method: the local engine with
-``--threads W`` against a local Ray with ``--ray-workers W`` actors of one torch thread each
-(the same CPUs), both ``--chunk-size C``, ``--data`` and ``--out``. Runs alternate (local, ray,
+``--local-threads T`` (default 1: on this shared 2-core machine two torch threads spin-wait and
+one is faster, see README) against a local Ray with ``--ray-workers W`` actors of one torch
+thread each, both ``--chunk-size C``, ``--data`` and ``--out``. Runs alternate (local, ray,
 local, ray, ...) for ``--rounds`` rounds; reported are the wall times (``time.perf_counter``
 around the subprocess: Ray's start and shutdown and each actor's model load included), their
 ratio, and the largest difference between the two data files' numbers (predictions, every
@@ -11,7 +12,7 @@ method's token scores, comprehensiveness).
 
 Usage (from the repository root, the ``ray`` extra installed)::
 
-    PYTHONPATH=. HF_HUB_OFFLINE=1 python bench/bench_engines.py --texts 300 --workers 2 \\
+    PYTHONPATH=. HF_HUB_OFFLINE=1 python bench/bench_engines.py --texts 150 --workers 2 \\
         --chunk-size 25 [--rounds 1] [--out bench/out/engines.json]
 """
 
@@ -64,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--texts", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--local-threads", type=int, default=1)
     parser.add_argument("--chunk-size", type=int, default=25)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("bench/out/engines.json"))
@@ -80,7 +82,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for engine in ("local", "ray"):
                 extra = (
-                    ["--threads", str(args.workers)]
+                    ["--threads", str(args.local_threads)]
                     if engine == "local"
                     else ["--threads", "1", "--engine", "ray", "--ray-workers", str(args.workers)]
                 )
@@ -93,7 +95,7 @@ def main() -> None:
     print()
     print(
         markdown_table(
-            ["texts", "chunks", "local (s)", f"ray, {args.workers} workers (s)", "ray / local", "largest difference"],
+            ["texts", "chunks", f"local, {args.local_threads} thread(s) (s)", f"ray, {args.workers} workers (s)", "ray / local", "largest difference"],
             [[len(texts), -(-len(texts) // args.chunk_size), f"{local:.1f}", f"{ray:.1f}", f"{ray / local:.2f}x", f"{diff:.1e}"]],
         )
     )

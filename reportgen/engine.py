@@ -39,9 +39,14 @@ from .types import Agreement, Faithfulness, FaithfulnessReport, MethodInfo, Mode
 from .words import with_words
 
 DEFAULT_CHUNK_SIZE = 256
-"""Texts computed (and held) at once. Large enough that forward passes stay full and that most
-runs are one chunk; small enough that a chunk of 512-token texts on a base-size model (12 layers
-x 12 heads of attention) stays well under a GB."""
+"""Texts computed (and held) at once, at most. Large enough that forward passes stay full and
+that most runs are one chunk."""
+ATTENTION_BUDGET = 1 << 27
+"""A chunk also closes before its attention (layers x heads x tokens^2 values per text, each kept
+as uint16 plus the float32 head means) would pass this many values, about 300 MB: 256 sentences
+on the sample model are one chunk, 128-token texts on a base-size model go 56 to a chunk,
+512-token ones 3. Decided from the token counts before any model call, so the same inputs and
+options always give the same chunks (``--resume`` relies on it)."""
 
 MANIFEST = "run.json"
 PART_GLOB = "chunk-*.parquet"
@@ -67,10 +72,31 @@ class ChunkHeader:
     ig_tolerance: float
 
 
-def chunk_ranges(total: int, size: int) -> list[range]:
+def plan_chunks(lengths: Sequence[int], per_square: int, size: int, budget: int = ATTENTION_BUDGET) -> list[range]:
+    """Consecutive texts in chunks of at most ``size`` texts and ``budget`` attention values
+    (``per_square * n * n`` for a text of ``n`` tokens; a single text may exceed it)."""
     if size < 1:
         raise InputError(f"--chunk-size {size}: must be at least 1")
-    return [range(start, min(start + size, total)) for start in range(0, total, size)]
+    spans: list[range] = []
+    start, values = 0, 0
+    for i, n in enumerate(lengths):
+        cost = per_square * n * n
+        if i > start and (i - start >= size or values + cost > budget):
+            spans.append(range(start, i))
+            start, values = i, 0
+        values += cost
+    if start < len(lengths):
+        spans.append(range(start, len(lengths)))
+    return spans
+
+
+def token_counts(loaded: LoadedModel, texts: Sequence[InputText], max_length: int) -> list[int]:
+    """Each text's token count after truncation ([CLS]/[SEP] included), as extraction will see it."""
+    counts = []
+    for first in range(0, len(texts), 1024):
+        batch = [t.text for t in texts[first : first + 1024]]
+        counts += [len(ids) for ids in loaded.tokenizer(batch, truncation=True, max_length=max_length, verbose=False)["input_ids"]]
+    return counts
 
 
 def compute_chunk(
@@ -365,7 +391,8 @@ __all__ = [
     "Store",
     "MemoryStore",
     "PartStore",
-    "chunk_ranges",
+    "plan_chunks",
+    "token_counts",
     "combine",
     "compute_chunk",
     "fingerprint",

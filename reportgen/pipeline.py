@@ -26,11 +26,12 @@ from .engine import (
     MemoryStore,
     PartStore,
     Store,
-    chunk_ranges,
     combine,
     compute_chunk,
     fingerprint,
     parts_folder,
+    plan_chunks,
+    token_counts,
     with_faithfulness,
     with_scores,
 )
@@ -241,7 +242,9 @@ def compute(
     methods = check_options(options)
     max_length = _max_length(options.max_length, loaded.info.max_length)
     store = store if store is not None else MemoryStore()
-    spans = chunk_ranges(len(inputs.texts), options.chunk_size)
+    spans = plan_chunks(
+        token_counts(loaded, inputs.texts, max_length), loaded.info.num_layers * loaded.info.num_heads, options.chunk_size
+    )
     header = ChunkHeader(_run_info(loaded, inputs, options, max_length), loaded.info, tuple(m.info for m in methods), DELTA_TOLERANCE)
     progress.start(len(inputs.texts), "texts")
     try:

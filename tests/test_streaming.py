@@ -191,3 +191,16 @@ def test_quiet_silences_the_progress(tiny_model: Path, texts: Path, tmp_path: Pa
     code, log = run_cli([*args, "--force", "--quiet"])
     assert code == 0, log
     assert "texts/s" not in log
+
+
+def test_chunks_close_at_the_text_count_or_the_attention_budget() -> None:
+    from reportgen.engine import ATTENTION_BUDGET, plan_chunks
+
+    assert plan_chunks([10] * 5, 16, 2) == [range(0, 2), range(2, 4), range(4, 5)]
+    # 128-token texts on a base-size model (12 x 12 heads): the budget closes chunks long before 256 texts.
+    spans = plan_chunks([128] * 200, 144, 256)
+    assert all(144 * 128 * 128 * len(s) <= ATTENTION_BUDGET for s in spans) and len(spans) == 4
+    assert [len(s) for s in spans] == [56, 56, 56, 32]
+    # One text above the budget is a chunk of its own, never an empty chunk.
+    assert plan_chunks([4000, 5], 144, 256) == [range(0, 1), range(1, 2)]
+    assert plan_chunks([], 16, 256) == []
