@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Mapping, Sequence
+from typing import BinaryIO, Sequence
 
 from . import images
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
@@ -27,13 +27,10 @@ from .engine import (
     PartStore,
     Store,
     combine,
-    compute_chunk,
     fingerprint,
     parts_folder,
     plan_chunks,
     token_counts,
-    with_faithfulness,
-    with_scores,
 )
 from .methods import DELTA_TOLERANCE, Method, resolve
 from .output import OutputError, PlannedFile, check_target, write_all
@@ -235,8 +232,8 @@ def compute(
     Texts are computed ``options.chunk_size`` at a time (:func:`reportgen.engine.compute_chunk`)
     by ``engine`` (default: :class:`reportgen.engine.LocalEngine`, in this process) and each
     chunk is handed to ``store`` (default: kept in memory); a chunk the store already holds (a
-    resumed run) is not computed again. The aggregates that need every
-    text are computed at the end from the per-text numbers (:func:`reportgen.engine.combine`).
+    resumed run) is not computed again. The aggregates that need every text are computed at the
+    end from the per-text numbers (:func:`reportgen.engine.combine`).
     """
     progress = progress or Progress()
     methods = check_options(options)

@@ -12,8 +12,6 @@ import sys
 import time
 from typing import Callable, TextIO
 
-from .pipeline import Progress
-
 BAR_WIDTH = 24
 
 
@@ -27,7 +25,9 @@ def clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class TextProgress(Progress):
+class TextProgress:
+    """A :class:`reportgen.pipeline.Progress` that writes to ``stream`` (torch-free: no import of the pipeline)."""
+
     def __init__(
         self, stream: TextIO | None = None, tty: bool | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
