@@ -2,7 +2,9 @@
 
 Each size runs in a fresh subprocess: the bundled sample model, the first N KeiCO sentences
 (``samples/data/keico``; N above the corpus size repeats it), one cheap method
-(``--methods cls_attention``; faithfulness runs too: it cannot be turned off on this branch),
+(``--methods cls_attention``; faithfulness runs too, unless ``--no-faithfulness``: this branch has
+no option to turn it off, so the bench replaces ``evaluate_faithfulness`` by an empty report; it
+holds at most 64 texts' masked inputs at once whatever the corpus size, and costs most of the time),
 chunks of ``--chunk-size`` texts written to a part folder as ``reportgen run --data`` does
 (:class:`reportgen.engine.PartStore`). In the child, ``VmHWM`` (the RSS high-water mark) is read
 from ``/proc/self/status``:
@@ -17,7 +19,7 @@ from ``/proc/self/status``:
 Usage (from the repository root)::
 
     PYTHONPATH=. HF_HUB_OFFLINE=1 python bench/bench_stream_memory.py --sizes 1000,10000 \\
-        [--chunk-size 256] [--full] [--out bench/out/stream_memory.json]
+        [--chunk-size 256] [--full] [--no-faithfulness] [--out bench/out/stream_memory.json]
 """
 
 from __future__ import annotations
@@ -44,10 +46,19 @@ def peak_mib() -> float:
     raise RuntimeError("no VmHWM")
 
 
-def child(size: int, chunk_size: int, full: bool) -> dict[str, float]:
+def child(size: int, chunk_size: int, full: bool, faithfulness: bool) -> dict[str, float]:
     import torch
 
     torch.set_num_threads(1)
+    if not faithfulness:
+        import reportgen.engine
+        from reportgen.faithfulness import FRACTIONS, RULES
+        from reportgen.types import FaithfulnessReport
+
+        def no_faithfulness(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return FaithfulnessReport((), (), None, FRACTIONS, RULES)
+
+        reportgen.engine.evaluate_faithfulness = no_faithfulness
     from reportgen import pipeline
     from reportgen.data import write_data
     from reportgen.engine import PartStore
@@ -87,17 +98,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--chunk-size", type=int, default=256)
     parser.add_argument("--full", action="store_true")
+    parser.add_argument("--no-faithfulness", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("bench/out/stream_memory.json"))
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.chunk_size, args.full)))
+        print(json.dumps(child(args.child, args.chunk_size, args.full, not args.no_faithfulness)))
         return
     info = begin(1)
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
         cmd = [sys.executable, __file__, "--child", str(size), "--chunk-size", str(args.chunk_size)]
         cmd += ["--full"] if args.full else []
+        cmd += ["--no-faithfulness"] if args.no_faithfulness else []
         env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if done.returncode != 0:
