@@ -262,8 +262,8 @@ def run(
         typer.Option(
             help="Texts computed at once, at most (a chunk of long texts closes earlier, at about 300 MB of "
             "attention): each chunk's numbers are written to disk when it is done (beside "
-            "--data, else in a temporary folder) and its attention released, so memory does not grow with "
-            "the number of texts; the report is built at the end.",
+            "--data, else in a temporary folder) and its attention released, so memory while computing does not "
+            "grow with the number of texts; the report, which embeds every text, is built at the end.",
             min=1,
         ),
     ] = DEFAULT_CHUNK_SIZE,
