@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .budget import DEFAULT_MAX_MB
 from .errors import InputError
 from .inputs import InputSet, InputText
 
@@ -74,11 +75,13 @@ class Report:
 
     ``data`` is the report model itself (:class:`reportgen.report.Report`: plain frozen data).
     Saving overwrites existing files unless ``force=False``; every save is crash-safe (a file
-    is complete or absent, never half-written).
+    is complete or absent, never half-written). The page keeps within ``max_size`` MB (the size
+    its attention was coded for by :func:`explain`; 0: no limit), as ``reportgen run --max-size``.
     """
 
-    def __init__(self, data: ReportModel) -> None:
+    def __init__(self, data: ReportModel, max_size: float = DEFAULT_MAX_MB) -> None:
         self.data = data
+        self.max_size = max_size
 
     def __repr__(self) -> str:
         best = self.data.faithfulness.best if self.data.faithfulness else None
@@ -99,9 +102,9 @@ class Report:
 
     @functools.cached_property
     def _html(self) -> str:
-        from .render import render_html
+        from .pipeline import Outputs
 
-        return render_html(self.data)
+        return Outputs(max_size=self.max_size).render(self.data).html
 
     def html(self) -> str:
         """The self-contained report page, as a string."""
@@ -111,7 +114,7 @@ class Report:
         from .pipeline import Outputs
 
         chosen = {name: Path(path) for name, path in paths.items() if path is not None}
-        return Outputs(force=force, **chosen).write(self.data)
+        return Outputs(force=force, max_size=self.max_size, **chosen).write(self.data)
 
     def save(
         self,
@@ -267,6 +270,7 @@ def explain(
     device: str = "auto",
     title: str | None = None,
     words: str = "auto",
+    max_size: float = DEFAULT_MAX_MB,
     text_column: str = "text",
     label_column: str | None = None,
     encoding: str = "utf-8",
@@ -285,8 +289,8 @@ def explain(
     ``tokenizer`` is needed only for a model in memory that does not say where it came from.
 
     ``methods`` (names or a comma-separated string), ``gradients``, ``ig_steps``,
-    ``max_length``, ``batch_size``, ``device``, ``title`` and ``words`` (``auto``, ``ja``,
-    ``space`` or ``pieces``) are the CLI's options. Errors the
+    ``max_length``, ``batch_size``, ``device``, ``title``, ``words`` (``auto``, ``ja``,
+    ``space`` or ``pieces``) and ``max_size`` (MB, default 10; 0: no limit) are the CLI's options. Errors the
     user can fix raise :class:`reportgen.errors.ReportgenError` with a one-line message.
     """
     from . import pipeline
@@ -303,6 +307,8 @@ def explain(
         title=title if title is not None else pipeline.DEFAULT_TITLE,
         command=f"reportgen.explain(..., model={_describe_model(model)})",
         words=words,
+        max_size=max_size,
+        keep_heads=False,  # a Report writes no data file: heads go straight to the page's store
     )
     pipeline.check_options(options)
     inputs = _inputs(texts, gold, text_column, label_column, encoding)
@@ -310,11 +316,11 @@ def explain(
         if tokenizer is not None:
             raise InputError("tokenizer=: only for a model in memory; a folder or hub id brings its own tokenizer")
         loaded = load_model(model, checkpoint, device)
-        return Report(pipeline.build(loaded, inputs, options, progress))
+        return Report(pipeline.build(loaded, inputs, options, progress), max_size)
     if checkpoint is not None:
         raise InputError("checkpoint=: only with a model folder or hub id; a model in memory already has its weights")
     with borrow_model(model, tokenizer, device) as loaded:
-        return Report(pipeline.build(loaded, inputs, options, progress))
+        return Report(pipeline.build(loaded, inputs, options, progress), max_size)
 
 
 def _describe_model(model: Any) -> str:

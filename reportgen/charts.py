@@ -1,9 +1,11 @@
 """Chart specifications (Vega-Lite, built with Altair) for the report.
 
 Charts stay data until the page draws them. The per-text charts are *templates*: one spec per
-chart kind for the whole report, reading named datasets (``cells``, ``bars``) and a ``tokens``
-parameter that the page fills per text, so a report embeds each spec once instead of once
-per text. Expressions in the specs are constants; user text only ever travels as data.
+chart kind for the whole report, reading named datasets (``bars``, ``scores``...) and a
+``tokens`` parameter that the page fills per text, so a report embeds each spec once instead of
+once per text. Expressions in the specs are constants; user text only ever travels as data.
+The attention heatmap is no Vega chart: the page paints it on a canvas (one pixel block per
+cell, not one SVG element), which stays fast at 512 tokens.
 """
 
 from __future__ import annotations
@@ -37,35 +39,6 @@ def _tokens_param() -> alt.Parameter:
     return alt.param(name="tokens", value=[])
 
 
-def heatmap_spec() -> dict[str, Any]:
-    """Token x token attention, raw beside the [CLS]/[SEP]-free renormalised view."""
-    axis = dict(labelExpr=TOKEN_LABEL, labelAngle=0, labelLimit=90, labelFontSize=11, ticks=False)
-    chart = (
-        alt.Chart(alt.NamedData("cells"))
-        .mark_rect()
-        .encode(
-            x=alt.X("j:O", title="attended-to token (key)", axis=alt.Axis(orient="top", **{**axis, "labelAngle": -60})),
-            y=alt.Y("i:O", title="attending token (query)", axis=alt.Axis(**axis)),
-            color=alt.Color(
-                "w:Q",
-                title="weight",
-                scale=alt.Scale(scheme=theme.SEQUENTIAL_SCHEME, domainMin=0),
-                legend=alt.Legend(orient="bottom", gradientLength=160),
-            ),
-            tooltip=[
-                alt.Tooltip("q:N", title="query"),
-                alt.Tooltip("k:N", title="key"),
-                alt.Tooltip("w:Q", title="weight", format=".4f"),
-            ],
-        )
-        .properties(width=alt.Step(TOKEN_STEP), height=alt.Step(TOKEN_STEP))
-        .facet(column=alt.Column("view:N", sort=VIEWS, title=None, header=alt.Header(labelFontSize=12)))
-        .resolve_scale(color="independent")
-        .add_params(_tokens_param())
-    )
-    return _spec(chart)
-
-
 def bars_spec() -> dict[str, Any]:
     """[CLS] attention and attention received per token, raw beside renormalised."""
     chart = (
@@ -95,28 +68,58 @@ def bars_spec() -> dict[str, Any]:
     return _spec(chart)
 
 
-def predictions_spec(
-    text_ids: Sequence[int], predictions: Sequence[float], golds: Sequence[float | None], label: str
-) -> dict[str, Any]:
-    """One bar per text (its prediction), with the gold score as a tick where given."""
-    rows = [
-        {"id": f"#{i}", "prediction": round(p, 4), **({"gold": round(g, 4)} if g is not None else {})}
-        for i, p, g in zip(text_ids, predictions, golds)
-    ]
-    order = [r["id"] for r in rows]
-    base = alt.Chart(alt.Data(values=rows)).encode(y=alt.Y("id:N", sort=order, title="text"))
-    bars = base.mark_bar(color=CONTENT_COLOUR).encode(
+def predictions_spec(label: str, with_gold: bool) -> dict[str, Any]:
+    """One bar per text (its prediction), with the gold score as a tick where given.
+
+    For a few texts only (see ``page.BAR_CHART_TEXTS``); the page fills the ``predictions``
+    dataset with one row per text: ``id`` ("#3"), ``text`` (3), ``prediction``, ``gold``.
+    """
+    base = alt.Chart(alt.NamedData("predictions")).encode(
+        y=alt.Y("id:N", sort=alt.EncodingSortField(field="text", op="min", order="ascending"), title="text")
+    )
+    bars = base.mark_bar(color=CONTENT_COLOUR, cursor="pointer").encode(
         x=alt.X("prediction:Q", title=label),
         tooltip=[alt.Tooltip("id:N", title="text"), alt.Tooltip("prediction:Q", format=".4f")],
     )
     layers: list[alt.Chart] = [bars]
-    if any(g is not None for g in golds):
+    if with_gold:
         layers.append(
-            base.mark_tick(color=theme.GOLD_COLOUR, thickness=2).encode(
+            base.transform_filter("isValid(datum.gold)").mark_tick(color=theme.GOLD_COLOUR, thickness=2, cursor="pointer").encode(
                 x="gold:Q", tooltip=[alt.Tooltip("id:N", title="text"), alt.Tooltip("gold:Q", format=".4f")]
             )
         )
     chart = alt.layer(*layers).properties(width=420, height=alt.Step(14))
+    return _spec(chart)
+
+
+def distribution_spec(label: str, with_gold: bool) -> dict[str, Any]:
+    """How the predictions (and the gold scores) are distributed: readable at any number of texts.
+
+    A histogram over the same ``predictions`` dataset; clicking a bar filters the overview
+    table to that range.
+    """
+    series = ["prediction", "gold"] if with_gold else ["prediction"]
+    chart = (
+        alt.Chart(alt.NamedData("predictions"))
+        .transform_fold(series, as_=["series", "value"])
+        .transform_filter("isValid(datum.value)")
+        .mark_bar(opacity=0.6, binSpacing=1, cursor="pointer")
+        .encode(
+            x=alt.X("value:Q", bin=alt.Bin(maxbins=40), title=label),
+            y=alt.Y("count():Q", stack=None, title="texts"),
+            color=alt.Color(
+                "series:N",
+                scale=alt.Scale(domain=series, range=[CONTENT_COLOUR, theme.GOLD_COLOUR][: len(series)]),
+                legend=alt.Legend(title=None, orient="top") if with_gold else None,
+            ),
+            tooltip=[
+                alt.Tooltip("series:N", title="of"),
+                alt.Tooltip("value:Q", bin=alt.Bin(maxbins=40), title="range", format=".3f"),
+                alt.Tooltip("count():Q", title="texts"),
+            ],
+        )
+        .properties(width=560, height=160)
+    )
     return _spec(chart)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from . import __version__
+from .budget import DEFAULT_MAX_MB
 from .errors import ReportgenError
 from .engine import DEFAULT_CHUNK_SIZE
 from .methods import REGISTRY
@@ -87,6 +88,8 @@ def _execute(options: RunOptions | Callable[[], RunResult], quiet: bool = False)
     if result.truncated:
         summary += f", {result.truncated} truncated"
     typer.echo(f"reportgen: {summary}", err=True)
+    if result.fit is not None:
+        typer.echo(f"reportgen: {result.fit.summary_line()}", err=True)
     for path in result.written:
         typer.echo(str(path))
 
@@ -116,6 +119,28 @@ OutOpt = Annotated[
     typer.Option("--out", help="Report file to write. Default: a new reports/report-YYYYmmdd-HHMMSS.html.", show_default=False),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+ThreadsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--threads",
+        help="CPU threads for torch. Default: this machine's physical cores. On a CPU busy with other "
+        "jobs, fewer threads (even 1) is often faster.",
+        min=1,
+        show_default=False,
+    ),
+]
+MaxSizeOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-size",
+        help="Largest report file in MB (1 MB = 1,000,000 bytes); 0 = no limit. When the full detail "
+        "does not fit, the longest texts lose detail first, one step at a time: every layer and "
+        "head -> every layer, heads averaged -> last layer only -> no attention matrix (bars and "
+        "method scores) -> overview row only. The command and the report say what was left out; "
+        "--csv always writes every number.",
+        min=0,
+    ),
+]
 PngOpt = Annotated[
     Optional[Path],
     typer.Option(
@@ -232,15 +257,7 @@ def run(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass (sorted by length, padded per batch).", min=1)] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    threads: Annotated[
-        Optional[int],
-        typer.Option(
-            help="CPU threads for torch. Default: this machine's physical cores. On a CPU busy with other "
-            "jobs, fewer threads (even 1) is often faster.",
-            min=1,
-            show_default=False,
-        ),
-    ] = None,
+    threads: ThreadsOpt = None,
     title: Annotated[str, typer.Option(help="Title at the top of the report.")] = DEFAULT_TITLE,
     data: Annotated[
         Optional[Path],
@@ -294,6 +311,7 @@ def run(
     png: PngOpt = None,
     svg: SvgOpt = None,
     summary: SummaryOpt = None,
+    max_size: MaxSizeOpt = DEFAULT_MAX_MB,
     force: ForceOpt = False,
 ) -> None:
     """Explain a model's predictions on your texts in one self-contained HTML report.
@@ -338,13 +356,20 @@ def run(
         resume=resume,
         engine=engine,
         ray_workers=ray_workers,
+        max_size=max_size,
     )
     _execute(options, quiet=quiet)
 
 
 @app.command()
 def demo(
-    out: OutOpt = None, png: PngOpt = None, svg: SvgOpt = None, summary: SummaryOpt = None, force: ForceOpt = False
+    out: OutOpt = None,
+    png: PngOpt = None,
+    svg: SvgOpt = None,
+    summary: SummaryOpt = None,
+    max_size: MaxSizeOpt = DEFAULT_MAX_MB,
+    threads: ThreadsOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Run the bundled sample model on the bundled sample texts and write a report."""
     options = RunOptions(
@@ -357,6 +382,8 @@ def demo(
         png=png,
         svg=svg,
         summary=summary,
+        max_size=max_size,
+        threads=threads,
     )
     _execute(options)
 
@@ -366,15 +393,16 @@ def render(
     data: Annotated[Path, typer.Argument(help="A data file written by reportgen run --data.", show_default=False)],
     out: OutOpt = None,
     csv: Annotated[Optional[Path], typer.Option(help="Also write the tokens CSV.", show_default=False)] = None,
+    max_size: MaxSizeOpt = DEFAULT_MAX_MB,
     force: ForceOpt = False,
 ) -> None:
     """Render the report of a data file (reportgen run --data FILE), without the model.
 
-    The report is byte for byte the one the run itself wrote (same reportgen version; set
-    SOURCE_DATE_EPOCH for a fixed creation time). Exit code 2 for a file that is not a reportgen
-    data file, or one of another schema version.
+    The report is byte for byte the one the run itself wrote (same reportgen version, same
+    --max-size; set SOURCE_DATE_EPOCH for a fixed creation time). Exit code 2 for a file that is
+    not a reportgen data file, or one of another schema version.
     """
-    outputs = Outputs(out=out if out is not None else default_out_path(), csv=csv, force=force)
+    outputs = Outputs(out=out if out is not None else default_out_path(), csv=csv, force=force, max_size=max_size)
     _execute(lambda: render_data_file(data, outputs))
 
 

@@ -363,7 +363,8 @@ def _check_methods(records: Sequence[TextRecord], score_methods: Sequence[str]) 
 
 # Fields each stored type is known to have; a field added later must be stored before it is set.
 _KNOWN = {
-    TextRecord: {"item", "extraction", "scores", "faithfulness", "agreement", "words", "word_faithfulness"},
+    # ``display`` (the page's coded attention) is derived from ``heads_q`` and rebuilt on render.
+    TextRecord: {"item", "extraction", "scores", "faithfulness", "agreement", "words", "word_faithfulness", "display"},
     TextWords: {"mode", "words", "alignment", "offsets_rebuilt", "rebuilt_offsets"},
     Word: set(_scalar_fields(Word, ())),
     InputText: {"text_id", "text", "source", "gold"},
@@ -1126,8 +1127,9 @@ def _text_agreement(text_id: int, pairs: list[dict] | None) -> TextAgreement | N
 # --- Rendering from a data file ------------------------------------------------------------
 
 
-def report_from_data(stored: StoredRun) -> Report:
-    """The report model of a stored run, exactly as the direct run built it.
+def report_from_data(stored: StoredRun, max_bytes: int | None = None) -> Report:
+    """The report model of a stored run, exactly as the direct run built it for a page of at
+    most ``max_bytes`` (the run's ``--max-size``; None: no limit).
 
     Needs every head (``--data-attention all``): the page's heatmaps show any layer and head.
     """
@@ -1136,12 +1138,13 @@ def report_from_data(stored: StoredRun) -> Report:
             f"{stored.source}: stored with --data-attention {stored.attention}; a report needs every "
             "attention head (--data-attention all)"
         )
+    from .budget import with_display
     from .report import build_report
 
     return build_report(
         stored.run,
         stored.model,
-        stored.records,
+        with_display(stored.records, max_bytes),
         stored.methods,
         faithfulness=stored.faithfulness,
         agreement=stored.agreement,
@@ -1149,11 +1152,12 @@ def report_from_data(stored: StoredRun) -> Report:
     )
 
 
-def render_data(source: Source) -> str:
-    """The HTML report of a data file (``reportgen render FILE.parquet``), without the model."""
+def render_data(source: Source, max_bytes: int | None = None) -> str:
+    """The HTML report of a data file (``reportgen render FILE.parquet``), without the model,
+    within ``max_bytes`` (None: no limit; the CLI's default is ``--max-size 10``, as for a run)."""
     from .render import render_html
 
-    return render_html(report_from_data(read_data(source)))
+    return render_html(report_from_data(read_data(source), max_bytes), max_bytes)
 
 
 # --- Tables for readers ----------------------------------------------------------------------

@@ -3,8 +3,11 @@
 This is where torch stops: everything returned is numpy. Texts are sorted by length and padded
 only to the longest text of their batch; padding positions are sliced off before any number is
 kept. Each batch's attention tensors are reduced at once to what the report needs (the
-head-averaged matrix per layer in float32, and every head quantised to 16 bits for the page),
-so no batch tensor outlives its batch.
+head-averaged matrix per layer in float32 for the methods, and every head quantised to 16 bits),
+and every head is handed to an optional ``on_attention`` callback (the page's size-bounded
+store, :class:`reportgen.budget.AttentionLadder`). The quantised heads are kept only when asked
+(``keep_heads``: the data file stores them), so no batch tensor outlives its batch and a run
+without a data file holds no stage with every head of every text.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ import numpy as np
 import torch
 
 from .errors import ModelLoadError
-from .forward import length_sorted_batches, pad_batch, padded_batches
+from .forward import attention_row_bytes, length_sorted_batches, pad_batch, padded_batches
 from .inputs import InputText
 from .loading import LoadedModel
 from .types import QUANT_SCALE, EncodedText, TextExtraction
 
 ProgressCallback = Callable[[int], None]
+AttentionCallback = Callable[[int, np.ndarray], None]
+"""Called once per text with its index and its quantised heads, uint16 ``(layers, heads, n, n)``
+(``QUANT_SCALE``): the page's store codes exactly what a data file keeps."""
 
 
 def encode_texts(loaded: LoadedModel, texts: Sequence[InputText], max_length: int) -> list[EncodedText]:
@@ -57,14 +63,21 @@ def extract(
     encoded: Sequence[EncodedText],
     batch_size: int = 16,
     on_batch: ProgressCallback | None = None,
+    on_attention: AttentionCallback | None = None,
+    keep_heads: bool = True,
 ) -> list[TextExtraction]:
-    """Predictions and attention for every text, returned in input order."""
+    """Predictions and attention for every text, returned in input order.
+
+    ``keep_heads=False``: each extraction's ``heads_q`` is empty ``(0, 0, n, n)``; the heads
+    reach only ``on_attention`` (a run without a data file never holds every head of every text).
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     results: list[TextExtraction | None] = [None] * len(encoded)
     labels = loaded.info.labels
     classification = loaded.info.task == "classification"
-    for batch in padded_batches(loaded, [e.input_ids for e in encoded], batch_size):
+    # Long texts on a large model run fewer per pass: every attention map of a batch is held.
+    for batch in padded_batches(loaded, [e.input_ids for e in encoded], batch_size, attention_row_bytes(loaded)):
         with torch.inference_mode():
             out = loaded.model(**batch.inputs, output_attentions=True)
         attentions = out.attentions
@@ -73,11 +86,10 @@ def extract(
                 f"{loaded.info.path}: the model returned no attention weights "
                 "(it must support output_attentions with eager attention)"
             )
-        # (batch, layers, heads, T, T) once per batch; sliced per text below.
-        stacked = torch.stack(attentions, dim=1).float()
         logits = out.logits.float().cpu().numpy()
         for row, (index, n) in enumerate(zip(batch.indices, batch.lengths)):
-            per_head = stacked[row, :, :, :n, :n].cpu().numpy()
+            # (layers, heads, n, n): one text's copy at a time, never the whole batch's again.
+            per_head = torch.stack([a[row, :, :n, :n] for a in attentions]).float().cpu().numpy()
             output = logits[row].astype(np.float64)
             if classification:
                 probs = np.exp(output - output.max())
@@ -86,15 +98,19 @@ def extract(
                 prediction, label = float(probs[best]), labels[best]
             else:
                 prediction, label = float(output[0]), None
+            heads_q = np.rint(np.clip(per_head, 0.0, 1.0) * QUANT_SCALE).astype(np.uint16)
             results[index] = TextExtraction(
                 encoded=encoded[index],
                 output=output,
                 prediction=prediction,
                 predicted_label=label,
                 layer_mean=per_head.mean(axis=1).astype(np.float32),
-                heads_q=np.rint(np.clip(per_head, 0.0, 1.0) * QUANT_SCALE).astype(np.uint16),
+                heads_q=heads_q if keep_heads else np.zeros((0, 0, n, n), dtype=np.uint16),
             )
-        del stacked, attentions, out
+            if on_attention is not None:
+                on_attention(index, heads_q)
+            del per_head, heads_q
+        del attentions, out
         if on_batch is not None:
             on_batch(len(batch.indices))
     return [r for r in results if r is not None]
@@ -102,6 +118,7 @@ def extract(
 
 __all__ = [
     "QUANT_SCALE",
+    "AttentionCallback",
     "EncodedText",
     "ProgressCallback",
     "TextExtraction",

@@ -1,19 +1,34 @@
 """The page contract: the one JSON block the page's script reads, typed, and how it is built.
 
 Owns what travels from Python to ``templates/report.js``: chart templates (once per report),
-the colour theme and compact per-text data (tokens, attention as base64 uint16, every method's
-scores, waterfall steps, deletion curves, agreement cells). The TypedDicts below are the
-contract: ``report.js`` reads exactly these keys. User text only ever travels here as data.
+the colour theme, an overview of every text (columns of plain values, plus one compressed block
+of the texts for search), and one pair of compressed blocks per text: its detail (tokens, the
+highlighted text, every method's scores, bars, deletion curves, agreement: :class:`TextData`)
+and its attention codes at the rung of the size ladder it keeps (see :mod:`reportgen.budget`).
+Blocks are zlib streams in base64, which the page inflates with the browser's own
+``DecompressionStream``. The TypedDicts below are the contract: ``report.js`` reads exactly
+these keys. User text only ever travels here as data.
+
+:func:`fit` picks every text's rung so that the file stays within ``--max-size``.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
-from typing import Sequence, TypedDict
+import unicodedata
+from dataclasses import dataclass, replace
+from typing import Any, Sequence, TypedDict
 
-from . import charts, theme
+from . import budget, charts, theme
 from .report import Report, TextReport
-from .visible import visible_plain
+from .visible import visible_parts, visible_parts_of_pieces, visible_plain
+
+SEARCH_CHARS = 1000
+"""The overview's text search reads each text's first this many characters."""
+BAR_CHART_TEXTS = 40
+"""Up to this many texts the overview chart is one labelled bar per text; beyond, a histogram."""
 
 
 class MethodValues(TypedDict):
@@ -23,35 +38,66 @@ class MethodValues(TypedDict):
     """Each token's score in the method's own unit (hover text)."""
 
 
-class WaterfallStep(TypedDict):
-    step: int
-    label: str
-    start: float | None
-    end: float | None
-    value: float | None
-    kind: str
-    """``"up"``, ``"down"`` or ``"total"`` (f(baseline), f(x))."""
+class BarValues(TypedDict):
+    """Last layer, heads averaged, exact (the bar charts of a text that keeps no matrix)."""
+
+    cls: list[float | None]
+    received: list[float | None]
+    clsRenorm: list[float | None]
+    receivedRenorm: list[float | None]
 
 
-class CurvePoint(TypedDict):
+class IntegratedGradientsData(TypedDict):
+    baseline: float | None
+    explained: float | None
+    delta: float | None
+    deltaRelative: float | None
+    warn: int
+    steps: int | None
+    """Integration steps this text used (None: not recorded)."""
+
+
+class WordFaithData(TypedDict):
+    """Faithfulness measured by masking whole words; per-method lists follow ``PageData.methodTitles``."""
+
+    comprehensiveness: list[float | None]
+    sufficiency: list[float | None]
+    random: list[float | None]
+    """Random reference: comprehensiveness, its spread, sufficiency, its spread."""
+
+
+class MoversData(TypedDict):
+    """A text's top movers by the report's signed default method, for one unit."""
+
+    unit: str
+    """``"words"`` or ``"pieces"``."""
     method: str
-    order: int
-    reference: bool
-    pct: float | None
-    f: float | None
+    up: list[list[Any]]
+    """``[label, value]`` pairs, label made visible."""
+    down: list[list[Any]]
 
 
-class BandPoint(TypedDict):
-    pct: float | None
-    lo: float | None
-    hi: float | None
+class FaithData(TypedDict):
+    """This text's faithfulness; per-method lists follow ``PageData.methodTitles`` (None: not measured)."""
+
+    f0: float | None
+    """f(x): the unperturbed text, where every deletion curve starts."""
+    without: list[list[float | None] | None]
+    """Per method, f after removing its top k% (k in ``PageData.fractions``)."""
+    randomMean: list[float | None]
+    randomStd: list[float | None]
+    comprehensiveness: list[float | None]
+    sufficiency: list[float | None]
+    random: list[float | None]
+    """Random reference: comprehensiveness, its spread, sufficiency, its spread."""
+    normalised: int
+    normaliser: float | None
+    words: WordFaithData | None
+    """The same measures masking whole words (None: no words)."""
 
 
-class AgreementCell(TypedDict):
-    a: str
-    b: str
-    rho: float | None
-    texts: int
+Run = Any
+"""A run of visible text: a string, or ``[stand-in, title]`` for one invisible or control character."""
 
 
 class WordsData(TypedDict):
@@ -67,24 +113,58 @@ class WordsData(TypedDict):
 
 
 class TextData(TypedDict):
+    """One text's detail block (inflated and parsed by the page when the text is opened)."""
+
     id: int
     n: int
-    layers: int
-    heads: int
+    source: str
     tokens: list[str]
     pieces: list[str]
     special: list[int]
-    att: str
-    """Every layer and head, uint16 little-endian ``(layers, heads, n, n)``, base64."""
+    spans: list[list[Any]]
+    """The text cut at token boundaries: ``[position or -1, run, run, ...]``."""
+    spanWord: list[int]
+    """Per span, the word it belongs to (-1: none), for the words view of the highlight."""
+    dropped: list[Run]
+    """The end that truncation cut off (runs), empty when nothing was cut."""
     methods: dict[str, MethodValues]
-    stepLabels: list[str]
-    steps: list[WaterfallStep]
-    curves: list[CurvePoint]
-    band: list[BandPoint]
-    agreement: list[AgreementCell]
+    bars: BarValues
+    ig: IntegratedGradientsData | None
+    faith: FaithData | None
+    agreement: list[float | None] | None
+    """Spearman rho between methods on this text, row-major over ``PageData.agreementMethods``."""
     words: WordsData | None
+    """Word-level scores (None: pieces only); in the detail block, so a text kept as its
+    overview row only has no word data either."""
     unit: str
     """What the text shows first: ``"words"`` or ``"pieces"``."""
+    movers: list[MoversData]
+
+
+class OverviewData(TypedDict):
+    """One entry per text, input order: the overview table and chart (never compressed away)."""
+
+    id: list[int]
+    prediction: list[float | None]
+    label: list[str | None]
+    """Classification: the predicted class (``prediction`` is its probability); else None."""
+    gold: list[float | None]
+    tokens: list[int]
+    fullLength: list[int]
+    truncated: list[int]
+    igWarn: list[int]
+    top: list[list[str]]
+    rung: list[int]
+    """The rung of the size ladder each text keeps (0 = full detail ... 4 = this row only)."""
+    texts: str
+    """Compressed JSON list of each text as shown (its first ``SEARCH_CHARS`` characters)."""
+
+
+class AgreementData(TypedDict):
+    rho: list[float | None]
+    """Mean Spearman rho over texts, row-major over ``PageData.agreementMethods``."""
+    texts: list[int]
+    """Texts averaged into each cell."""
 
 
 class CorpusRow(TypedDict):
@@ -126,90 +206,167 @@ class ShadeTheme(TypedDict):
     maxAlpha: float
 
 
+class BudgetData(TypedDict):
+    maxMb: str | None
+    """``--max-size`` in MB, None when unlimited."""
+    fullMb: str
+    """The ``--max-size`` that would keep every text in full detail."""
+    rungNames: list[str]
+    leftOut: list[str]
+
+
 class PageData(TypedDict):
-    quantScale: int
+    task: str
+    predictionLabel: str
+    layers: int
+    heads: int
     views: list[str]
     measures: list[str]
     specs: dict[str, dict]
-    """Chart templates by kind: each filled per text with named datasets and a ``tokens`` param."""
-    agreement: list[AgreementCell]
+    """Chart templates by kind, compiled to Vega once (see :func:`vega_spec`): each filled per
+    text with the values of its named data sources and the ``tokens`` signal."""
     methodTitles: list[list[str]]
+    fractions: list[float]
+    agreementMethods: list[str]
+    agreement: AgreementData | None
     shade: ShadeTheme
-    texts: list[TextData]
+    heat: list[str]
+    """The heatmap's colour stops (``theme.HEATMAP_STOPS``), from weight 0 to the panel's maximum."""
+    budget: BudgetData
+    overview: OverviewData
+    blocks: list[list[str | None]]
+    """Per text (input order): [detail block, attention block], each base64 zlib or None."""
     corpus: CorpusData | None
 
 
 def _round(value: float | None, digits: int = 5) -> float | None:
-    return None if value is None or math.isnan(value) else round(float(value), digits)
+    if value is None or math.isnan(value) or math.isinf(value):
+        return None
+    return round(float(value), digits)
 
 
-def _waterfall(text: TextReport) -> tuple[list[str], list[WaterfallStep]]:
-    """Integrated Gradients steps: f(baseline), each content token's share, then f(x)."""
+def _rounds(values: Sequence[float | None], digits: int = 5) -> list[float | None]:
+    return [_round(v, digits) for v in values]
+
+
+def runs(text: str) -> list[Run]:
+    """User text as runs the page shows with ``textContent`` only: plain strings, and one
+    ``[stand-in, "U+XXXX NAME"]`` per character a browser would hide (see :mod:`visible`)."""
+    out: list[Run] = []
+    index = 0
+    for shown, escaped in visible_parts(text):
+        if escaped:
+            char = text[index]
+            out.append([shown, f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()])
+            index += 1
+        else:
+            out.append(shown)
+            index += len(shown)
+    return out
+
+
+def _word_faith(report: Report, text: TextReport) -> WordFaithData | None:
+    words = text.words
+    if words is None or words.random_reference is None:
+        return None
+    reference = words.random_reference
+    measured = {s.method: s.faithfulness for s in words.scores}
+    names = [m.name for m in report.methods]
+    return {
+        "comprehensiveness": [_round(measured[n].comprehensiveness) if measured.get(n) else None for n in names],
+        "sufficiency": [_round(measured[n].sufficiency) if measured.get(n) else None for n in names],
+        "random": [
+            _round(reference.comprehensiveness), _round(reference.comprehensiveness_std),
+            _round(reference.sufficiency), _round(reference.sufficiency_std),
+        ],
+    }
+
+
+def _runs(pieces: Sequence[str]) -> list[list[Run]]:
+    """:func:`runs` of consecutive pieces of one text, made visible within the whole text (a
+    token boundary inside an emoji sequence does not turn its joiner into a stand-in)."""
+    out: list[list[Run]] = []
+    for piece, parts in zip(pieces, visible_parts_of_pieces(pieces)):
+        shown: list[Run] = []
+        index = 0
+        for part, escaped in parts:
+            if escaped:
+                char = piece[index]
+                shown.append([part, f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()])
+                index += 1
+            else:
+                shown.append(part)
+                index += len(part)
+        out.append(shown)
+    return out
+
+
+def _faith(report: Report, text: TextReport) -> FaithData | None:
+    reference = text.random_reference
+    if reference is None:
+        return None
+    measured = {s.method: s.faithfulness for s in text.scores}
+    names = [m.name for m in report.methods]
+    return {
+        "f0": _round(reference.prediction),
+        "without": [
+            _rounds(measured[n].curve.without_top) if measured.get(n) is not None else None for n in names
+        ],
+        "randomMean": _rounds(reference.curve.without_top),
+        "randomStd": _rounds(reference.curve.without_top_std or [None] * len(reference.curve.without_top)),
+        "comprehensiveness": [_round(measured[n].comprehensiveness) if measured.get(n) else None for n in names],
+        "sufficiency": [_round(measured[n].sufficiency) if measured.get(n) else None for n in names],
+        "random": [
+            _round(reference.comprehensiveness), _round(reference.comprehensiveness_std),
+            _round(reference.sufficiency), _round(reference.sufficiency_std),
+        ],
+        "normalised": int(reference.normalised),
+        "normaliser": _round(reference.normaliser),
+        "words": _word_faith(report, text),
+    }
+
+
+def text_data(report: Report, text: TextReport) -> TextData:
     ig = text.integrated_gradients
-    if ig is None:
-        return [], []
-    values = text.scores_for("integrated_gradients").values
-    labels = ["f(baseline)"]
-    rows: list[WaterfallStep] = [{"step": 0, "label": "f(baseline)", "start": _round(ig.baseline_prediction), "end": _round(ig.baseline_prediction), "value": _round(ig.baseline_prediction), "kind": "total"}]
-    running = ig.baseline_prediction
-    for token in text.tokens:
-        if token.special:
-            continue
-        value = values[token.position]
-        labels.append(visible_plain(token.label))
-        rows.append({
-            "step": len(rows), "label": visible_plain(token.label), "start": _round(running),
-            "end": _round(running + value), "value": _round(value), "kind": "up" if value >= 0 else "down",
-        })
-        running += value
-    labels.append("f(x)")
-    rows.append({"step": len(rows), "label": "f(x)", "start": _round(ig.explained), "end": _round(ig.explained), "value": _round(ig.explained), "kind": "total"})
-    return labels, rows
-
-
-def _curves(report: Report, text: TextReport) -> tuple[list[CurvePoint], list[BandPoint]]:
-    """Deletion curves (k = 0 is the unperturbed text) and the random reference's band."""
-    measured = [(s.method, report.method(s.method).title, s.faithfulness) for s in text.scores]
-    measured.append(("random", "random order (mean)", text.random_reference))
-    rows: list[CurvePoint] = []
-    band: list[BandPoint] = []
-    for order, (name, title, f) in enumerate(measured):
-        if f is None:
-            continue
-        points = [(0.0, f.prediction)] + [(100 * k, v) for k, v in zip(f.curve.fractions, f.curve.without_top)]
-        rows += [{"method": title, "order": order, "reference": name == "random", "pct": _round(k, 2), "f": _round(v)} for k, v in points]
-        if name == "random" and f.curve.without_top_std is not None:
-            band = [{"pct": 0.0, "lo": _round(f.prediction), "hi": _round(f.prediction)}] + [
-                {"pct": _round(100 * k, 2), "lo": _round(m - sd), "hi": _round(m + sd)}
-                for k, m, sd in zip(f.curve.fractions, f.curve.without_top, f.curve.without_top_std)
-            ]
-    return rows, band
-
-
-def _text_data(report: Report, text: TextReport) -> TextData:
-    step_labels, steps = _waterfall(text)
-    curves, band = _curves(report, text)
+    shown = _runs([s.text for s in text.spans] + [text.dropped])
     return {
         "id": text.text_id,
         "n": len(text.tokens),
-        "layers": text.num_layers,
-        "heads": text.num_heads,
+        "source": visible_plain(text.source),
         "tokens": [visible_plain(tok.label) for tok in text.tokens],
         "pieces": [visible_plain(tok.piece) for tok in text.tokens],
         "special": [int(tok.special) for tok in text.tokens],
-        "att": text.attention_b64,
-        # One array per method, shared by the highlight and the methods chart (rows built in the page).
+        "spans": [[-1 if s.position is None else s.position, *r] for s, r in zip(text.spans, shown)],
+        "spanWord": [-1 if s.word is None else s.word for s in text.spans],
+        "dropped": shown[-1],
+        # One array per method, shared by the highlight, the methods chart and the waterfall.
         "methods": {
-            s.method: {"rel": [_round(v, 4) for v in s.relative], "value": [_round(v, 6) for v in s.values]}
-            for s in text.scores
+            s.method: {"rel": _rounds(s.relative, 4), "value": _rounds(s.values, 6)} for s in text.scores
         },
-        "stepLabels": step_labels,
-        "steps": steps,
-        "curves": curves,
-        "band": band,
-        "agreement": _agreement_rows(report, text.agreement),
+        "bars": {
+            "cls": _rounds(text.cls_attention, 4),
+            "received": _rounds(text.mean_received, 4),
+            "clsRenorm": _rounds(text.cls_renormalised, 4),
+            "receivedRenorm": _rounds(text.received_renormalised, 4),
+        },
+        "ig": None if ig is None else {
+            "baseline": _round(ig.baseline_prediction), "explained": _round(ig.explained),
+            "delta": _round(ig.delta), "deltaRelative": _round(ig.delta_relative), "warn": int(ig.warn),
+            "steps": ig.steps,
+        },
+        "faith": _faith(report, text),
+        "agreement": None if text.agreement is None else [_round(v, 4) for row in text.agreement for v in row],
         "words": _words_data(text),
         "unit": text.default_unit,
+        "movers": [
+            {
+                "unit": group.unit,
+                "method": group.method,
+                "up": [[visible_plain(m.label), _round(m.value, 6)] for m in group.up],
+                "down": [[visible_plain(m.label), _round(m.value, 6)] for m in group.down],
+            }
+            for group in text.movers
+        ],
     }
 
 
@@ -262,46 +419,155 @@ def _corpus_data(report: Report) -> CorpusData | None:
     }
 
 
-def _agreement_rows(
-    report: Report, matrix: Sequence[Sequence[float | None]] | None, counts: Sequence[Sequence[int]] | None = None
-) -> list[AgreementCell]:
-    """Cells of a method x method Spearman matrix (report mean, or one text when ``counts`` is None)."""
-    if report.agreement is None or matrix is None:
-        return []
-    methods = report.agreement.methods
-    return [
-        {"a": a, "b": b, "rho": _round(matrix[i][j], 4), "texts": counts[i][j] if counts else 1}
-        for i, a in enumerate(methods)
-        for j, b in enumerate(methods)
-        if matrix[i][j] is not None
-    ]
+def to_json(value: Any) -> str:
+    """Compact, strict JSON, safe inside ``<script>``: ``<``, ``>``, ``&``, ``'``, U+2028/9 escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
 
 
-def page_data(report: Report) -> PageData:
-    """What the page's script reads: chart templates once, compact per-text data."""
+def block(value: Any) -> str:
+    """A JSON value as a base64 zlib block."""
+    return budget.b64(budget.deflate(json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")))
+
+
+def _overview(report: Report, rungs: Sequence[int]) -> OverviewData:
+    texts = report.texts
+    classification = report.model.task == "classification"
+    shown = [visible_plain(t.text[:SEARCH_CHARS]) for t in texts]
+    return {
+        "id": [t.text_id for t in texts],
+        "prediction": [_round(t.prediction, 6) for t in texts],
+        "label": [visible_plain(t.predicted_label) if classification and t.predicted_label is not None else None for t in texts],
+        "gold": [_round(t.gold, 6) for t in texts],
+        "tokens": [len(t.tokens) for t in texts],
+        "fullLength": [t.full_length for t in texts],
+        "truncated": [int(t.truncated) for t in texts],
+        "igWarn": [int(t.integrated_gradients is not None and t.integrated_gradients.warn) for t in texts],
+        "top": [[visible_plain(x) for x in t.top_tokens] for t in texts],
+        "rung": list(rungs),
+        "texts": block(shown),
+    }
+
+
+def _agreement(report: Report) -> AgreementData | None:
+    view = report.agreement
+    if view is None:
+        return None
+    return {
+        "rho": [_round(v, 4) for row in view.mean for v in row],
+        "texts": [c for row in view.counts for c in row],
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(spec_json: str) -> str:
+    import vl_convert
+
+    compiled = vl_convert.vegalite_to_vega(json.loads(spec_json))
+    compiled.pop("$schema", None)  # a URL the page never needs: the page names no outside address
+    return json.dumps(compiled, sort_keys=True)
+
+
+def vega_spec(vega_lite: dict) -> dict:
+    """A Vega-Lite template from :mod:`charts` compiled to Vega here, once per report, so the
+    page only parses and runs it (no Vega-Lite compilation in the reader's browser). Its named
+    data sources stay without values; the page fills them (and the ``tokens`` signal) per text."""
+    return json.loads(_compiled(json.dumps(vega_lite, sort_keys=True)))
+
+
+def base_data(report: Report) -> PageData:
+    """Everything but the per-text blocks (every text at the summary rung)."""
     texts = report.texts
     label = "prediction" if report.model.task == "regression" else "probability of predicted class"
+    with_gold = report.has_gold
+    overview_spec = (
+        charts.predictions_spec(label, with_gold) if len(texts) <= BAR_CHART_TEXTS else charts.distribution_spec(label, with_gold)
+    )
     return {
-        "quantScale": report.quant_scale,
+        "task": report.model.task,
+        "predictionLabel": label,
+        "layers": report.model.num_layers,
+        "heads": report.model.num_heads,
         "views": charts.VIEWS,
         "measures": [charts.CLS_MEASURE, charts.RECEIVED_MEASURE],
         "specs": {
-            "heatmap": charts.heatmap_spec(),
-            "bars": charts.bars_spec(),
-            "predictions": charts.predictions_spec(
-                [t.text_id for t in texts], [t.prediction for t in texts], [t.gold for t in texts], label
-            ),
-            "methods": charts.methods_spec(),
-            "waterfall": charts.waterfall_spec(),
-            "deletion": charts.deletion_spec(),
-            "agreement": charts.agreement_spec(report.agreement.methods if report.agreement else ()),
-            "corpus": charts.corpus_spec(),
+            kind: vega_spec(spec)
+            for kind, spec in {
+                "overview": overview_spec,
+                "bars": charts.bars_spec(),
+                "methods": charts.methods_spec(),
+                "waterfall": charts.waterfall_spec(),
+                "deletion": charts.deletion_spec(),
+                "agreement": charts.agreement_spec(report.agreement.methods if report.agreement else ()),
+                "corpus": charts.corpus_spec(),
+            }.items()
         },
-        "agreement": _agreement_rows(
-            report, report.agreement.mean if report.agreement else None, report.agreement.counts if report.agreement else None
-        ),
         "methodTitles": [[m.name, m.title] for m in report.methods],
+        "fractions": [round(100 * k, 4) for k in (report.faithfulness.fractions if report.faithfulness else ())],
+        "agreementMethods": list(report.agreement.methods) if report.agreement else [],
+        "agreement": _agreement(report),
         "shade": {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA},
-        "texts": [_text_data(report, t) for t in texts],
+        "heat": list(theme.HEATMAP_STOPS),
+        "budget": {"maxMb": None, "fullMb": "0", "rungNames": list(budget.RUNG_NAMES), "leftOut": list(budget.RUNG_LEFT_OUT)},
+        "overview": _overview(report, [budget.SUMMARY] * len(texts)),
+        "blocks": [[None, None] for _ in texts],
         "corpus": _corpus_data(report),
     }
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The page data with every text's rung chosen, and what the budget left out."""
+
+    data: PageData
+    fit: budget.Fit
+
+
+def _quoted(size: int) -> int:
+    return size + 2  # the block's quotes in the JSON; "null" is counted in the fixed part
+
+
+def fit(report: Report, base: PageData, fixed_bytes: int, max_bytes: int | None) -> Fitted:
+    """Choose each text's rung (``budget.assign``) so that the page fits ``max_bytes``.
+
+    ``fixed_bytes`` is the size of the page rendered from ``base`` (every block ``null``).
+    """
+    details = [block(text_data(report, t)) for t in report.texts]
+    sizes = []
+    for detail, text in zip(details, report.texts):
+        base_size = _quoted(len(detail)) - 4
+        per = {r: base_size + _quoted(size) - 4 for r, size in (text.display.sizes.items() if text.display else ())}
+        per[budget.NO_MATRIX] = base_size
+        per[budget.SUMMARY] = 0
+        sizes.append(per)
+    lengths = [len(t.tokens) for t in report.texts]
+    assignment = budget.assign(sizes, lengths, fixed_bytes, max_bytes)
+    rungs = list(assignment.rungs)
+    blocks: list[list[str | None]] = []
+    for t, text in enumerate(report.texts):
+        kept = text.display.blocks if text.display else {}
+        # The store keeps every block the rule can pick; should compression ever make a lighter
+        # rung's block larger, the text takes the next rung that was kept (smaller, so it fits).
+        while rungs[t] in budget.MATRIX_RUNGS and rungs[t] not in kept:
+            rungs[t] += 1
+        att = budget.b64(kept[rungs[t]]) if rungs[t] in budget.MATRIX_RUNGS else None
+        blocks.append([details[t] if rungs[t] <= budget.NO_MATRIX else None, att])
+    assignment = replace(assignment, rungs=tuple(rungs))
+    data = dict(base)
+    data["overview"] = {**base["overview"], "rung": rungs}
+    data["blocks"] = blocks
+    data["budget"] = {
+        **base["budget"],
+        "maxMb": f"{max_bytes / budget.MB:g}" if max_bytes else None,
+        "fullMb": budget.megabytes(assignment.full_bytes),
+    }
+    outcome = budget.Fit.from_assignment(assignment, lengths, max_bytes)
+    return Fitted(data=data, fit=outcome)  # type: ignore[arg-type]
+
+
+def page_data(report: Report, max_bytes: int | None = None, fixed_bytes: int = 0) -> PageData:
+    """The page data with rungs fitted to ``max_bytes`` (None: every text in full detail)."""
+    return fit(report, base_data(report), fixed_bytes, max_bytes).data

@@ -10,23 +10,27 @@ CLI only parses options into :class:`RunOptions` and prints.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import numpy as np
 from typing import BinaryIO, Sequence
 
-from . import images
+from . import budget, images
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
 from .inputs import InputError, InputSet, read_inputs
 from .loading import LoadedModel, load_model
 from .engine import (
     DEFAULT_CHUNK_SIZE,
     ChunkHeader,
+    ChunkResult,
     Engine,
     LocalEngine,
     MemoryStore,
     PartStore,
     Store,
     combine,
+    decode_part,
     fingerprint,
     parts_folder,
     plan_chunks,
@@ -34,7 +38,7 @@ from .engine import (
 )
 from .methods import DELTA_TOLERANCE, Method, resolve
 from .output import OutputError, PlannedFile, check_target, write_all
-from .render import render_html
+from .render import Rendered, render_report
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
 from .threads import configure_threads
@@ -63,6 +67,16 @@ class ExplainOptions:
     ``pieces`` (no words: no word views, whole-word faithfulness or corpus view)."""
     chunk_size: int = DEFAULT_CHUNK_SIZE
     """Texts computed at once (see :mod:`reportgen.engine`); memory does not grow with the number of texts."""
+    max_size: float = budget.DEFAULT_MAX_MB
+    """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``). The
+    page's attention store is sized for it while the model runs."""
+    keep_heads: bool = True
+    """Keep every head (uint16) in the records, as a data file needs; False: the heads go only to
+    the page's size-bounded store (a run's memory then grows with the budget, not the texts)."""
+
+    @property
+    def max_bytes(self) -> int | None:
+        return budget.max_bytes(self.max_size)
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,8 @@ class RunOptions:
     """``local`` (this process) or ``ray`` (:mod:`reportgen.ray_engine`; the ``ray`` extra)."""
     ray_workers: int = 2
     """``ray``: actors in the pool, one model each."""
+    max_size: float = budget.DEFAULT_MAX_MB
+    """See :attr:`ExplainOptions.max_size`."""
 
     @property
     def outputs(self) -> Outputs:
@@ -126,6 +142,7 @@ class RunOptions:
             data=self.data,
             data_attention=self.data_attention,
             force=self.force,
+            max_size=self.max_size,
         )
 
     @property
@@ -140,6 +157,8 @@ class RunOptions:
             command=self.command,
             words=self.words,
             chunk_size=self.chunk_size,
+            max_size=self.max_size,
+            keep_heads=self.data is not None,
         )
 
 
@@ -149,6 +168,8 @@ class RunResult:
     texts: int
     skipped_blank: int
     truncated: int
+    fit: budget.Fit | None = None
+    """What the size budget kept of each text, and the report's size."""
 
 
 class Progress:
@@ -181,6 +202,8 @@ def check_options(options: ExplainOptions) -> list[Method]:
         raise InputError(f"--chunk-size {options.chunk_size}: must be at least 1")
     if options.max_length is not None and options.max_length < 3:
         raise InputError(f"--max-length {options.max_length}: must be at least 3 ([CLS], one token, [SEP])")
+    if options.max_size < 0:
+        raise InputError(f"--max-size {options.max_size:g}: must be 0 (no limit) or more")
     if options.words not in WORD_MODES:
         raise InputError(f"--words {options.words}: expected one of {', '.join(WORD_MODES)}")
     try:
@@ -239,14 +262,22 @@ def compute(
     methods = check_options(options)
     max_length = _max_length(options.max_length, loaded.info.max_length)
     store = store if store is not None else MemoryStore()
-    spans = plan_chunks(
-        token_counts(loaded, inputs.texts, max_length), loaded.info.num_layers * loaded.info.num_heads, options.chunk_size
-    )
+    lengths = token_counts(loaded, inputs.texts, max_length)
+    spans = plan_chunks(lengths, loaded.info.num_layers * loaded.info.num_heads, options.chunk_size)
     header = ChunkHeader(_run_info(loaded, inputs, options, max_length), loaded.info, tuple(m.info for m in methods), DELTA_TOLERANCE)
+    # Every head goes into the page's size-bounded store as its chunk arrives (the store keeps
+    # what fits the budget, whatever the order the texts come in).
+    ladder = budget.AttentionLadder(lengths, options.max_bytes)
     progress.start(len(inputs.texts), "texts")
     try:
-        todo = [(i, inputs.texts[s.start : s.stop]) for i, s in enumerate(spans)]
-        todo = [(i, texts) for i, texts in todo if not store.done(i, texts)]
+        todo = []
+        for i, span in enumerate(spans):
+            texts = inputs.texts[span.start : span.stop]
+            done = store.done(i, texts)
+            if done is None:
+                todo.append((i, texts))
+            else:
+                _to_page(ladder, span.start, done)
         todo_texts = dict(todo)
         if len(todo) < len(spans):
             progress.resumed(len(inputs.texts) - sum(len(texts) for _, texts in todo))
@@ -254,18 +285,36 @@ def compute(
         for index, result in engine.run(todo, methods, options, max_length, header, progress):
             if isinstance(result, bytes):
                 store.put_encoded(index, result)
+                result = decode_part(result)
             else:
                 store.put(index, result, header)
+            _to_page(ladder, spans[index].start, result)
             del result  # the chunk's attention goes before the next chunk is computed
             progress.advance(len(todo_texts[index]))
     finally:
         progress.stop()
-    records, faithful, agreed = combine(list(store.results(len(spans))), [m.info.name for m in methods])
+    shown = ladder.result()
+    chunks = [c if options.keep_heads else _without_heads(c) for c in store.results(len(spans))]
+    records, faithful, agreed = combine(chunks, [m.info.name for m in methods])
+    records = tuple(replace(r, display=shown.get(k)) for k, r in enumerate(records))
     return Computation(
         _run_info(loaded, inputs, options, max_length), loaded.info, tuple(m.info for m in methods),
         records, faithful, agreed, DELTA_TOLERANCE,
     )
 
+
+def _to_page(ladder: budget.AttentionLadder, start: int, chunk: ChunkResult) -> None:
+    for k, record in enumerate(chunk.records):
+        ladder.add(start + k, record.extraction.heads_q)
+
+
+def _without_heads(chunk: ChunkResult) -> ChunkResult:
+    """``keep_heads=False``: the heads went to the page's store only (as extraction does it)."""
+    records = tuple(
+        replace(r, extraction=replace(r.extraction, heads_q=np.zeros((0, 0, *r.extraction.heads_q.shape[2:]), dtype=np.uint16)))
+        for r in chunk.records
+    )
+    return ChunkResult(records, chunk.faithfulness, chunk.agreement)
 
 def _run_info(loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, max_length: int) -> RunInfo:
     return RunInfo(
@@ -300,6 +349,8 @@ class Outputs:
     """The Parquet data file (every computed number; see docs/data-file.md)."""
     data_attention: str = "all"
     force: bool = False
+    max_size: float = budget.DEFAULT_MAX_MB
+    """``--max-size`` of the HTML report (MB; 0: no limit)."""
 
     @property
     def files(self) -> list[Path]:
@@ -319,6 +370,8 @@ class Outputs:
 
         With ``text_ids`` the picture files are checked too, and the picture font is looked for.
         """
+        if self.max_size < 0:
+            raise InputError(f"--max-size {self.max_size:g}: must be 0 (no limit) or more")
         files = self.files
         if len(set(map(Path.resolve, files))) != len(files):
             raise OutputError(
@@ -339,10 +392,11 @@ class Outputs:
                 for name in images.file_names(text_ids, fmt):
                     check_target(folder / name, self.force)
 
-    def plan(self, report: Report, computation: Computation | None = None) -> list[PlannedFile]:
+    def plan(self, report: Report, computation: Computation | None = None, page: Rendered | None = None) -> list[PlannedFile]:
         """Every file's bytes, rendered from ``report``; nothing is written yet.
 
-        The data file needs the records behind the report (``computation``).
+        The data file needs the records behind the report (``computation``); ``page``: the HTML
+        already rendered by :meth:`render`.
         """
         files = []
         if self.data is not None:
@@ -357,7 +411,8 @@ class Outputs:
             )
             files.append(PlannedFile(self.data, content))
         if self.out is not None:
-            files.append(PlannedFile(self.out, render_html(report).encode("utf-8")))
+            rendered_page = page if page is not None else self.render(report)
+            files.append(PlannedFile(self.out, rendered_page.html.encode("utf-8")))
         if self.csv is not None:
             files.append(PlannedFile(self.csv, tokens_csv(report)))
         if self.faithfulness_csv is not None:
@@ -373,6 +428,17 @@ class Outputs:
             linked = [f.path for f in rendered.get("png") or rendered.get("svg") or []]
             files.append(PlannedFile(self.summary, summary_markdown(report, linked, self.summary).encode("utf-8")))
         return files
+
+    def render(self, report: Report) -> Rendered:
+        """The HTML page within ``max_size``; a budget too small even for the overview is refused."""
+        rendered = render_report(report, budget.max_bytes(self.max_size))
+        if not rendered.fit.fits:
+            raise InputError(
+                f"--max-size {self.max_size:g}: too small for this report; with only the overview row of "
+                f"each of its {len(report.texts):,} texts the file is {rendered.fit.file_bytes / budget.MB:.1f} MB "
+                "(use a larger --max-size, or 0 for no limit)"
+            )
+        return rendered
 
     def write(self, report: Report, computation: Computation | None = None) -> tuple[Path, ...]:
         """Check, render and write every file at once (crash-safe); the paths written."""
@@ -425,13 +491,16 @@ def run_report(
             )
         computation = compute(loaded, inputs, explain, progress, store, engine)
         report = computation.report()
-        written = outputs.write(report, computation)
+        page = outputs.render(report) if outputs.out is not None else None
+        files = outputs.plan(report, computation, page)
+        write_all(files, force=outputs.force)
         store.remove()
     return RunResult(
-        written=written,
+        written=tuple(f.path for f in files),
         texts=len(report.texts),
         skipped_blank=inputs.skipped_blank,
         truncated=report.truncated_count,
+        fit=page.fit if page is not None else None,
     )
 
 
@@ -441,9 +510,15 @@ def render_data_file(source: Path, outputs: Outputs) -> RunResult:
 
     outputs.check()
     stored = read_data(source)
-    report = report_from_data(stored)
-    written = outputs.write(report)
-    return RunResult(written=written, texts=len(report.texts), skipped_blank=stored.run.skipped_blank, truncated=report.truncated_count)
+    report = report_from_data(stored, budget.max_bytes(outputs.max_size))
+    outputs.check([t.text_id for t in report.texts])
+    page = outputs.render(report) if outputs.out is not None else None
+    files = outputs.plan(report, None, page)
+    write_all(files, force=outputs.force)
+    return RunResult(
+        written=tuple(f.path for f in files), texts=len(report.texts), skipped_blank=stored.run.skipped_blank,
+        truncated=report.truncated_count, fit=page.fit if page is not None else None,
+    )
 
 
 def _max_length(requested: int | None, model_limit: int) -> int:

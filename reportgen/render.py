@@ -2,19 +2,23 @@
 
 Owns the Jinja2 environment (autoescape on, StrictUndefined) and the inlining of the page's CSS,
 its script and the Vega/Vega-Lite/vega-embed bundle, which appears exactly once per page. What
-the script reads (the page data) is built in :mod:`reportgen.page`.
+the script reads (the page data) is built in :mod:`reportgen.page`; this module measures the
+page without any text's blocks and lets :func:`reportgen.page.fit` choose what each text keeps
+so that the file stays within ``--max-size``, then checks the rendered size.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass, replace
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from . import __version__
-from .page import page_data
+from . import page
+from .budget import Fit
 from .report import Report
 from .resources import templates_dir
 from .theme import shade
@@ -33,7 +37,11 @@ def vega_bundle() -> str:
     return re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=1)
 def environment() -> Environment:
+    """One environment per process: Jinja compiles each template once and reuses it (a notebook
+    or a test session renders many reports). The loader still checks each template file's
+    modification time, so an edited template is recompiled."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir())),
         autoescape=True,
@@ -49,7 +57,18 @@ def environment() -> Environment:
     return env
 
 
-def render_html(report: Report) -> str:
+HEADER_MARGIN = 4096
+"""Bytes kept free for the header's budget sentences, which are written after the fit."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    fit: Fit
+    """What each text keeps, and the file's size (``fit.file_bytes``)."""
+
+
+def render_page(report: Report, data: page.PageData, fit: Fit | None) -> str:
     env = environment()
     loader = env.loader
     assert loader is not None
@@ -64,5 +83,29 @@ def render_html(report: Report) -> str:
         css=Markup(css),
         app_js=Markup(app_js),
         vega_bundle=Markup(vega_bundle()),
-        page_data=page_data(report),
+        page_json=Markup(page.to_json(data)),
+        fit=fit,
+        search_chars=page.SEARCH_CHARS,
     )
+
+
+def render_report(report: Report, max_bytes: int | None = None) -> Rendered:
+    """The page, with every text keeping as much detail as ``max_bytes`` allows (None: all)."""
+    base = page.base_data(report)
+    fixed = len(render_page(report, base, None).encode("utf-8")) + HEADER_MARGIN
+    fitted = page.fit(report, base, fixed, max_bytes)
+    for _ in range(8):
+        html = render_page(report, fitted.data, replace(fitted.fit, file_bytes=fitted.fit.full_bytes))
+        size = len(html.encode("utf-8"))
+        html = render_page(report, fitted.data, replace(fitted.fit, file_bytes=size))
+        size = len(html.encode("utf-8"))
+        if not max_bytes or size <= max_bytes or not fitted.fit.fits:
+            break
+        # The estimate was short (it should not be): ask the fit for the difference and retry.
+        fixed += size - max_bytes + HEADER_MARGIN
+        fitted = page.fit(report, base, fixed, max_bytes)
+    return Rendered(html=html, fit=replace(fitted.fit, file_bytes=size))
+
+
+def render_html(report: Report, max_bytes: int | None = None) -> str:
+    return render_report(report, max_bytes).html

@@ -7,7 +7,6 @@ presentation. Imports no torch: it can be built from stored results.
 
 from __future__ import annotations
 
-import base64
 import math
 import os
 import platform
@@ -26,6 +25,7 @@ from .types import (
     FaithfulnessReport,
     MethodInfo,
     MethodSummary,
+    DisplayAttention,
     ModelInfo,
     TextRecord,
     TokenScores,
@@ -195,6 +195,10 @@ class TextReport:
     full_length: int
     cls_attention: tuple[float, ...]
     mean_received: tuple[float, ...]
+    cls_renormalised: tuple[float, ...]
+    """``cls_attention`` with [CLS]/[SEP] removed as keys and the row renormalised (0 for them)."""
+    received_renormalised: tuple[float, ...]
+    """``mean_received`` of the renormalised matrix (every row renormalised first)."""
     scores: tuple[MethodScores, ...]
     highlight: str
     """The method the text view shows first (the report's most faithful one)."""
@@ -210,8 +214,8 @@ class TextReport:
     """The end of the text that truncation left out ("" when nothing was cut)."""
     num_layers: int
     num_heads: int
-    attention_b64: str
-    """Every layer and head, uint16 little-endian, ``(layers, heads, n, n)``, base64."""
+    display: DisplayAttention | None
+    """The attention the page may draw, per rung of the size ladder (see ``reportgen.budget``)."""
     words: TextWordsView | None = None
     default_unit: str = "pieces"
     """What the highlight, movers and method bars show first: ``"words"`` for Japanese texts."""
@@ -316,8 +320,6 @@ class Report:
     highlight: str
     faithfulness: FaithfulnessView | None
     agreement: AgreementView | None
-    quant_scale: int
-    """Attention in the page is stored as round(w * quant_scale) (see extraction)."""
     definitions: tuple[tuple[str, str], ...] = DEFINITIONS
     signed_default: str = ""
     """The report's signed default method (:func:`signed_default_method`): top movers, corpus view."""
@@ -413,7 +415,8 @@ def build_text_report(
     chosen = next(s for s in scores if s.method == highlight)
     magnitude = np.where(special, -np.inf, np.abs(np.asarray(chosen.values)))
     order = [i for i in np.argsort(-magnitude, kind="stable") if not special[i]]
-    heads = np.ascontiguousarray(result.heads_q, dtype="<u2")
+    last = np.asarray(result.layer_mean[-1], dtype=np.float64)
+    renormalised = renormalise(last, special)
     offsets = enc.offsets
     if offsets is None and record.words is not None:
         offsets = record.words.rebuilt_offsets
@@ -436,6 +439,8 @@ def build_text_report(
         full_length=enc.full_length,
         cls_attention=tuple(float(v) for v in result.cls_attention),
         mean_received=tuple(float(v) for v in result.mean_received),
+        cls_renormalised=tuple(float(v) for v in renormalised[0]),
+        received_renormalised=tuple(float(v) for v in renormalised.mean(axis=0)),
         scores=tuple(scores),
         highlight=highlight,
         top_tokens=tuple(tokens[i].label for i in order[:TOP_TOKENS]),
@@ -444,13 +449,24 @@ def build_text_report(
         agreement=agreement,
         spans=spans,
         dropped=dropped,
-        num_layers=int(heads.shape[0]),
-        num_heads=int(heads.shape[1]),
-        attention_b64=base64.b64encode(heads.tobytes()).decode("ascii"),
+        num_layers=int(result.layer_mean.shape[0]),
+        num_heads=record.display.heads if record.display is not None else 0,
+        display=record.display,
         words=words,
         default_unit="words" if words is not None and words.mode == "ja" else "pieces",
         movers=tuple(movers),
     )
+
+
+def renormalise(matrix: np.ndarray, special: np.ndarray) -> np.ndarray:
+    """[CLS]/[SEP] removed as attended-to tokens (columns set to 0), each row renormalised to 1.
+
+    A row with nothing left stays all 0. The page applies the same rule to the matrix the
+    reader picks.
+    """
+    out = np.where(np.asarray(special, dtype=bool)[None, :], 0.0, np.asarray(matrix, dtype=np.float64))
+    totals = out.sum(axis=1, keepdims=True)
+    return np.divide(out, totals, out=np.zeros_like(out), where=totals > 0)
 
 
 def split_spans(
@@ -706,7 +722,6 @@ def build_report(
         highlight=highlight,
         faithfulness=view,
         agreement=_agreement_view(agreement) if agreement is not None else None,
-        quant_scale=records[0].extraction.quant_scale if records else 1,
         signed_default=signed,
         words=summary,
     )

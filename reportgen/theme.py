@@ -24,7 +24,11 @@ REFERENCE_COLOUR = "#9e9e9e"
 DIVERGING_SCHEME = "redblue"
 """Vega's scheme for signed values (reversed so that positive is red), matching the two RGBs."""
 SEQUENTIAL_SCHEME = "blues"
-"""Vega's scheme for attention weights in the heatmap."""
+"""Vega's name of the heatmap's colour scheme (the stops below)."""
+_BLUES = "cfe1f2bed8eca8cee58fc1de74b2d75ba3cf4592c63181bd206fb2125ca40a4a90"
+HEATMAP_STOPS = tuple("#" + _BLUES[i : i + 6] for i in range(0, len(_BLUES), 6))
+"""Vega's "blues" scheme as its 11 stops (interpolated linearly in RGB, as Vega does): the page
+paints attention heatmaps on a canvas with these, from weight 0 to the panel's largest weight."""
 
 
 def hex_colour(rgb: tuple[int, int, int]) -> str:

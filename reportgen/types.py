@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # words imports pandas; the boundary types stay light
 QUANT_SCALE = 65535
 """Attention weights in [0, 1] are stored as ``round(w * QUANT_SCALE)`` in uint16 (error <= 8e-6)."""
 
-
 # --- The model -----------------------------------------------------------------------------
 
 
@@ -76,7 +75,10 @@ class TextExtraction:
     layer_mean: np.ndarray
     """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only."""
     heads_q: np.ndarray
-    """uint16 ``(layers, heads, n, n)``: every head, quantised (see ``QUANT_SCALE``)."""
+    """uint16 ``(layers, heads, n, n)``: every head, quantised (see ``QUANT_SCALE``); for the
+    data file. ``(0, 0, n, n)`` when the run keeps no heads (no data file asked for): the page's
+    heads then went only to its size-bounded store as they were extracted
+    (:class:`DisplayAttention`), so no stage holds every head of every text at once."""
 
     @property
     def text_id(self) -> int:
@@ -95,6 +97,24 @@ class TextExtraction:
     def mean_received(self) -> np.ndarray:
         """Last layer, mean over query positions ``i`` of the head-averaged ``A[i, j]``."""
         return self.layer_mean[-1].mean(axis=0)
+
+
+@dataclass(frozen=True, eq=False)
+class DisplayAttention:
+    """One text's attention as the page draws it: 8-bit codes, zlib-compressed, per ladder rung.
+
+    Codes are ``round(255 * sqrt(w))`` (see :mod:`reportgen.budget`). ``blocks`` maps a rung
+    of the size ladder to its compressed codes: 0 every layer and head ``(layers, heads, n, n)``,
+    1 every layer with heads averaged ``(layers, n, n)``, 2 the last layer's head mean
+    ``(n, n)``. Rungs the size budget can never use for this text are not kept.
+    """
+
+    layers: int
+    heads: int
+    n: int
+    blocks: Mapping[int, bytes]
+    sizes: Mapping[int, int]
+    """Base64 characters of every rung's block, kept or not (what the size budget weighs)."""
 
 
 # --- Explanation methods -------------------------------------------------------------------
@@ -251,6 +271,9 @@ class TextRecord:
     """The text's words and their alignment to the tokens (None: pieces only, ``--words pieces``)."""
     word_faithfulness: Mapping[str, Faithfulness] = field(default_factory=dict)
     """Method name (``random`` included) -> faithfulness measured by masking whole words."""
+    display: DisplayAttention | None = None
+    """The attention the page may draw (None: the page shows no attention matrix); never stored
+    in the data file, rebuilt from ``extraction.heads_q`` (``budget.with_display``)."""
 
     def __post_init__(self) -> None:
         if self.item.text_id != self.extraction.text_id:
@@ -279,10 +302,10 @@ class TextRecord:
 
 
 __all__ = [
-    "QUANT_SCALE",
     "RANDOM_METHOD",
     "Agreement",
     "DeletionCurve",
+    "DisplayAttention",
     "EncodedText",
     "Faithfulness",
     "FaithfulnessReport",

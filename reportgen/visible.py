@@ -92,6 +92,20 @@ def visible(text: object) -> Markup:
     return _markup(raw, visible_parts(raw))
 
 
+def visible_parts_of_pieces(pieces: Sequence[str]) -> list[list[tuple[str, bool]]]:
+    """:func:`visible_parts` of each consecutive piece of one text, decided *within the whole
+    text* (see :func:`visible_pieces`): the page's highlight runs."""
+    whole = "".join(pieces)
+    decisions = _stand_ins(whole)
+    out: list[list[tuple[str, bool]]] = []
+    start = 0
+    for piece in pieces:
+        end = start + len(piece)
+        out.append(_parts(piece, decisions[start:end]))
+        start = end
+    return out
+
+
 def visible_pieces(pieces: Sequence[str]) -> list[Markup]:
     """Consecutive pieces of one text, each as :func:`visible` shows it *within the whole text*.
 

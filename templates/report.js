@@ -1,301 +1,1242 @@
-// reportgen page logic: decode the embedded attention, feed the chart templates, react to the
-// layer/head pickers. User text reaches the charts only as data, never as code or markup.
+// reportgen page logic. The page data is one JSON block: an overview of every text and, per
+// text, compressed blocks (its detail, its attention codes) that are inflated with the
+// browser's own DecompressionStream only when the text is opened. Nothing per text is drawn at
+// load: a text's charts are drawn when its section comes into view, one chart per task, and at
+// most LIVE_TEXTS texts keep their charts (the farthest are finalised). User text reaches the
+// page only as data: textContent, canvas text and Vega datasets, never as markup or code.
 (function () {
   "use strict";
-  var payload = JSON.parse(document.getElementById("report-data").textContent);
-  var RAW = payload.views[0], RENORM = payload.views[1];
-  var CLS = payload.measures[0], RECEIVED = payload.measures[1];
-  var OPTIONS = { actions: false, renderer: "svg", mode: "vega-lite" };
-  var views = new Map();
+  // Everything runs in a task of its own after the Vega bundle's evaluation, so that no task of
+  // the page's own is added to the bundle's.
+  setTimeout(main, 0);
+  function main() {
+    var payload = JSON.parse(document.getElementById("report-data").textContent);
+    var ov = payload.overview;
+    var COUNT = ov.id.length;
+    var RAW = payload.views[0], RENORM = payload.views[1];
+    var CLS = payload.measures[0], RECEIVED = payload.measures[1];
+    var OPTIONS = { actions: false, renderer: "svg", mode: "vega" };
+    var FULL = 0, LAYERS = 1, LAST = 2, NO_MATRIX = 3, SUMMARY = 4;
+    var PAGE_SIZE = 50;       // overview rows and text sections per page
+    var LIVE_TEXTS = 6;       // texts whose charts stay drawn at once
+    var TOKEN_STEP = 13;      // px per token on the bar charts' axes (charts.TOKEN_STEP)
+    var ZOOM = 24;            // tokens per side of the heatmap's zoom window
+    var LABEL_CELL = 9;       // smallest heatmap cell (px) that gets token labels
+    var methodNames = payload.methodTitles.map(function (p) { return p[0]; });
+    var indexOf = new Map();
+    ov.id.forEach(function (id, i) { indexOf.set(id, i); });
 
-  function decode(b64) {
-    var bin = atob(b64), bytes = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    // Written little-endian by numpy ("<u2"); every browser platform in use is little-endian.
-    return new Uint16Array(bytes.buffer);
-  }
-
-  function round(x) { return Math.round(x * 1e4) / 1e4; }
-
-  // Head-averaged (head < 0) or single-head attention of one layer, n x n, row-major.
-  function matrix(t, layer, head) {
-    var n = t.n, size = n * n, out = new Float64Array(size);
-    if (!t.q) t.q = decode(t.att);
-    var heads = [];
-    for (var h = 0; h < t.heads; h++) if (head < 0 || h === head) heads.push(h);
-    heads.forEach(function (h) {
-      var base = (layer * t.heads + h) * size;
-      for (var k = 0; k < size; k++) out[k] += t.q[base + k];
-    });
-    var scale = payload.quantScale * heads.length;
-    for (var k = 0; k < size; k++) out[k] /= scale;
-    return out;
-  }
-
-  // [CLS]/[SEP] removed as keys, each row renormalised over the remaining tokens.
-  function renormalise(t, m) {
-    var n = t.n, out = new Float64Array(n * n);
-    for (var i = 0; i < n; i++) {
-      var total = 0;
-      for (var j = 0; j < n; j++) if (!t.special[j]) total += m[i * n + j];
-      for (var j2 = 0; j2 < n; j2++) if (!t.special[j2] && total > 0) out[i * n + j2] = m[i * n + j2] / total;
+    // ---- scheduling: each chart is drawn in its own task, so the page never freezes ----------
+    function nextTask() {
+      if (window.scheduler && typeof window.scheduler.yield === "function") return window.scheduler.yield();
+      return new Promise(function (resolve) {
+        var channel = new MessageChannel();
+        channel.port1.onmessage = function () { resolve(); };
+        channel.port2.postMessage(null);
+      });
     }
-    return out;
-  }
 
-  function cells(t, m, r) {
-    var rows = [], n = t.n;
-    for (var i = 0; i < n; i++) {
-      for (var j = 0; j < n; j++) {
-        rows.push({ i: i, j: j, q: t.tokens[i], k: t.tokens[j], w: round(m[i * n + j]), view: RAW });
-        if (!t.special[j]) rows.push({ i: i, j: j, q: t.tokens[i], k: t.tokens[j], w: round(r[i * n + j]), view: RENORM });
+    // ---- compressed blocks: base64 zlib streams, inflated by the browser --------------------
+    function fromBase64(text) {
+      if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);
+      var bin = atob(text), bytes = new Uint8Array(bin.length);
+      for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      return bytes;
+    }
+    function inflate(text) {
+      var stream = new Blob([fromBase64(text)]).stream().pipeThrough(new DecompressionStream("deflate"));
+      return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
+    }
+    function inflateJSON(text) {
+      return inflate(text).then(function (bytes) { return JSON.parse(new TextDecoder().decode(bytes)); });
+    }
+
+    var details = new Map();   // text index -> Promise of its TextData (small; kept)
+    function detail(index) {
+      var block = payload.blocks[index][0];
+      if (!block) return Promise.resolve(null);
+      if (!details.has(index)) details.set(index, inflateJSON(block));
+      return details.get(index);
+    }
+    var attention = new Map(); // text index -> Promise of {rung, codes}; dropped when released
+    function codes(index) {
+      var block = payload.blocks[index][1];
+      if (!block) return Promise.resolve(null);
+      if (!attention.has(index)) {
+        attention.set(index, inflate(block).then(function (bytes) { return { rung: ov.rung[index], codes: bytes }; }));
+      }
+      return attention.get(index);
+    }
+
+    // Codes are round(255 * sqrt(w)): w = (q / 255)^2.
+    var WEIGHT = new Float64Array(256);
+    for (var q = 0; q < 256; q++) WEIGHT[q] = (q / 255) * (q / 255);
+
+    // ---- numbers as the reader sees them ------------------------------------------------------
+    function round4(x) { return Math.round(x * 1e4) / 1e4; }
+    function fixed(v, digits) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits); }
+    function signed(v, digits) { return v === null || v === undefined ? "–" : (v >= 0 ? "+" : "") + Number(v).toFixed(digits); }
+    function sig(v) { return v === null || v === undefined ? "–" : String(Number(Number(v).toPrecision(3))); }
+    function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+    function errorOf(i) { return ov.gold[i] === null || ov.prediction[i] === null ? null : ov.prediction[i] - ov.gold[i]; }
+    function predictionText(i) {
+      return ov.label[i] !== null ? ov.label[i] + " p=" + fixed(ov.prediction[i], 3) : fixed(ov.prediction[i], 4);
+    }
+    function el(tag, className, text) {
+      var e = document.createElement(tag);
+      if (className) e.className = className;
+      if (text !== undefined && text !== null) e.textContent = text;
+      return e;
+    }
+    // A run of user text: a plain string, or [stand-in, title] for a hidden or control character.
+    function appendRuns(parent, runs) {
+      runs.forEach(function (run) {
+        if (typeof run === "string") { parent.appendChild(document.createTextNode(run)); return; }
+        var stand = el("span", "ctl", run[0]);
+        stand.title = run[1];
+        parent.appendChild(stand);
+      });
+    }
+
+    // ---- Vega charts -------------------------------------------------------------------------
+    var views = new Map();     // chart element -> live Vega view
+    function fail(box, err) {
+      box.dataset.state = "error";
+      box.appendChild(el("p", "error", "This chart could not be drawn: " + (err && err.message ? err.message : String(err))));
+    }
+    function release(box) {
+      var old = views.get(box);
+      if (old) { old.finalize(); views.delete(box); }
+    }
+    // Each chart is its template (a Vega spec) plus this text's data (the values of its named
+    // data sources) and tokens (the "tokens" signal the axis labels read).
+    function show(box, template, datasets, tokens) {
+      if (!box) return Promise.resolve(null);
+      var spec = JSON.parse(JSON.stringify(template));
+      (spec.data || []).forEach(function (d) { if (Object.prototype.hasOwnProperty.call(datasets, d.name)) d.values = datasets[d.name]; });
+      (spec.signals || []).forEach(function (s) { if (s.name === "tokens") s.value = tokens; });
+      release(box);
+      box.textContent = "";
+      box.dataset.state = "drawing";
+      return vegaEmbed(box, spec, OPTIONS).then(function (res) {
+        views.set(box, res.view);
+        box.dataset.state = "done";
+        box.style.minHeight = "";
+        return res.view;
+      }, function (err) { fail(box, err); return null; });
+    }
+
+    // ---- the overview: every text, sorted, filtered, paged -------------------------------------
+    var texts = null, lowered = null; // each text as shown (first characters), for the snippet and search
+    var view = { key: "id", dir: 1, filter: "", range: null, page: 0, rows: [] };
+    var KEYS = {
+      id: function (i) { return ov.id[i]; },
+      text: function (i) { return texts ? texts[i] : ""; },
+      prediction: function (i) { return ov.prediction[i]; },
+      gold: function (i) { return ov.gold[i]; },
+      error: function (i) { var e = errorOf(i); return e === null ? null : Math.abs(e); },
+      tokens: function (i) { return ov.tokens[i]; },
+      top: function (i) { return ov.top[i].join(" "); },
+      flags: function (i) { return ov.rung[i] * 4 + ov.truncated[i] * 2 + ov.igWarn[i]; }
+    };
+    var collator = new Intl.Collator(document.documentElement.lang || undefined);
+    function compareBy(key, dir) {
+      var get = KEYS[key];
+      return function (a, b) {
+        var x = get(a), y = get(b);
+        if (x === null || x === undefined) return y === null || y === undefined ? a - b : 1;
+        if (y === null || y === undefined) return -1;
+        var c = typeof x === "string" ? collator.compare(x, y) : x - y;
+        return c !== 0 ? dir * c : a - b;
+      };
+    }
+    function matches(i, needle) {
+      if (!needle) return true;
+      if (("#" + ov.id[i]) === needle) return true;
+      if (lowered && lowered[i].indexOf(needle) >= 0) return true;
+      return ov.top[i].join(" ").toLowerCase().indexOf(needle) >= 0;
+    }
+    function inRange(i) {
+      if (!view.range) return true;
+      var v = view.range.field === "gold" ? ov.gold[i] : ov.prediction[i];
+      return v !== null && v >= view.range.lo && (v < view.range.hi || (view.range.last && v <= view.range.hi));
+    }
+    function computeRows() {
+      var needle = view.filter.trim().toLowerCase(), rows = [];
+      for (var i = 0; i < COUNT; i++) if (matches(i, needle) && inRange(i)) rows.push(i);
+      rows.sort(compareBy(view.key, view.dir));
+      view.rows = rows;
+      var pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+      if (view.page >= pages) view.page = pages - 1;
+    }
+    function pageRows() { return view.rows.slice(view.page * PAGE_SIZE, (view.page + 1) * PAGE_SIZE); }
+
+    var table = document.querySelector("table.texts");
+    function flagsOf(i) {
+      var flags = [];
+      if (ov.truncated[i]) flags.push(["cut", "truncated from " + ov.fullLength[i] + " tokens"]);
+      if (ov.igWarn[i]) flags.push(["IG", "Integrated Gradients did not converge within 5%"]);
+      if (ov.rung[i] > FULL) flags.push([ov.rung[i] === SUMMARY ? "summary only" : "reduced", "--max-size: " + payload.budget.rungNames[ov.rung[i]]]);
+      return flags;
+    }
+    function renderTable() {
+      var body = table.tBodies[0];
+      body.textContent = "";
+      var hasGold = table.dataset.gold === "1";
+      pageRows().forEach(function (i) {
+        var tr = el("tr");
+        tr.dataset.index = String(i);
+        var idCell = el("td");
+        var link = el("a", null, String(ov.id[i]));
+        link.href = "#text-" + ov.id[i];
+        idCell.appendChild(link);
+        tr.appendChild(idCell);
+        var snippet = el("td", "snippet");
+        snippet.lang = "ja";
+        var shown = texts ? texts[i] : "";
+        snippet.textContent = Array.from(shown).length > 80 ? Array.from(shown).slice(0, 80).join("") + "…" : shown;
+        tr.appendChild(snippet);
+        tr.appendChild(el("td", "num", predictionText(i)));
+        if (hasGold) {
+          tr.appendChild(el("td", "num", fixed(ov.gold[i], 4)));
+          tr.appendChild(el("td", "num", signed(errorOf(i), 4)));
+        }
+        tr.appendChild(el("td", "num", String(ov.tokens[i])));
+        var top = el("td");
+        top.lang = "ja";
+        ov.top[i].forEach(function (tok) { top.appendChild(el("span", "chip", tok)); });
+        tr.appendChild(top);
+        var flagCell = el("td");
+        flagsOf(i).forEach(function (f) { var s = el("span", "flag", f[0]); s.title = f[1]; flagCell.appendChild(s); flagCell.appendChild(document.createTextNode(" ")); });
+        tr.appendChild(flagCell);
+        body.appendChild(tr);
+      });
+      table.querySelectorAll("th[data-sort]").forEach(function (th) {
+        th.setAttribute("aria-sort", th.dataset.sort === view.key ? (view.dir > 0 ? "ascending" : "descending") : "none");
+      });
+      var pages = Math.max(1, Math.ceil(view.rows.length / PAGE_SIZE));
+      var first = view.rows.length ? view.page * PAGE_SIZE + 1 : 0;
+      var last = Math.min(view.rows.length, (view.page + 1) * PAGE_SIZE);
+      document.querySelectorAll(".ov-status").forEach(function (s) {
+        s.textContent = "texts " + first + "–" + last + " of " + view.rows.length + (view.rows.length !== COUNT ? " shown (" + COUNT + " in all)" : "") + " · page " + (view.page + 1) + " of " + pages;
+      });
+      document.querySelectorAll(".ov-prev").forEach(function (b) { b.disabled = view.page === 0; });
+      document.querySelectorAll(".ov-next").forEach(function (b) { b.disabled = view.page >= pages - 1; });
+      var range = document.querySelector(".ov-range");
+      if (range) {
+        range.hidden = !view.range;
+        if (view.range) range.querySelector("span").textContent = view.range.field + " in [" + fixed(view.range.lo, 3) + ", " + fixed(view.range.hi, 3) + (view.range.last ? "]" : ")");
       }
     }
-    return rows;
-  }
+    function refresh(keepSections) {
+      computeRows();
+      renderTable();
+      if (!keepSections) return renderSections();
+      return Promise.resolve();
+    }
 
-  function bars(t, m, r) {
-    var rows = [], n = t.n;
-    for (var j = 0; j < n; j++) {
-      var kind = t.special[j] ? "special" : "token", sumRaw = 0, sumRe = 0;
-      for (var i = 0; i < n; i++) { sumRaw += m[i * n + j]; sumRe += r[i * n + j]; }
-      rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: CLS, view: RAW, value: round(m[j]) });
-      rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: RECEIVED, view: RAW, value: round(sumRaw / n) });
-      if (!t.special[j]) {
-        rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: CLS, view: RENORM, value: round(r[j]) });
-        rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: RECEIVED, view: RENORM, value: round(sumRe / n) });
+    // ---- text sections: the texts of the overview's current page, in its order ----------------
+    var list = document.getElementById("text-list");
+    var shell = document.getElementById("text-template");
+    var sections = new Map();  // text index -> its section element (current page only)
+    var live = [];             // sections whose charts are drawn, oldest first
+    var generation = 0;        // bumped whenever the page of sections is rebuilt
+
+    function slot(section, name) { return section.querySelector('[data-slot="' + name + '"]'); }
+
+    function heading(section, i) {
+      slot(section, "anchor").textContent = "#" + ov.id[i];
+      slot(section, "anchor").href = "#text-" + ov.id[i];
+      slot(section, "prediction").textContent = predictionText(i);
+      if (ov.gold[i] !== null) slot(section, "gold").textContent = " gold " + fixed(ov.gold[i], 4) + ", error " + signed(errorOf(i), 4);
+      var rung = ov.rung[i];
+      if (rung > FULL) {
+        var note = slot(section, "budget");
+        note.hidden = false;
+        note.textContent = payload.budget.maxMb
+          ? "Left out to fit --max-size " + payload.budget.maxMb + " MB: " + payload.budget.leftOut[rung] +
+            ". --max-size " + payload.budget.fullMb + " (or 0) keeps every text in full detail; --csv has every number."
+          : "Not in this report: " + payload.budget.leftOut[rung] + ".";
       }
     }
-    return rows;
-  }
 
-  function fail(el, err) {
-    el.dataset.state = "error";
-    var p = document.createElement("p");
-    p.className = "error";
-    p.textContent = "This chart could not be drawn: " + (err && err.message ? err.message : String(err));
-    el.appendChild(p);
-  }
+    function newSection(i) {
+      var section = shell.content.firstElementChild.cloneNode(true);
+      section.id = "text-" + ov.id[i];
+      section.dataset.index = String(i);
+      section.dataset.state = "shell";
+      heading(section, i);
+      var n = ov.tokens[i];
+      // Reserve about the charts' height, so that drawing does not move what the reader sees.
+      section.querySelectorAll(".chart").forEach(function (box) {
+        var kind = box.dataset.chart;
+        box.style.minHeight = (kind === "heatmap" ? Math.min(700, 120 + 13 * n) : kind === "methods" ? 60 + 70 * methodNames.length : 200) + "px";
+      });
+      if (ov.rung[i] === SUMMARY) {
+        section.querySelector(".text-detail").remove();
+        var start = el("p", "highlight", texts ? texts[i] : "");
+        start.lang = "ja";
+        section.appendChild(start);
+        section.dataset.state = "summary";
+      }
+      return section;
+    }
 
-  // Each chart is its template spec plus this text's data (VL "datasets") and tokens
-  // (the "tokens" parameter the axis labels read). A picker change redraws the chart.
-  function show(el, template, datasets, tokens) {
-    if (!el) return Promise.resolve();
-    var spec = JSON.parse(JSON.stringify(template));
-    spec.datasets = datasets;
-    (spec.params || []).forEach(function (p) { if (p.name === "tokens") p.value = tokens; });
-    var old = views.get(el);
-    if (old) { old.finalize(); el.textContent = ""; }
-    el.dataset.state = "drawing";
-    return vegaEmbed(el, spec, OPTIONS).then(function (res) {
-      views.set(el, res.view);
-      el.dataset.state = "done";
-    }, function (err) { fail(el, err); });
-  }
-
-  // The unit a text shows: "words" (when it has words and the reader did not pick pieces) or "pieces".
-  function unitOf(section, t) {
-    var pick = section.querySelector(".pick-unit");
-    return t.words && (pick ? pick.value : t.unit) === "words" ? "words" : "pieces";
-  }
-
-  // One row per method and token (or word); labels are the tokens (or word surfaces).
-  function methodRows(t, unit) {
-    var rows = [], words = unit === "words" ? t.words : null;
-    var labels = words ? words.labels : t.tokens, all = words ? words.methods : t.methods;
-    payload.methodTitles.forEach(function (pair, order) {
-      var scores = all[pair[0]];
+    // The text itself, shaded by a method's scores (same colours as the charts' diverging scale).
+    function shade(rel) {
+      if (rel === null || rel === undefined) return "";
+      var c = rel >= 0 ? payload.shade.positive : payload.shade.negative;
+      var a = Math.min(1, Math.abs(rel)) * payload.shade.maxAlpha;
+      return "rgba(" + c[0] + ", " + c[1] + ", " + c[2] + ", " + a.toFixed(3) + ")";
+    }
+    // The unit a text shows: "words" (when it has words and the reader did not pick pieces) or "pieces".
+    function unitOf(section, t) {
+      var pick = section.querySelector(".pick-unit");
+      return t.words && (pick ? pick.value : t.unit) === "words" ? "words" : "pieces";
+    }
+    // Recolour the text by a method, per token or per word. Hover text is set as a property:
+    // user text never becomes markup.
+    function highlight(section, t, method, unit) {
+      var words = unit === "words" ? t.words : null;
+      var scores = words ? words.methods[method] : t.methods[method];
       if (!scores) return;
-      for (var j = 0; j < labels.length; j++) {
-        if (scores.value[j] === null) continue;  // a word no token reaches: no score
-        rows.push({ method: pair[1], order: order, pos: j, token: labels[j], value: scores.value[j], rel: scores.rel[j] });
+      section.querySelectorAll(".highlight [data-pos], .highlight [data-word]").forEach(function (span) {
+        var key = words ? span.dataset.word : span.dataset.pos;
+        if (key === undefined) { span.style.backgroundColor = ""; span.removeAttribute("title"); return; }
+        var k = Number(key), value = scores.value[k];
+        span.style.backgroundColor = shade(scores.rel[k]);
+        var name = words ? words.labels[k] + " (" + words.lemmas[k] + ")" : t.pieces[k];
+        span.title = name + ": " + (value === null ? "not seen by the model" : Number(value).toPrecision(4));
+      });
+    }
+    // Top movers by the report's signed default method, one list per unit (the picked one shown).
+    function fillMovers(section, t) {
+      var box = section.querySelector(".movers-box");
+      if (!box) return;
+      t.movers.forEach(function (group) {
+        var div = el("div", "movers");
+        div.dataset.unit = group.unit;
+        var title = payload.methodTitles.filter(function (p) { return p[0] === group.method; })[0];
+        div.appendChild(el("span", "muted", "Top " + group.unit + " by " + (title ? title[1] : group.method) + ": "));
+        [["up", "raise "], ["down", "lower "]].forEach(function (side) {
+          var part = el("span", side[0], side[1]);
+          if (!group[side[0]].length) part.appendChild(el("span", "na", "–"));
+          group[side[0]].forEach(function (m) {
+            var chip = el("span", "chip", m[0]);
+            chip.title = (m[1] >= 0 ? "+" : "") + Number(m[1]).toPrecision(4);
+            part.appendChild(chip);
+            part.appendChild(document.createTextNode(" "));
+          });
+          div.appendChild(part);
+        });
+        box.appendChild(div);
+      });
+    }
+    function showUnit(section, t) {
+      var unit = unitOf(section, t);
+      section.querySelectorAll(".movers").forEach(function (m) { m.hidden = m.dataset.unit !== unit; });
+      var name = slot(section, "methods-unit");
+      if (name) name.textContent = !t.words ? "token by token" : unit === "words" ? "by word" : "by token";
+      return unit;
+    }
+
+    function fillShell(section, t) {
+      var i = Number(section.dataset.index);
+      slot(section, "source").textContent = t.source;
+      slot(section, "count").textContent = plural(t.n, "token");
+      if (ov.truncated[i]) {
+        var cut = slot(section, "truncated");
+        cut.hidden = false;
+        cut.textContent = " · truncated from " + ov.fullLength[i] + " tokens: the struck-out end was not seen by the model";
       }
-    });
-    return rows;
-  }
-
-  function shade(rel) {
-    if (rel === null || rel === undefined) return "";
-    var c = rel >= 0 ? payload.shade.positive : payload.shade.negative;
-    var a = Math.min(1, Math.abs(rel)) * payload.shade.maxAlpha;
-    return "rgba(" + c[0] + ", " + c[1] + ", " + c[2] + ", " + a.toFixed(3) + ")";
-  }
-
-  // Recolour the text by a method, per token or per word; same colours as the server-side
-  // first rendering. Hover text is set as a property: user text never becomes markup.
-  function highlight(section, t, method, unit) {
-    var words = unit === "words" ? t.words : null;
-    var scores = words ? words.methods[method] : t.methods[method];
-    if (!scores) return;
-    section.querySelectorAll(".highlight [data-pos], .highlight [data-word]").forEach(function (span) {
-      var key = words ? span.dataset.word : span.dataset.pos;
-      if (key === undefined) { span.style.backgroundColor = ""; span.removeAttribute("title"); return; }
-      var k = Number(key), value = scores.value[k];
-      span.style.backgroundColor = shade(scores.rel[k]);
-      var name = words ? words.labels[k] + " (" + words.lemmas[k] + ")" : t.pieces[k];
-      span.title = name + ": " + (value === null ? "not seen by the model" : Number(value).toPrecision(4));
-    });
-  }
-
-  function drawMethods(section, t) {
-    var unit = unitOf(section, t);
-    var name = section.querySelector(".unit-name");
-    if (name) name.textContent = unit === "words" ? "word" : "token";
-    section.querySelectorAll(".movers").forEach(function (el) { el.hidden = el.dataset.unit !== unit; });
-    return show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t, unit) },
-      unit === "words" ? t.words.labels : t.tokens);
-  }
-
-  function drawAttention(section, t) {
-    var layer = Number(section.querySelector(".pick-layer").value);
-    var head = Number(section.querySelector(".pick-head").value);
-    var m = matrix(t, layer, head), r = renormalise(t, m);
-    return Promise.all([
-      show(section.querySelector('[data-chart="heatmap"]'), payload.specs.heatmap, { cells: cells(t, m, r) }, t.tokens),
-      show(section.querySelector('[data-chart="bars"]'), payload.specs.bars, { bars: bars(t, m, r) }, t.tokens)
-    ]);
-  }
-
-  function drawText(section) {
-    var t = payload.texts[Number(section.dataset.index)];
-    return drawAttention(section, t).then(function () {
-      return Promise.all([
-        drawMethods(section, t),
-        show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: t.steps }, t.stepLabels),
-        show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, { curves: t.curves, band: t.band }, []),
-        show(section.querySelector('[data-chart="agreement"]'), payload.specs.agreement, { agreement: t.agreement }, [])
-      ]);
-    });
-  }
-
-  function start() {
-    var jobs = [];
-    jobs.push(show(document.querySelector('[data-chart="predictions"]'), payload.specs.predictions, {}, []));
-    var sections = Array.prototype.slice.call(document.querySelectorAll("section.text"));
-    jobs.push(show(document.querySelector('section.methods [data-chart="agreement"]'), payload.specs.agreement, { agreement: payload.agreement }, []));
-    sections.forEach(function (section) {
-      var t = payload.texts[Number(section.dataset.index)];
-      section.querySelectorAll(".pick-layer, .pick-head").forEach(function (select) {
-        select.addEventListener("change", function () { drawAttention(section, t); });
+      var p = section.querySelector("p.highlight");
+      p.textContent = "";
+      t.spans.forEach(function (span, k) {
+        var part = el("span", span[0] >= 0 ? "tok" : "gap");
+        if (span[0] >= 0) part.dataset.pos = String(span[0]);
+        if (t.spanWord[k] >= 0) part.dataset.word = String(t.spanWord[k]);
+        appendRuns(part, span.slice(1));
+        p.appendChild(part);
       });
-      var method = section.querySelector(".pick-method"), unit = section.querySelector(".pick-unit");
-      if (method) method.addEventListener("change", function () { highlight(section, t, method.value, unitOf(section, t)); });
-      if (unit) unit.addEventListener("change", function () {
-        if (method) highlight(section, t, method.value, unitOf(section, t));
-        drawMethods(section, t);
-      });
-    });
-    if (payload.corpus) jobs.push(startCorpus(document.querySelector("section.corpus"), payload.corpus));
-    // One text after another keeps the page responsive while long reports draw.
-    var chain = Promise.resolve();
-    sections.forEach(function (section) { chain = chain.then(function () { return drawText(section); }); });
-    jobs.push(chain);
-    Promise.all(jobs).then(function () { document.body.dataset.charts = "done"; });
-  }
-
-  // --- Words across all texts: lists, chart and the texts of a word. ---------------------------
-  // Every word is user text: it only ever reaches the page through textContent and chart data.
-
-  function cell(row, tag, text, cls) {
-    var el = document.createElement(tag);
-    el.textContent = text;
-    if (cls) el.className = cls;
-    row.appendChild(el);
-    return el;
-  }
-
-  function fmt(x, digits) { return x === null || x === undefined ? "\u2013" : (x >= 0 ? "+" : "") + Number(x).toPrecision(digits || 3); }
-
-  function wordTable(table, rows, corpus, pick) {
-    table.textContent = "";
-    var head = table.createTHead().insertRow();
-    ["word", "texts", "mean", "95% interval", "total", "share", "forms"].forEach(function (h) { cell(head, "th", h); });
-    var body = table.createTBody();
-    if (!rows.length) { cell(body.insertRow(), "td", "no word is seen in that many texts", "muted").colSpan = 7; return; }
-    rows.forEach(function (w) {
-      var tr = body.insertRow(), td = cell(tr, "td", "");
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "corpus-word";
-      button.textContent = w.lemma;
-      button.dataset.index = String(corpus.words.indexOf(w));
-      button.addEventListener("click", function () { pick(w); });
-      td.appendChild(button);
-      cell(tr, "td", String(w.n), "num");
-      cell(tr, "td", fmt(w.mean), "num");
-      cell(tr, "td", w.lo === null ? "\u2013" : fmt(w.lo) + " \u2026 " + fmt(w.hi), "num");
-      cell(tr, "td", fmt(w.total), "num");
-      cell(tr, "td", w.share === null ? "\u2013" : (100 * w.share).toFixed(1) + "%", "num");
-      cell(tr, "td", w.surfaces.join(" \u00b7 "), "surfaces");
-    });
-  }
-
-  function startCorpus(section, corpus) {
-    if (!section) return Promise.resolve();
-    var minInput = section.querySelector(".corpus-min"), find = section.querySelector(".corpus-find");
-    var listOut = section.querySelector(".corpus-texts"), previews = new Map();
-    corpus.texts.forEach(function (entry) { previews.set(entry.id, entry.preview); });
-
-    function pick(w) {
-      listOut.textContent = "";
-      var h = document.createElement("h3");
-      h.textContent = "Texts containing \u201c" + w.lemma + "\u201d (" + w.ids.length + "; as " + w.surfaces.join(", ") + ")";
-      listOut.appendChild(h);
-      var ul = document.createElement("ul");
-      ul.className = "corpus-text-list";
-      w.ids.forEach(function (id) {
-        var li = document.createElement("li"), a = document.createElement("a");
-        a.href = "#text-" + id;
-        a.textContent = "#" + id;
-        li.appendChild(a);
-        var span = document.createElement("span");
-        span.textContent = " " + (previews.get(id) || "");
-        li.appendChild(span);
-        ul.appendChild(li);
-      });
-      listOut.appendChild(ul);
-      listOut.dataset.lemma = w.lemma;
+      if (t.dropped.length) {
+        var dropped = el("span", "dropped");
+        dropped.title = "cut: beyond the model's " + t.n + "-token limit";
+        appendRuns(dropped, t.dropped);
+        p.appendChild(dropped);
+      }
+      var picker = section.querySelector(".pick-method"), unitPick = section.querySelector(".pick-unit");
+      if (t.words) {
+        section.querySelectorAll(".for-words").forEach(function (e) { e.hidden = false; });
+        unitPick.options[0].textContent = "words (" + (t.words.mode === "ja" ? "morphemes" : "space-delimited") + ")";
+        unitPick.value = t.unit;
+        unitPick.addEventListener("change", function () {
+          highlight(section, t, picker.value, showUnit(section, t));
+          if (section.dataset.state === "drawn") drawMethods(section, t, tokenWindow(section, t));
+        });
+      } else {
+        section.querySelectorAll(".for-words").forEach(function (e) { e.remove(); });
+      }
+      fillMovers(section, t);
+      highlight(section, t, picker.value, showUnit(section, t));
+      picker.addEventListener("change", function () { highlight(section, t, picker.value, unitOf(section, t)); });
+      if (t.ig) {
+        var ig = slot(section, "ig");
+        ig.hidden = false;
+        ig.textContent = "Integrated Gradients: f(baseline) = " + fixed(t.ig.baseline, 4) + " → f(x) = " + fixed(t.ig.explained, 4) +
+          "; attributions sum to " + fixed(t.ig.explained - t.ig.baseline + t.ig.delta, 4) + ", convergence delta " + signed(t.ig.delta, 4) +
+          " (" + (t.ig.deltaRelative === null ? "–" : (100 * t.ig.deltaRelative).toFixed(1)) + "% of |f(x) − f(baseline)|)" +
+          (t.ig.steps ? ", " + t.ig.steps + " integration steps." : ".");
+        if (t.ig.warn) ig.appendChild(el("span", "flag", " Warning: the delta exceeds 5% of the difference; raise --ig-steps for exact attributions."));
+      } else {
+        section.querySelectorAll(".for-ig").forEach(function (e) { e.remove(); });
+      }
+      if (!t.faith) section.querySelectorAll(".for-faith").forEach(function (e) { e.remove(); });
+      if (!t.agreement) section.querySelectorAll(".for-agreement").forEach(function (e) { e.remove(); });
+      setupPickers(section, t);
+      section.dataset.state = "ready";
     }
 
-    function chosen(direction, min) {
-      var sign = direction === "raise" ? 1 : -1;
-      return corpus.words.filter(function (w) { return w.n >= min && w.mean !== null && sign * w.mean > 0; })
-        .sort(function (a, b) { return sign * (b.mean - a.mean) || b.n - a.n || (a.lemma < b.lemma ? -1 : a.lemma > b.lemma ? 1 : 0); })
-        .slice(0, corpus.k);
-    }
-
-    function refresh() {
-      var min = Math.max(1, Math.floor(Number(minInput.value)) || 1);
-      var up = chosen("raise", min), down = chosen("lower", min);
-      wordTable(section.querySelector(".corpus-raise"), up, corpus, pick);
-      wordTable(section.querySelector(".corpus-lower"), down, corpus, pick);
-      var rows = [], labels = [];
-      up.concat(down.slice().reverse()).forEach(function (w, rank) {
-        labels.push(w.lemma);
-        rows.push({ rank: rank, word: w.lemma, mean: w.mean, lo: w.lo, hi: w.hi, n: w.n, dir: w.mean > 0 ? "raises" : "lowers" });
+    function renderSections() {
+      generation += 1;
+      var mine = generation;
+      live.slice().forEach(releaseSection);
+      live = [];
+      sections.forEach(function (section) { observer.unobserve(section); });
+      sections.clear();
+      visible.clear();
+      queue = [];
+      list.textContent = "";
+      var rows = pageRows();
+      var fragment = document.createDocumentFragment();
+      rows.forEach(function (i) {
+        var section = newSection(i);
+        sections.set(i, section);
+        fragment.appendChild(section);
       });
-      return show(section.querySelector('[data-chart="corpus"]'), payload.specs.corpus, { words: rows }, labels);
+      list.appendChild(fragment);
+      // Fill each shell with its text (small blocks), yielding between texts.
+      var chain = Promise.resolve();
+      rows.forEach(function (i) {
+        chain = chain.then(function () {
+          if (mine !== generation) return null;
+          var section = sections.get(i);
+          if (!section || section.dataset.state !== "shell") return null;
+          return detail(i).then(function (t) {
+            if (mine === generation && t && section.dataset.state === "shell") fillShell(section, t);
+            keepPinned();
+            return nextTask();
+          });
+        });
+      });
+      return chain.then(function () {
+        if (mine !== generation) return;
+        rows.forEach(function (i) { if (ov.rung[i] !== SUMMARY) observer.observe(sections.get(i)); });
+        document.body.dataset.texts = "done";
+      });
     }
 
-    function search() {
-      var q = find.value.trim(), box = section.querySelector(".corpus-found");
-      if (!q) { box.hidden = true; return; }
-      var found = corpus.words.filter(function (w) {
-        return w.lemma.indexOf(q) >= 0 || w.surfaces.some(function (s) { return s.indexOf(q) >= 0; });
-      }).slice(0, 50);
-      wordTable(section.querySelector(".corpus-matches"), found, corpus, pick);
-      box.hidden = false;
+    // ---- drawing on demand, with a bound on live views -------------------------------------------
+    var visible = new Set();
+    var queue = [];
+    var drawing = false;
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (change) {
+        var section = change.target;
+        if (change.isIntersecting) {
+          visible.add(section);
+          request(section, false);
+        } else {
+          visible.delete(section);
+        }
+      });
+    }, { rootMargin: "200px 0px" });
+
+    function request(section, urgent) {
+      if (section.dataset.state === "drawn" || section.dataset.state === "drawing") return drawNext();
+      var at = queue.indexOf(section);
+      if (at >= 0) queue.splice(at, 1);
+      if (urgent) queue.unshift(section); else queue.push(section);
+      return drawNext();
+    }
+    var idle = Promise.resolve();
+    // Resolves once the sections in view (as the observer sees them after layout) are drawn.
+    function frames() {
+      return new Promise(function (resolve) { requestAnimationFrame(function () { requestAnimationFrame(function () { resolve(); }); }); });
+    }
+    function settled() { return idle.then(function () { return drawing ? settled() : null; }); }
+    function drawNext() {
+      if (drawing) return idle;
+      drawing = true;
+      idle = (function loop() {
+        var section = queue.shift();
+        if (!section) { drawing = false; return Promise.resolve(); }
+        // A section scrolled out of reach before its turn is skipped (unless asked for directly).
+        if (!section.isConnected || (!visible.has(section) && section.dataset.want !== "1")) return loop();
+        return drawSection(section).then(loop, function (err) {
+          if (window.console) console.error("reportgen: text could not be drawn:", err);
+          return loop();
+        });
+      })();
+      return idle;
     }
 
-    minInput.addEventListener("input", refresh);
-    find.addEventListener("input", search);
-    return refresh();
+    function distance(section) {
+      var r = section.getBoundingClientRect();
+      if (r.bottom < 0) return -r.bottom;
+      if (r.top > window.innerHeight) return r.top - window.innerHeight;
+      return 0;
+    }
+    function makeRoom() {
+      while (live.length >= LIVE_TEXTS) {
+        var far = live.slice().sort(function (a, b) { return distance(b) - distance(a); })[0];
+        if (!far) return;
+        releaseSection(far);
+      }
+    }
+    function releaseSection(section) {
+      section.querySelectorAll(".chart").forEach(function (box) {
+        var height = box.getBoundingClientRect().height;
+        release(box);
+        if (box.dataset.state) {
+          box.textContent = "";
+          box.style.minHeight = Math.max(40, Math.round(height)) + "px";
+          box.dataset.state = "released";
+        }
+      });
+      attention.delete(Number(section.dataset.index));
+      var at = live.indexOf(section);
+      if (at >= 0) live.splice(at, 1);
+      if (section.dataset.state === "drawn" || section.dataset.state === "drawing") section.dataset.state = "ready";
+    }
+
+    function drawSection(section) {
+      var i = Number(section.dataset.index);
+      section.dataset.want = "";
+      return detail(i).then(function (t) {
+        if (!t || !section.isConnected) return null;
+        if (section.dataset.state === "shell") fillShell(section, t);
+        if (section.dataset.state !== "ready") return null;
+        makeRoom();
+        section.dataset.state = "drawing";
+        live.push(section);
+        var started = performance.now();
+        return drawAttention(section, t).then(function () {
+          return drawScores(section, t);
+        }).then(function () {
+          if (section.dataset.state === "drawing") {
+            keepPinned();
+            section.dataset.state = "drawn";
+            section.dataset.drawMs = String(Math.round(performance.now() - started));
+          }
+        });
+      });
+    }
+
+    // ---- attention: matrices from the codes, the canvas heatmap, the bar charts ----------------
+    function matrix(t, att, layer, head) {
+      var n = t.n, size = n * n, out = new Float64Array(size), source = att.codes, H = payload.heads, base, k, h;
+      if (att.rung === FULL) {
+        if (head >= 0) {
+          base = (layer * H + head) * size;
+          for (k = 0; k < size; k++) out[k] = WEIGHT[source[base + k]];
+        } else {
+          for (h = 0; h < H; h++) {
+            base = (layer * H + h) * size;
+            for (k = 0; k < size; k++) out[k] += WEIGHT[source[base + k]];
+          }
+          for (k = 0; k < size; k++) out[k] /= H;
+        }
+      } else {
+        base = att.rung === LAYERS ? layer * size : 0;
+        for (k = 0; k < size; k++) out[k] = WEIGHT[source[base + k]];
+      }
+      return out;
+    }
+    // [CLS]/[SEP] removed as keys, each row renormalised over the remaining tokens.
+    function renormalise(t, m) {
+      var n = t.n, out = new Float64Array(n * n);
+      for (var i = 0; i < n; i++) {
+        var total = 0, j;
+        for (j = 0; j < n; j++) if (!t.special[j]) total += m[i * n + j];
+        if (total > 0) for (j = 0; j < n; j++) if (!t.special[j]) out[i * n + j] = m[i * n + j] / total;
+      }
+      return out;
+    }
+
+    // Tokens the bar charts show at once: as many as fit the section's width with the raw and
+    // renormalised panels side by side (a slider moves the window over a longer text).
+    function windowSize(section) {
+      var width = section.clientWidth || 1100;
+      return Math.max(12, Math.floor((width - 170) / (2 * TOKEN_STEP)));
+    }
+
+    function setupPickers(section, t) {
+      var i = Number(section.dataset.index), rung = ov.rung[i];
+      var layerPick = section.querySelector(".pick-layer"), headPick = section.querySelector(".pick-head");
+      var L = payload.layers, H = payload.heads;
+      function option(select, value, label, selected) {
+        var o = el("option", null, label);
+        o.value = String(value);
+        o.selected = !!selected;
+        select.appendChild(o);
+      }
+      for (var layer = 0; layer < L; layer++) {
+        if (rung === LAST && layer !== L - 1) continue;
+        option(layerPick, layer, (layer + 1) + (layer === L - 1 ? " (last)" : ""), layer === L - 1);
+      }
+      option(headPick, -1, "mean of " + H + " heads", true);
+      if (rung === FULL) for (var h = 0; h < H; h++) option(headPick, h, String(h + 1));
+      layerPick.disabled = layerPick.options.length < 2;
+      headPick.disabled = headPick.options.length < 2;
+      if (rung >= NO_MATRIX) {
+        section.querySelectorAll(".for-heatmap, .attention-controls").forEach(function (e) { e.remove(); });
+      }
+      var redraw = function () { if (section.dataset.state === "drawn") drawAttention(section, t); };
+      layerPick.addEventListener("change", redraw);
+      headPick.addEventListener("change", redraw);
+      var size = windowSize(section);
+      section.dataset.window = String(size);
+      if (t.n > size) {
+        var box = section.querySelector(".token-window");
+        box.hidden = false;
+        var range = box.querySelector(".pick-window");
+        range.max = String(t.n - size);
+        range.value = "0";
+        var label = slot(section, "window");
+        var update = function () { label.textContent = "tokens " + (Number(range.value) + 1) + "–" + (Number(range.value) + size) + " of " + t.n; };
+        update();
+        range.addEventListener("input", update);
+        range.addEventListener("change", function () {
+          if (section.dataset.state !== "drawn") return;
+          drawAttention(section, t, true).then(function () { return drawScores(section, t); });
+        });
+      }
+    }
+    function tokenWindow(section, t) {
+      var range = section.querySelector(".pick-window"), size = Number(section.dataset.window) || t.n;
+      var start = t.n > size && range ? Number(range.value) : 0;
+      return [start, Math.min(t.n, start + size)];
+    }
+
+    function barRows(t, m, r, win) {
+      var rows = [], n = t.n;
+      for (var j = win[0]; j < win[1]; j++) {
+        var kind = t.special[j] ? "special" : "token", cls, rec, clsRe, recRe;
+        if (m) {
+          var sumRaw = 0, sumRe = 0;
+          for (var i = 0; i < n; i++) { sumRaw += m[i * n + j]; sumRe += r[i * n + j]; }
+          cls = round4(m[j]); rec = round4(sumRaw / n); clsRe = round4(r[j]); recRe = round4(sumRe / n);
+        } else {
+          cls = t.bars.cls[j]; rec = t.bars.received[j]; clsRe = t.bars.clsRenorm[j]; recRe = t.bars.receivedRenorm[j];
+        }
+        rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: CLS, view: RAW, value: cls });
+        rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: RECEIVED, view: RAW, value: rec });
+        if (!t.special[j]) {
+          rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: CLS, view: RENORM, value: clsRe });
+          rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: RECEIVED, view: RENORM, value: recRe });
+        }
+      }
+      return rows;
+    }
+
+    function drawAttention(section, t, barsOnly) {
+      var i = Number(section.dataset.index);
+      var heatBox = section.querySelector('[data-chart="heatmap"]');
+      var barsBox = section.querySelector('[data-chart="bars"]');
+      var win = tokenWindow(section, t);
+      if (ov.rung[i] >= NO_MATRIX) {
+        return nextTask().then(function () { return show(barsBox, payload.specs.bars, { bars: barRows(t, null, null, win) }, t.tokens); });
+      }
+      var layer = Number(section.querySelector(".pick-layer").value);
+      var head = Number(section.querySelector(".pick-head").value);
+      return codes(i).then(function (att) {
+        if (!att || !section.isConnected) return null;
+        var m = matrix(t, att, layer, head), r = renormalise(t, m);
+        if (!barsOnly) heatmap(heatBox, t, m, r);
+        return nextTask().then(function () {
+          return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens);
+        });
+      });
+    }
+
+    // The heatmap is painted on canvases: one pixel block per cell, whatever the text's length.
+    var LUT = null;
+    function colourTable() {
+      if (LUT) return LUT;
+      var stops = payload.heat.map(function (hex) {
+        return [parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16)];
+      });
+      LUT = new Uint8ClampedArray(256 * 3);
+      for (var k = 0; k < 256; k++) {
+        var x = k / 255 * (stops.length - 1), a = Math.min(stops.length - 2, Math.floor(x)), f = x - a;
+        for (var c = 0; c < 3; c++) LUT[3 * k + c] = Math.round(stops[a][c] + f * (stops[a + 1][c] - stops[a][c]));
+      }
+      return LUT;
+    }
+    var tip = null;
+    function tooltip() {
+      if (!tip) { tip = el("div", "hm-tip"); tip.hidden = true; document.body.appendChild(tip); }
+      return tip;
+    }
+    function clip(label) { var chars = Array.from(label); return chars.length > 12 ? chars.slice(0, 11).join("") + "…" : label; }
+    var FONT = '11px system-ui, -apple-system, "Segoe UI", "Hiragino Sans", "Yu Gothic UI", "Meiryo", "Noto Sans CJK JP", sans-serif';
+
+    // One panel: rows [q0, q1) x columns [k0, k1) of matrix w (n x n), coloured on [0, top].
+    function panel(t, w, view, q0, q1, k0, k1, width, top, onPick) {
+      var rows = q1 - q0, cols = k1 - k0, span = Math.max(rows, cols);
+      var labelled = Math.floor((width - 90) / span) >= LABEL_CELL;
+      var gutter = labelled ? 90 : 0;
+      var cell = Math.max(1, Math.min(22, Math.floor((width - gutter) / span)));
+      var canvas = document.createElement("canvas");
+      var cssW = gutter + cols * cell, cssH = gutter + rows * cell, ratio = window.devicePixelRatio || 1;
+      canvas.width = Math.round(cssW * ratio);
+      canvas.height = Math.round(cssH * ratio);
+      canvas.style.width = cssW + "px";
+      canvas.style.height = cssH + "px";
+      canvas.className = "hm-canvas";
+      canvas.dataset.view = view;
+      var ctx = canvas.getContext("2d");
+      ctx.scale(ratio, ratio);
+      var lut = colourTable(), n = t.n;
+      var image = new ImageData(cols, rows), data = image.data;
+      for (var i = q0; i < q1; i++) {
+        for (var j = k0; j < k1; j++) {
+          var o = 4 * ((i - q0) * cols + (j - k0));
+          if (view === RENORM && t.special[j]) { data[o + 3] = 0; continue; }
+          var level = top > 0 ? Math.min(255, Math.round(255 * w[i * n + j] / top)) : 0;
+          data[o] = lut[3 * level]; data[o + 1] = lut[3 * level + 1]; data[o + 2] = lut[3 * level + 2]; data[o + 3] = 255;
+        }
+      }
+      var cells = document.createElement("canvas");
+      cells.width = cols; cells.height = rows;
+      cells.getContext("2d").putImageData(image, 0, 0);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(cells, gutter, gutter, cols * cell, rows * cell);
+      if (labelled) {
+        ctx.font = FONT;
+        ctx.fillStyle = "#1a202c";
+        ctx.textAlign = "right";
+        ctx.textBaseline = "middle";
+        for (var a = q0; a < q1; a++) ctx.fillText(clip(t.tokens[a]), gutter - 4, gutter + (a - q0 + 0.5) * cell);
+        for (var b = k0; b < k1; b++) {
+          ctx.save();
+          ctx.translate(gutter + (b - k0 + 0.5) * cell, gutter - 4);
+          ctx.rotate(-Math.PI / 3);
+          ctx.textAlign = "left";
+          ctx.fillText(clip(t.tokens[b]), 0, 0);
+          ctx.restore();
+        }
+      }
+      function cellAt(event) {
+        var box = canvas.getBoundingClientRect();
+        var x = event.clientX - box.left - gutter, y = event.clientY - box.top - gutter;
+        if (x < 0 || y < 0) return null;
+        var i = q0 + Math.floor(y / cell), j = k0 + Math.floor(x / cell);
+        return i < q1 && j < k1 ? [i, j] : null;
+      }
+      canvas.addEventListener("mousemove", function (event) {
+        var at = cellAt(event), box = tooltip();
+        if (!at) { box.hidden = true; return; }
+        var i = at[0], j = at[1];
+        var value = view === RENORM && t.special[j] ? "removed ([CLS]/[SEP])" : w[i * n + j].toFixed(4);
+        box.textContent = "query: " + t.tokens[i] + " (" + i + ")\nkey: " + t.tokens[j] + " (" + j + ")\nweight: " + value;
+        box.hidden = false;
+        box.style.left = Math.min(window.innerWidth - 240, event.clientX + 14) + "px";
+        box.style.top = (event.clientY + 14) + "px";
+      });
+      canvas.addEventListener("mouseleave", function () { tooltip().hidden = true; });
+      if (onPick) canvas.addEventListener("click", function (event) { var at = cellAt(event); if (at) onPick(at[0], at[1]); });
+      return { canvas: canvas, labelled: labelled };
+    }
+    function legend(top) {
+      var box = el("div", "hm-legend");
+      var bar = document.createElement("canvas");
+      bar.width = 160; bar.height = 10;
+      var ctx = bar.getContext("2d"), lut = colourTable();
+      for (var x = 0; x < 160; x++) {
+        var level = Math.round(255 * x / 159);
+        ctx.fillStyle = "rgb(" + lut[3 * level] + "," + lut[3 * level + 1] + "," + lut[3 * level + 2] + ")";
+        ctx.fillRect(x, 0, 1, 10);
+      }
+      box.appendChild(el("span", null, "0 "));
+      box.appendChild(bar);
+      box.appendChild(el("span", null, " " + top.toFixed(3) + " (weight)"));
+      return box;
+    }
+    function maxOf(t, weights, view) {
+      var top = 0, n = t.n;
+      for (var k = 0; k < weights.length; k++) if (weights[k] > top && !(view === RENORM && t.special[k % n])) top = weights[k];
+      return top;
+    }
+    function heatmap(box, t, m, r) {
+      box.textContent = "";
+      box.dataset.state = "drawing";
+      var width = Math.max(240, box.clientWidth || 900);
+      var each = width >= 560 ? Math.floor((width - 24) / 2) : width;
+      var panels = el("div", "hm-panels");
+      var zoomBox = el("div", "hm-zoom");
+      var state = { q: 0, k: 0 };
+      var tops = [maxOf(t, m, RAW), maxOf(t, r, RENORM)];
+      var needZoom = false;
+      function drawZoom() {
+        zoomBox.textContent = "";
+        var span = Math.min(ZOOM, t.n);
+        var controls = el("div", "controls");
+        [["query tokens from", "q"], ["key tokens from", "k"]].forEach(function (pair) {
+          var label = el("label", null, pair[0] + " ");
+          var input = el("input");
+          input.type = "number"; input.min = "1"; input.max = String(t.n - span + 1); input.value = String(state[pair[1]] + 1);
+          input.className = "zoom-" + pair[1];
+          input.addEventListener("change", function () {
+            state[pair[1]] = Math.max(0, Math.min(t.n - span, Math.round(Number(input.value) || 1) - 1));
+            drawZoom();
+          });
+          label.appendChild(input);
+          controls.appendChild(label);
+        });
+        controls.appendChild(el("span", "muted", " (" + span + " × " + span + " tokens; click a cell above to move here)"));
+        zoomBox.appendChild(controls);
+        var row = el("div", "hm-panels");
+        [[m, RAW, tops[0]], [r, RENORM, tops[1]]].forEach(function (spec) {
+          var p = el("div", "hm-panel");
+          p.appendChild(el("div", "hm-title", spec[1] + " · zoom"));
+          p.appendChild(panel(t, spec[0], spec[1], state.q, state.q + span, state.k, state.k + span, each, spec[2], null).canvas);
+          row.appendChild(p);
+        });
+        zoomBox.appendChild(row);
+      }
+      function pick(i, j) {
+        var span = Math.min(ZOOM, t.n);
+        state.q = Math.max(0, Math.min(t.n - span, i - Math.floor(span / 2)));
+        state.k = Math.max(0, Math.min(t.n - span, j - Math.floor(span / 2)));
+        drawZoom();
+      }
+      [[m, RAW, tops[0]], [r, RENORM, tops[1]]].forEach(function (spec) {
+        var p = el("div", "hm-panel");
+        p.appendChild(el("div", "hm-title", spec[1]));
+        var drawn = panel(t, spec[0], spec[1], 0, t.n, 0, t.n, each, spec[2], pick);
+        needZoom = needZoom || !drawn.labelled;
+        p.appendChild(drawn.canvas);
+        p.appendChild(legend(spec[2]));
+        panels.appendChild(p);
+      });
+      box.appendChild(el("p", "muted small hm-help", needZoom
+        ? "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight; click one to read its neighbourhood with labels below."
+        : "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight."));
+      box.appendChild(panels);
+      if (needZoom) { box.appendChild(zoomBox); drawZoom(); }
+      box.dataset.state = "done";
+      box.style.minHeight = "";
+    }
+
+    // ---- the other charts of a text ----------------------------------------------------------
+    // One row per method and token (or word) of the window; labels are the tokens (or word surfaces).
+    function methodRows(t, win, unit) {
+      var rows = [], words = unit === "words" ? t.words : null;
+      var labels = words ? words.labels : t.tokens, all = words ? words.methods : t.methods;
+      payload.methodTitles.forEach(function (pair, order) {
+        var scores = all[pair[0]];
+        if (!scores) return;
+        for (var j = win[0]; j < win[1]; j++) {
+          if (scores.value[j] === null) continue;  // a word no token reaches: no score
+          rows.push({ method: pair[1], order: order, pos: j, token: labels[j], value: scores.value[j], rel: scores.rel[j] });
+        }
+      });
+      return rows;
+    }
+    // The method bars of the unit shown; words take a window of as many words as tokens.
+    function drawMethods(section, t, win) {
+      var unit = showUnit(section, t);
+      if (unit === "words") {
+        var count = t.words.labels.length, size = win[1] - win[0];
+        var start = Math.max(0, Math.min(win[0], count - size));
+        win = [start, Math.min(count, start + size)];
+      }
+      return show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t, win, unit) },
+        unit === "words" ? t.words.labels : t.tokens);
+    }
+    // Integrated Gradients as a walk: f(baseline), each content token's share, f(x).
+    function waterfall(t, win) {
+      var values = t.methods.integrated_gradients.value, labels = ["f(baseline)"], rows = [];
+      var running = t.ig.baseline;
+      rows.push({ step: 0, label: "f(baseline)", start: t.ig.baseline, end: t.ig.baseline, value: t.ig.baseline, kind: "total", pos: -1 });
+      for (var j = 0; j < t.n; j++) {
+        if (t.special[j]) continue;
+        var v = values[j] || 0;
+        labels.push(t.tokens[j]);
+        rows.push({ step: rows.length, label: t.tokens[j], start: round4(running), end: round4(running + v), value: v, kind: v >= 0 ? "up" : "down", pos: j });
+        running += v;
+      }
+      labels.push("f(x)");
+      rows.push({ step: rows.length, label: "f(x)", start: t.ig.explained, end: t.ig.explained, value: t.ig.explained, kind: "total", pos: t.n });
+      var shown = rows.filter(function (row) { return row.pos >= win[0] - (win[0] === 0 ? 1 : 0) && row.pos < win[1] + (win[1] === t.n ? 1 : 0); });
+      return { rows: shown, labels: labels };
+    }
+    function deletionRows(t) {
+      var rows = [], band = [], f = t.faith;
+      payload.methodTitles.forEach(function (pair, order) {
+        var curve = f.without[order];
+        if (!curve) return;
+        rows.push({ method: pair[1], order: order, reference: false, pct: 0, f: f.f0 });
+        curve.forEach(function (v, k) { rows.push({ method: pair[1], order: order, reference: false, pct: payload.fractions[k], f: v }); });
+      });
+      var title = "random order (mean)", last = payload.methodTitles.length;
+      rows.push({ method: title, order: last, reference: true, pct: 0, f: f.f0 });
+      band.push({ pct: 0, lo: f.f0, hi: f.f0 });
+      f.randomMean.forEach(function (v, k) {
+        rows.push({ method: title, order: last, reference: true, pct: payload.fractions[k], f: v });
+        var sd = f.randomStd[k];
+        if (sd !== null && v !== null) band.push({ pct: payload.fractions[k], lo: v - sd, hi: v + sd });
+      });
+      return { curves: rows, band: band };
+    }
+    function agreementRows(methods, rho, texts) {
+      var rows = [], m = methods.length;
+      for (var a = 0; a < m; a++) for (var b = 0; b < m; b++) {
+        var value = rho[a * m + b];
+        if (value !== null) rows.push({ a: methods[a], b: methods[b], rho: value, texts: texts ? texts[a * m + b] : 1 });
+      }
+      return rows;
+    }
+    function faithTable(section, t) {
+      var body = section.querySelector("table.faith tbody");
+      if (!body) return;
+      body.textContent = "";
+      var byWord = t.faith.words;
+      if (byWord && section.querySelectorAll("table.faith thead th").length === 3) {
+        var head = section.querySelector("table.faith thead tr");
+        head.appendChild(el("th", null, "comprehensiveness, whole words"));
+        head.appendChild(el("th", null, "sufficiency, whole words"));
+      }
+      payload.methodTitles.forEach(function (pair, order) {
+        if (t.faith.comprehensiveness[order] === null) return;
+        var tr = el("tr");
+        tr.appendChild(el("td", null, pair[1]));
+        tr.appendChild(el("td", "num", sig(t.faith.comprehensiveness[order])));
+        tr.appendChild(el("td", "num", sig(t.faith.sufficiency[order])));
+        if (byWord) {
+          tr.appendChild(el("td", "num", sig(byWord.comprehensiveness[order])));
+          tr.appendChild(el("td", "num", sig(byWord.sufficiency[order])));
+        }
+        body.appendChild(tr);
+      });
+      var random = t.faith.random, tr = el("tr", "muted");
+      tr.appendChild(el("td", null, "random (mean ± sd)"));
+      tr.appendChild(el("td", "num", sig(random[0]) + " ± " + sig(random[1])));
+      tr.appendChild(el("td", "num", sig(random[2]) + " ± " + sig(random[3])));
+      if (byWord) {
+        tr.appendChild(el("td", "num", sig(byWord.random[0]) + " ± " + sig(byWord.random[1])));
+        tr.appendChild(el("td", "num", sig(byWord.random[2]) + " ± " + sig(byWord.random[3])));
+      }
+      body.appendChild(tr);
+      slot(section, "normaliser").textContent = t.faith.normalised
+        ? "Divided by |f(x) − f(every token masked)| = " + fixed(t.faith.normaliser, 4) + "."
+        : "Not normalised: |f(x) − f(every token masked)| = " + fixed(t.faith.normaliser, 4) + " is too small to divide by.";
+    }
+
+    function drawScores(section, t) {
+      var win = tokenWindow(section, t);
+      var steps = [
+        function () { return drawMethods(section, t, win); }
+      ];
+      if (t.ig && t.methods.integrated_gradients) {
+        steps.push(function () {
+          var walk = waterfall(t, win);
+          return show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: walk.rows }, walk.labels);
+        });
+      }
+      if (t.faith) {
+        steps.push(function () {
+          faithTable(section, t);
+          return show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, deletionRows(t), []);
+        });
+      }
+      if (t.agreement) {
+        steps.push(function () {
+          return show(section.querySelector('[data-chart="agreement"]'), payload.specs.agreement,
+            { agreement: agreementRows(payload.agreementMethods, t.agreement, null) }, []);
+        });
+      }
+      var chain = Promise.resolve();
+      steps.forEach(function (step) {
+        chain = chain.then(nextTask).then(function () { return section.isConnected ? step() : null; });
+      });
+      return chain;
+    }
+
+    // ---- opening a text: a row click, a deep link (#text-917) ------------------------------------
+    // The text being opened stays at the top while the sections above it take their real height
+    // (they are filled and laid out only now), until the reader scrolls.
+    var pinned = null;
+    function keepPinned() {
+      var target = pinned === null ? null : sections.get(pinned);
+      if (target) target.scrollIntoView({ block: "start" });
+    }
+    ["wheel", "keydown", "touchstart", "mousedown"].forEach(function (kind) {
+      window.addEventListener(kind, function () { pinned = null; }, { passive: true });
+    });
+    function openText(index, scroll) {
+      var position = view.rows.indexOf(index);
+      if (position < 0) {
+        view.filter = ""; view.range = null;
+        var input = document.querySelector(".ov-filter");
+        if (input) input.value = "";
+        computeRows();
+        position = view.rows.indexOf(index);
+      }
+      var page = Math.floor(position / PAGE_SIZE);
+      var ready = page === view.page && sections.has(index) ? Promise.resolve() : (view.page = page, refresh(false));
+      var section = sections.get(index);
+      if (scroll) pinned = index;
+      if (section) {
+        section.dataset.want = "1";
+        if (scroll) section.scrollIntoView({ block: "start" });
+        request(section, true);
+      }
+      return ready.then(function () {
+        var target = sections.get(index);
+        if (!target) return null;
+        target.dataset.want = "1";
+        if (scroll) target.scrollIntoView({ block: "start" });
+        return request(target, true);
+      }).then(function () { keepPinned(); pinned = null; });
+    }
+    function fromHash() {
+      var match = /^#text-(\d+)$/.exec(window.location.hash);
+      if (!match || !indexOf.has(Number(match[1]))) return null;
+      return openText(indexOf.get(Number(match[1])), true);
+    }
+
+    // ---- wiring ------------------------------------------------------------------------------
+    function wireOverview() {
+      table.querySelectorAll("th[data-sort] button").forEach(function (button) {
+        button.addEventListener("click", function () {
+          var key = button.parentNode.dataset.sort;
+          if (view.key === key) view.dir = -view.dir; else { view.key = key; view.dir = key === "error" || key === "flags" ? -1 : 1; }
+          view.page = 0;
+          refresh(false);
+        });
+      });
+      var timer = null, input = document.querySelector(".ov-filter");
+      if (input) input.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () { view.filter = input.value; view.page = 0; refresh(false); }, 150);
+      });
+      document.querySelectorAll(".ov-prev").forEach(function (b) { b.addEventListener("click", function () { if (view.page > 0) { view.page -= 1; refresh(false); } }); });
+      document.querySelectorAll(".ov-next").forEach(function (b) { b.addEventListener("click", function () { view.page += 1; refresh(false); }); });
+      var clear = document.querySelector(".ov-range button");
+      if (clear) clear.addEventListener("click", function () { view.range = null; view.page = 0; refresh(false); });
+      table.tBodies[0].addEventListener("click", function (event) {
+        var row = event.target.closest("tr");
+        if (!row) return;
+        event.preventDefault();
+        var i = Number(row.dataset.index);
+        if (window.location.hash === "#text-" + ov.id[i]) openText(i, true);
+        else window.location.hash = "text-" + ov.id[i];
+      });
+    }
+
+    // The first chart pays for compiling Vega's own code in the browser; drawing a tiny chart
+    // first splits that cost over two tasks instead of one long one.
+    function warmUp() {
+      var box = document.createElement("div");
+      var spec = { width: 10, height: 10, data: [{ name: "d", values: [{ x: 1 }] }],
+        scales: [{ name: "x", type: "linear", domain: { data: "d", field: "x" }, range: "width" }],
+        axes: [{ orient: "bottom", scale: "x" }],
+        marks: [{ type: "rect", from: { data: "d" }, encode: { enter: { x: { scale: "x", field: "x" }, width: { value: 1 }, y: { value: 0 }, height: { value: 1 } } } }] };
+      return vegaEmbed(box, spec, OPTIONS).then(function (res) { res.view.finalize(); }, function () { return null; });
+    }
+
+    // Each chart kind's first drawing also pays for compiling the Vega code it needs; doing
+    // that once per kind with one row of data, in idle time after load, keeps the reader's
+    // first scroll from paying it in one long task.
+    var SAMPLE_ROWS = {
+      bars: { bars: [{ pos: 0, token: "", kind: "token", measure: CLS, view: RAW, value: 0 }] },
+      methods: { scores: [{ method: "", order: 0, pos: 0, token: "", value: 0, rel: 0 }] },
+      waterfall: { steps: [{ step: 0, label: "", start: 0, end: 0, value: 0, kind: "total" }] },
+      deletion: { curves: [{ method: "", order: 0, reference: false, pct: 0, f: 0 }], band: [{ pct: 0, lo: 0, hi: 0 }] },
+      agreement: { agreement: [{ a: "", b: "", rho: 0, texts: 1 }] }
+    };
+    function idleTask() {
+      return new Promise(function (resolve) {
+        if (window.requestIdleCallback) window.requestIdleCallback(function () { resolve(); }, { timeout: 500 });
+        else setTimeout(resolve, 50);
+      });
+    }
+    function warmCharts() {
+      var chain = Promise.resolve();
+      Object.keys(SAMPLE_ROWS).forEach(function (kind) {
+        chain = chain.then(idleTask).then(function () {
+          var spec = JSON.parse(JSON.stringify(payload.specs[kind]));
+          (spec.data || []).forEach(function (d) { if (SAMPLE_ROWS[kind][d.name]) d.values = SAMPLE_ROWS[kind][d.name]; });
+          return vegaEmbed(document.createElement("div"), spec, OPTIONS).then(function (res) { res.view.finalize(); }, function () { return null; });
+        });
+      });
+      return chain;
+    }
+
+    function overviewChart() {
+      var box = document.querySelector('[data-chart="overview"]');
+      var rows = [];
+      for (var i = 0; i < COUNT; i++) rows.push({ id: "#" + ov.id[i], text: ov.id[i], prediction: ov.prediction[i], gold: ov.gold[i] });
+      return show(box, payload.specs.overview, { predictions: rows }, []).then(function (chart) {
+        if (!chart) return;
+        chart.addEventListener("click", function (event, item) {
+          var datum = item && item.datum;
+          if (!datum) return;
+          if (datum.text !== undefined && indexOf.has(datum.text)) { window.location.hash = "text-" + datum.text; return; }
+          var keys = Object.keys(datum), end = keys.filter(function (k) { return /^bin_.*_end$/.test(k); })[0];
+          if (!end) return;
+          var lo = datum[end.slice(0, -4)], hi = datum[end];
+          var top = Math.max.apply(null, ov.prediction.concat(ov.gold).filter(function (v) { return v !== null; }));
+          view.range = { field: datum.series === "gold" ? "gold" : "prediction", lo: lo, hi: hi, last: hi >= top };
+          view.page = 0;
+          refresh(false);
+          document.getElementById("overview").scrollIntoView({ block: "start" });
+        });
+      });
+    }
+
+    // --- Words across all texts: lists, chart and the texts of a word. ---------------------------
+    // Every word is user text: it only ever reaches the page through textContent and chart data.
+
+    function tableCell(row, tag, text, cls) {
+      var el = document.createElement(tag);
+      el.textContent = text;
+      if (cls) el.className = cls;
+      row.appendChild(el);
+      return el;
+    }
+
+    function fmt(x, digits) { return x === null || x === undefined ? "\u2013" : (x >= 0 ? "+" : "") + Number(x).toPrecision(digits || 3); }
+
+    function wordTable(table, rows, corpus, pick) {
+      table.textContent = "";
+      var head = table.createTHead().insertRow();
+      ["word", "texts", "mean", "95% interval", "total", "share", "forms"].forEach(function (h) { tableCell(head, "th", h); });
+      var body = table.createTBody();
+      if (!rows.length) { tableCell(body.insertRow(), "td", "no word is seen in that many texts", "muted").colSpan = 7; return; }
+      rows.forEach(function (w) {
+        var tr = body.insertRow(), td = tableCell(tr, "td", "");
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "corpus-word";
+        button.textContent = w.lemma;
+        button.dataset.index = String(corpus.words.indexOf(w));
+        button.addEventListener("click", function () { pick(w); });
+        td.appendChild(button);
+        tableCell(tr, "td", String(w.n), "num");
+        tableCell(tr, "td", fmt(w.mean), "num");
+        tableCell(tr, "td", w.lo === null ? "\u2013" : fmt(w.lo) + " \u2026 " + fmt(w.hi), "num");
+        tableCell(tr, "td", fmt(w.total), "num");
+        tableCell(tr, "td", w.share === null ? "\u2013" : (100 * w.share).toFixed(1) + "%", "num");
+        tableCell(tr, "td", w.surfaces.join(" \u00b7 "), "surfaces");
+      });
+    }
+
+    function startCorpus(section, corpus) {
+      if (!section) return Promise.resolve();
+      var minInput = section.querySelector(".corpus-min"), find = section.querySelector(".corpus-find");
+      var listOut = section.querySelector(".corpus-texts"), previews = new Map();
+      corpus.texts.forEach(function (entry) { previews.set(entry.id, entry.preview); });
+
+      function pick(w) {
+        listOut.textContent = "";
+        var h = document.createElement("h3");
+        h.textContent = "Texts containing \u201c" + w.lemma + "\u201d (" + w.ids.length + "; as " + w.surfaces.join(", ") + ")";
+        listOut.appendChild(h);
+        var ul = document.createElement("ul");
+        ul.className = "corpus-text-list";
+        w.ids.forEach(function (id) {
+          var li = document.createElement("li"), a = document.createElement("a");
+          a.href = "#text-" + id;
+          a.textContent = "#" + id;
+          li.appendChild(a);
+          var span = document.createElement("span");
+          span.textContent = " " + (previews.get(id) || "");
+          li.appendChild(span);
+          ul.appendChild(li);
+        });
+        listOut.appendChild(ul);
+        listOut.dataset.lemma = w.lemma;
+      }
+
+      function chosen(direction, min) {
+        var sign = direction === "raise" ? 1 : -1;
+        return corpus.words.filter(function (w) { return w.n >= min && w.mean !== null && sign * w.mean > 0; })
+          .sort(function (a, b) { return sign * (b.mean - a.mean) || b.n - a.n || (a.lemma < b.lemma ? -1 : a.lemma > b.lemma ? 1 : 0); })
+          .slice(0, corpus.k);
+      }
+
+      function refresh() {
+        var min = Math.max(1, Math.floor(Number(minInput.value)) || 1);
+        var up = chosen("raise", min), down = chosen("lower", min);
+        wordTable(section.querySelector(".corpus-raise"), up, corpus, pick);
+        wordTable(section.querySelector(".corpus-lower"), down, corpus, pick);
+        var rows = [], labels = [];
+        up.concat(down.slice().reverse()).forEach(function (w, rank) {
+          labels.push(w.lemma);
+          rows.push({ rank: rank, word: w.lemma, mean: w.mean, lo: w.lo, hi: w.hi, n: w.n, dir: w.mean > 0 ? "raises" : "lowers" });
+        });
+        return show(section.querySelector('[data-chart="corpus"]'), payload.specs.corpus, { words: rows }, labels);
+      }
+
+      function search() {
+        var q = find.value.trim(), box = section.querySelector(".corpus-found");
+        if (!q) { box.hidden = true; return; }
+        var found = corpus.words.filter(function (w) {
+          return w.lemma.indexOf(q) >= 0 || w.surfaces.some(function (s) { return s.indexOf(q) >= 0; });
+        }).slice(0, 50);
+        wordTable(section.querySelector(".corpus-matches"), found, corpus, pick);
+        box.hidden = false;
+      }
+
+      minInput.addEventListener("input", refresh);
+      find.addEventListener("input", search);
+      return refresh();
+    }
+
+    function start() {
+      wireOverview();
+      computeRows();
+      renderTable();
+      var jobs = [];
+      jobs.push(inflateJSON(ov.texts).then(function (shown) {
+        texts = shown;
+        lowered = shown.map(function (s) { return s.toLowerCase(); });
+        renderTable();
+      }));
+      jobs.push(nextTask().then(warmUp).then(nextTask).then(overviewChart));
+      var corpus = document.querySelector("section.corpus");
+      if (corpus && payload.corpus) jobs.push(nextTask().then(function () { return startCorpus(corpus, payload.corpus); }));
+      var mean = document.querySelector('section.methods [data-chart="agreement"]');
+      if (mean && payload.agreement) {
+        jobs.push(nextTask().then(function () {
+          return show(mean, payload.specs.agreement, { agreement: agreementRows(payload.agreementMethods, payload.agreement.rho, payload.agreement.texts) }, []);
+        }));
+      }
+      Promise.all(jobs).then(function () {
+        return window.location.hash ? (fromHash() || renderSections()) : renderSections();
+      }).then(frames).then(settled).then(function () {
+        document.body.dataset.charts = "done";
+        return warmCharts();
+      });
+      window.addEventListener("hashchange", fromHash);
+    }
+
+    // A printed report shows everything drawn: closed <details> would print as their summary only.
+    window.addEventListener("beforeprint", function () {
+      document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+    });
+
+    // For tests and the curious: the codes a text's attention block holds, as the page decodes them.
+    window.reportgenPage = {
+      attentionCodes: function (index) { return codes(index).then(function (att) { return att ? { rung: att.rung, codes: Array.from(att.codes) } : null; }); },
+      liveTexts: function () { return live.length; },
+      liveViews: function () { return views.size; },
+      open: function (index) { return openText(index, true); }
+    };
+
+    start();
   }
-
-  // A printed report shows everything: closed <details> would print as their summary only.
-  window.addEventListener("beforeprint", function () {
-    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
-  });
-
-  start();
 })();

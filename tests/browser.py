@@ -12,7 +12,11 @@ A small helper shared by the browser tests (``from browser import ...``; ``tests
 * did the Content-Security-Policy block something?                -> ``Visit.csp_violations``
 * uncaught errors and console errors                              -> ``Visit.page_errors``, ``Visit.console_errors``
 * what does a reader see?  ``Visit.visible_text(selector)`` (``innerText``), ``Visit.svg_texts``
-  (chart axis labels), ``Visit.hover_tooltips`` (vega-tooltip contents), ``Visit.chart_states``.
+  (chart axis labels), ``Visit.canvas_texts`` (text painted on canvases: heatmap labels),
+  ``Visit.hover_tooltips`` (vega-tooltip contents), ``Visit.hover_heatmap`` (the heatmap's
+  own tooltip), ``Visit.chart_states``.
+* texts are drawn on demand: ``Visit.open_text(i)`` opens text ``i`` as a deep link would and
+  waits until its charts are drawn.
 
 Usage::
 
@@ -47,12 +51,21 @@ SENTINEL = "__reportgen_pwned"
 """Hostile test strings set ``window[SENTINEL]`` if they ever run; the page itself never does."""
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 
-# Runs before any script of the page: records CSP violations as the page raises them.
+# Runs before any script of the page: records CSP violations as the page raises them, and the
+# text painted on canvases (a canvas cannot be read back as text).
 _INIT_SCRIPT = """
 window.__reportgen_csp = [];
 document.addEventListener("securitypolicyviolation", function (e) {
   window.__reportgen_csp.push(e.violatedDirective + " " + e.blockedURI);
 });
+window.__reportgen_canvas = [];
+(function () {
+  var fill = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (text) {
+    if (window.__reportgen_canvas.length < 100000) window.__reportgen_canvas.push(String(text));
+    return fill.apply(this, arguments);
+  };
+})();
 """
 
 
@@ -67,6 +80,13 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+# Text sections out of view skip layout (``content-visibility: auto``), and Chromium's
+# ``innerText`` of skipped content is empty: lay every section out while reading what a reader
+# sees there once scrolled to it. (Set through the CSSOM, which the page's CSP allows.)
+REVEAL = "document.querySelectorAll('section.text').forEach(s => { s.style.contentVisibility = 'visible'; });"
+UNREVEAL = "document.querySelectorAll('section.text').forEach(s => { s.style.contentVisibility = ''; });"
 
 
 @dataclass
@@ -94,11 +114,12 @@ class Visit:
         return list(self.page.evaluate("() => window.__reportgen_csp || []"))
 
     def visible_text(self, selector: str = "body") -> str:
-        """What a reader sees in the first element matching ``selector`` (``innerText``)."""
-        return str(self.page.eval_on_selector(selector, "e => e.innerText"))
+        """What a reader sees in the first element matching ``selector`` (``innerText``), once
+        scrolled there (see :data:`REVEAL`)."""
+        return str(self.page.eval_on_selector(selector, f"e => {{ {REVEAL} const t = e.innerText; {UNREVEAL} return t; }}"))
 
     def visible_texts(self, selector: str) -> list[str]:
-        return list(self.page.eval_on_selector_all(selector, "es => es.map(e => e.innerText)"))
+        return list(self.page.eval_on_selector_all(selector, f"es => {{ {REVEAL} const t = es.map(e => e.innerText); {UNREVEAL} return t; }}"))
 
     def chart_states(self) -> dict[str, str]:
         """``data-state`` of every ``.chart``, keyed ``"<section id>/<data-chart>/<n>"``."""
@@ -108,6 +129,39 @@ class Visit:
                  + (e.dataset.chart || '') + '/' + n, e.dataset.state || ''])""",
         )
         return dict(states)
+
+    def canvas_texts(self) -> list[str]:
+        """Every string painted with ``fillText`` on any canvas of the page so far."""
+        return list(self.page.evaluate("() => window.__reportgen_canvas || []"))
+
+    def open_text(self, index: int, timeout_ms: int = 120_000) -> None:
+        """Open text ``index`` (0-based input order) as a deep link would; wait until it is drawn."""
+        self.page.evaluate(f"() => {{ window.location.hash = 'text-{index}'; }}")
+        self.page.wait_for_function(
+            f"() => {{ const s = document.getElementById('text-{index}'); return s && s.dataset.state === 'drawn'; }}",
+            timeout=timeout_ms,
+        )
+
+    def hover_heatmap(self, selector: str, cells: int = 4) -> list[str]:
+        """Hover the first ``cells`` x ``cells`` cells of each heatmap canvas in ``selector``;
+        the heatmap tooltip's text at each."""
+        seen = []
+        for canvas in self.page.query_selector_all(f"{selector} canvas.hm-canvas"):
+            box = canvas.bounding_box()
+            if box is None:
+                continue
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+            for a in range(cells):
+                for b in range(cells):
+                    # Cells lie right of and below the label gutter (at most 90 of >= 150 px).
+                    x = box["x"] + box["width"] * (0.62 + 0.36 * b / cells)
+                    y = box["y"] + box["height"] * (0.62 + 0.36 * a / cells)
+                    self.page.mouse.move(x, y)
+                    tip = self.page.query_selector(".hm-tip")
+                    if tip is not None and tip.is_visible():
+                        seen.append(str(tip.inner_text()))
+        return seen
 
     def svg_texts(self, selector: str = ".chart") -> list[str]:
         """The text of every SVG ``<text>`` inside ``selector``: axis labels, titles, legends."""
@@ -139,12 +193,15 @@ def visit(
     report: Path,
     *,
     wait_charts: bool = True,
+    wait_texts: bool = False,
     timeout_ms: int = 120_000,
     viewport: dict[str, int] | None = None,
 ) -> Iterator[Visit]:
     """Open ``report`` (a file) in a fresh browser context and record what it does.
 
-    With ``wait_charts`` it waits until the page marks ``body[data-charts=done]``.
+    With ``wait_charts`` it waits until the page marks ``body[data-charts=done]`` (the overview
+    and the texts in view are drawn); with ``wait_texts`` only until ``body[data-texts=done]``
+    (the sections of the overview's current page hold their texts).
     """
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, java_script_enabled=True)
     page = context.new_page()
@@ -188,6 +245,8 @@ def visit(
         page.goto(Path(report).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
         if wait_charts:
             page.wait_for_function("() => document.body.dataset.charts === 'done'", timeout=timeout_ms)
+        if wait_texts:
+            page.wait_for_function("() => document.body.dataset.texts === 'done'", timeout=timeout_ms)
         yield result
     finally:
         context.close()

@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from reportgen.agreement import agreement
+from reportgen.budget import display_attention
 from reportgen.inputs import InputText
 from reportgen.report import RunInfo, build_report
 from reportgen.words import with_words
@@ -76,6 +77,11 @@ def _attention(n: int, seed: int) -> np.ndarray:
     return raw / raw.sum(axis=-1, keepdims=True)
 
 
+def attention(t: int) -> np.ndarray:
+    """Text ``t``'s attention, every layer and head: float ``(layers, heads, n, n)``."""
+    return _attention(len(PIECES[t]), seed=t)
+
+
 def extraction(t: int) -> TextExtraction:
     pieces = PIECES[t]
     n = len(pieces)
@@ -89,7 +95,7 @@ def extraction(t: int) -> TextExtraction:
         truncated=t == 1,
         full_length=n + 5 if t == 1 else n,
     )
-    heads = _attention(n, seed=t)
+    heads = attention(t)
     return TextExtraction(
         encoded=encoded,
         output=np.array([PREDICTIONS[t]]),
@@ -186,6 +192,7 @@ def records(with_faithfulness: bool = True, with_agreement: bool = True, words: 
                 scores={m.name: token_scores(m.name, t) for m in METHODS},
                 faithfulness={f.method: f for f in faith.for_text(t)} if with_faithfulness else {},
                 agreement=agreed.per_text[t] if with_agreement else None,
+                display=display_attention(attention(t)),
             )
         )
     out = with_words(out, words)

@@ -31,7 +31,6 @@ def _svg(spec: dict) -> str:
 
 
 PER_TEXT = {
-    "heatmap": charts.heatmap_spec,
     "bars": charts.bars_spec,
     "methods": charts.methods_spec,
     "waterfall": charts.waterfall_spec,
@@ -47,19 +46,9 @@ def test_per_text_templates_read_tokens_and_carry_no_url(kind: str) -> None:
     assert "datasets" not in spec  # data comes per text, never baked into the template
 
 
-def test_heatmap_draws_every_cell_with_token_labels() -> None:
-    n = len(TOKENS)
-    cells = [
-        {"i": i, "j": j, "q": TOKENS[i], "k": TOKENS[j], "w": 1.0 / n, "view": view}
-        for view in charts.VIEWS
-        for i in range(n)
-        for j in range(n)
-    ]
-    svg = _svg(_filled(charts.heatmap_spec(), {"cells": cells}, TOKENS))
-    assert "お茶" in svg and "どうぞ" in svg  # axis labels come from the tokens parameter
-    assert "attended-to token (key)" in svg
-    compiled = vl_convert.vegalite_to_vega(_filled(charts.heatmap_spec(), {"cells": cells}, TOKENS))
-    assert any(d.get("name") == "cells" for d in compiled["data"])
+def test_no_chart_is_one_element_per_attention_cell() -> None:
+    # The heatmap is painted on a canvas by the page (issue 14): no Vega template for it.
+    assert not hasattr(charts, "heatmap_spec")
 
 
 def test_methods_chart_uses_the_diverging_theme_scale() -> None:
@@ -90,14 +79,26 @@ def test_waterfall_colours_come_from_the_theme() -> None:
     assert theme.NEGATIVE_COLOUR in svg  # the "down" step is drawn blue
 
 
+ROWS = [{"id": "#0", "text": 0, "prediction": 0.2, "gold": 0.25}, {"id": "#1", "text": 1, "prediction": 0.8, "gold": None}]
+
+
 def test_predictions_chart_has_a_gold_layer_only_when_golds_exist() -> None:
-    with_gold = charts.predictions_spec([0, 1], [0.2, 0.8], [0.25, None], "prediction")
-    without = charts.predictions_spec([0, 1], [0.2, 0.8], [None, None], "prediction")
+    with_gold = charts.predictions_spec("prediction", with_gold=True)
+    without = charts.predictions_spec("prediction", with_gold=False)
     assert len(with_gold["layer"]) == 2 and len(without["layer"]) == 1
     assert with_gold["layer"][1]["mark"]["color"] == theme.GOLD_COLOUR
-    values = with_gold["data"]["values"]
-    assert values == [{"id": "#0", "prediction": 0.2, "gold": 0.25}, {"id": "#1", "prediction": 0.8}]
-    assert "#1" in _svg(with_gold)
+    assert "datasets" not in with_gold and "values" not in json.dumps(with_gold)  # rows come from the page
+    assert "#1" in _svg(_filled(with_gold, {"predictions": ROWS}, []))
+
+
+def test_distribution_chart_bins_any_number_of_texts() -> None:
+    spec = charts.distribution_spec("prediction", with_gold=True)
+    rows = [{"id": f"#{i}", "text": i, "prediction": (i % 97) / 97, "gold": None if i % 3 else 0.5} for i in range(5000)]
+    svg = _svg(_filled(spec, {"predictions": rows}, []))
+    assert svg.count("<path") < 200, "one bar per bin, not per text"
+    assert theme.GOLD_COLOUR in svg and "texts" in svg
+    compiled = vl_convert.vegalite_to_vega(_filled(spec, {"predictions": rows[:3]}, []))
+    assert any(d.get("name") == "predictions" for d in compiled["data"])
 
 
 def test_deletion_and_agreement_specs_draw() -> None:

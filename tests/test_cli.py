@@ -18,6 +18,8 @@ from reportgen.extraction import encode_texts, extract
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
 
+from pagedata import payload, texts_in
+
 TEXTS = ["本日はご来店いただき、誠にありがとうございます。", "今日は来てくれてありがとう。", "ご注文の商品は明日発送いたします。"]
 # Tests of input reading and option handling run one cheap method: the explanation methods
 # (gradients, Integrated Gradients and their faithfulness) are tested on their own elsewhere.
@@ -69,24 +71,24 @@ def test_every_input_format(fmt: str, tiny_model: Path, tmp_path: Path) -> None:
     rows = read_rows(table)
     assert texts_of(rows) == dict(enumerate(TEXTS))
     html = out.read_text(encoding="utf-8")
-    for text in TEXTS:
-        assert text in html
+    assert texts_in(html) == TEXTS
     if fmt == "txt":
         assert "2 blank lines skipped" in html
     if fmt in ("txt", "stdin"):
         assert {r["gold"] for r in rows} == {""}
-        assert "<th>gold</th>" not in html
+        assert payload(html)["overview"]["gold"] == [None] * len(TEXTS)
+        assert 'data-gold="0"' in html  # the overview table has no gold or error column
     else:
         golds = {int(r["text_id"]): float(r["gold"]) for r in rows}
         assert golds == ({0: 0.0, 1: 0.5, 2: 1.0} if fmt in ("csv", "tsv") else {0: 0.5, 1: 0.5, 2: 0.5})
-        # The report shows each gold score beside the prediction with the signed error
-        # (prediction - gold), in the summary table and in the text's own heading.
-        assert "<th>gold</th><th>error</th>" in html
+        # The page shows each gold score beside the prediction with the signed error
+        # (prediction - gold), in the overview table and in the text's own heading; both are
+        # drawn by the page's script from the overview data.
+        assert 'data-gold="1"' in html
+        overview = payload(html)["overview"]
+        assert overview["gold"] == [golds[i] for i in range(len(TEXTS))]
         predictions = {int(r["text_id"]): float(r["prediction"]) for r in rows}
-        for text_id, gold in golds.items():
-            error = predictions[text_id] - gold
-            assert f"gold {gold:.4f}, error {error:+.4f}" in html, (text_id, gold, error)
-            assert f'<td class="num">{gold:.4f}</td><td class="num">{error:+.4f}</td>' in html, (text_id, gold, error)
+        assert overview["prediction"] == pytest.approx([predictions[i] for i in range(len(TEXTS))], abs=1e-6)
 
 
 def test_csv_export_schema_and_values(tiny_model: Path, tmp_path: Path) -> None:
@@ -130,7 +132,7 @@ def test_version_and_help() -> None:
     assert code == 0 and __version__ in output
     code, output = invoke("run", "--help")
     assert code == 0
-    for option in ("--model", "--checkpoint", "--out", "--csv", "--text-column", "--label-column", "--max-length", "--batch-size", "--device", "--title"):
+    for option in ("--model", "--checkpoint", "--out", "--csv", "--text-column", "--label-column", "--max-length", "--batch-size", "--device", "--title", "--max-size"):
         assert option in output
 
 
@@ -170,3 +172,30 @@ def test_bad_usage_exits_2_with_one_line(args: list[str], message: str, tiny_mod
     assert message in output
     assert "Traceback" not in output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_max_size_is_kept_declared_and_refused_when_impossible(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    # Texts of different lengths: the longest must lose detail first.
+    source.write_text("\n".join([TEXTS[0] * 3, *TEXTS]) + "\n", encoding="utf-8")
+    whole = tmp_path / "whole.html"
+    code, output = invoke("run", str(source), "--model", str(tiny_model), "--out", str(whole), "--max-size", "0", "--no-gradients")
+    assert code == 0, output
+    assert "(--max-size 0): every text in full detail" in output
+    size = whole.stat().st_size
+    # A budget a few kB short of the full report.
+    limit = (size - 3000) / 1e6
+    out, table = tmp_path / "small.html", tmp_path / "t.csv"
+    code, output = invoke(
+        "run", str(source), "--model", str(tiny_model), "--out", str(out), "--csv", str(table),
+        "--max-size", f"{limit:.6f}", "--no-gradients",
+    )
+    assert code == 0, output
+    assert out.stat().st_size <= limit * 1e6
+    assert "longest texts lose detail first" in output and "full detail needs --max-size" in output
+    html = out.read_text(encoding="utf-8")
+    assert "longest texts lose detail first" in html and "--csv still writes every number" in html
+    assert {int(r["text_id"]) for r in read_rows(table)} == {0, 1, 2, 3}
+    code, output = invoke("run", str(source), "--model", str(tiny_model), "--out", str(tmp_path / "no.html"), "--max-size", "0.1")
+    assert code == 2 and "--max-size 0.1: too small" in output and "Traceback" not in output
+    assert not (tmp_path / "no.html").exists()

@@ -107,24 +107,44 @@ def test_texts_are_escaped_everywhere(report_html: str) -> None:
     tree = parse(report_html)
     assert "window.__pwned" not in "".join(body for _, body in tree.scripts[1:] if "vegaEmbed" not in body)
     assert '<b id="bold">' not in report_html
-    assert "&lt;b id=&#34;bold&#34;&gt;bold?&lt;/b&gt;" in report_html or "&lt;b id=&quot;bold&quot;&gt;" in report_html
+    # User text travels only as data (the page sets it as textContent), never as markup.
+    payload = json.loads(tree.scripts[0][1])
+    assert HOSTILE in json.loads(_inflate(payload["overview"]["texts"]))
+    shown = "".join(run if isinstance(run, str) else run[0] for span in _detail(payload, 1)["spans"] for run in span[1:])
+    assert shown == HOSTILE
     # Never evaluated as a template: no "49" standing alone (numbers in the page may hold the digits).
-    assert "{{ 7*7 }}" in report_html and not re.search(r"(?<![\w.])49(?![\w.])", "".join(tree.text))
+    assert not re.search(r"(?<![\w.])49(?![\w.])", "".join(tree.text))
     # In the JSON data block the text survives as data, with < and > escaped so it cannot end the script.
     data_attrs, data = tree.scripts[0]
     assert data_attrs.get("type") == "application/json"
     assert "</script" not in data.lower()
     payload = json.loads(data)
-    tokens = "".join(tok for text in payload["texts"] for tok in text["tokens"])
+    tokens = "".join(tok for t in range(len(payload["blocks"])) for tok in _detail(payload, t)["tokens"])
     assert "script" in tokens
+    assert any("<script>" in text for text in json.loads(_inflate(payload["overview"]["texts"])))
+
+
+def _inflate(block: str) -> bytes:
+    import base64
+    import zlib
+
+    return zlib.decompress(base64.b64decode(block))
+
+
+def _detail(payload: dict, t: int) -> dict:
+    return json.loads(_inflate(payload["blocks"][t][0]))
 
 
 def test_report_is_compact(report_html: str) -> None:
-    # Per-text data is base64 attention plus tokens; the chart specs appear once, not per text.
+    # Per-text data is two deflate blocks (detail, 8-bit attention); chart specs appear once.
     tree = parse(report_html)
     data = tree.scripts[0][1]
     payload = json.loads(data)
-    assert {"heatmap", "bars", "predictions", "methods", "waterfall", "deletion", "agreement"} <= set(payload["specs"])
+    assert {"overview", "bars", "methods", "waterfall", "deletion", "agreement"} <= set(payload["specs"])
     # Every mark in the page belongs to a spec embedded once; per-text data carries none.
     assert data.count('"mark"') == json.dumps(payload["specs"]).count('"mark"')
-    assert all("mark" not in json.dumps(text) for text in payload["texts"])
+    layers, heads = payload["layers"], payload["heads"]
+    for t, (detail, attention) in enumerate(payload["blocks"]):
+        text = _detail(payload, t)
+        assert "mark" not in json.dumps(text)
+        assert len(_inflate(attention)) == layers * heads * text["n"] ** 2, "one byte per weight"

@@ -163,9 +163,11 @@ def test_over_long_text_is_truncated_and_marked(tiny_model: Path, tmp_path: Path
         rows = [r for r in csv.DictReader(handle) if r["text_id"] == "1"]
     assert len(rows) == 64 and {r["truncated"] for r in rows} == {"1"}
     assert rows[0]["text"] == long, "the CSV keeps the whole text"
-    html = out.read_text(encoding="utf-8")
-    assert 'class="flag"' in html and "truncated from" in html
-    dropped = html.split('<span class="dropped"', 1)[1].split(">", 1)[1].split("</span>", 1)[0]
+    from pagedata import detail, payload
+
+    data = payload(out.read_text(encoding="utf-8"))
+    assert data["overview"]["truncated"] == [0, 1] and data["overview"]["fullLength"][1] > 64
+    dropped = "".join(run if isinstance(run, str) else run[0] for run in detail(data, 1)["dropped"])
     assert dropped.endswith("THE-END") and len(dropped) > 4_000
 
 

@@ -6,18 +6,29 @@ import base64
 import json
 import re
 import typing
+import zlib
 
 import numpy as np
 import pytest
 
 import handmade
-from reportgen import page, theme
+from reportgen import budget, page, theme
 from reportgen.resources import templates_dir
 
 
 @pytest.fixture(scope="module")
 def data() -> page.PageData:
     return page.page_data(handmade.report())
+
+
+def inflate(block: str) -> bytes:
+    return zlib.decompress(base64.b64decode(block))
+
+
+def detail(data: page.PageData, t: int) -> page.TextData:
+    block = data["blocks"][t][0]
+    assert block is not None
+    return json.loads(inflate(block))
 
 
 def _keys(typed: type) -> set[str]:
@@ -27,18 +38,21 @@ def _keys(typed: type) -> set[str]:
 def test_page_data_matches_the_typed_contract(data: page.PageData) -> None:
     assert set(data) == _keys(page.PageData)
     assert set(data["shade"]) == _keys(page.ShadeTheme)
-    for text in data["texts"]:
+    assert set(data["overview"]) == _keys(page.OverviewData)
+    assert set(data["budget"]) == _keys(page.BudgetData)
+    assert data["agreement"] is not None and set(data["agreement"]) == _keys(page.AgreementData)
+    for t in range(len(data["blocks"])):
+        text = detail(data, t)
         assert set(text) == _keys(page.TextData)
         for values in text["methods"].values():
             assert set(values) == _keys(page.MethodValues)
-        for step in text["steps"]:
-            assert set(step) == _keys(page.WaterfallStep)
-        for point in text["curves"]:
-            assert set(point) == _keys(page.CurvePoint)
-        for point in text["band"]:
-            assert set(point) == _keys(page.BandPoint)
-        for cell in text["agreement"]:
-            assert set(cell) == _keys(page.AgreementCell)
+        assert set(text["bars"]) == _keys(page.BarValues)
+        assert text["ig"] is not None and set(text["ig"]) == _keys(page.IntegratedGradientsData)
+        assert text["faith"] is not None and set(text["faith"]) == _keys(page.FaithData)
+        assert text["faith"]["words"] is not None and set(text["faith"]["words"]) == _keys(page.WordFaithData)
+        assert len(text["spanWord"]) == len(text["spans"])
+        for group in text["movers"]:
+            assert set(group) == _keys(page.MoversData)
         assert text["words"] is not None and set(text["words"]) == _keys(page.WordsData)
         for values in text["words"]["methods"].values():
             assert set(values) == _keys(page.MethodValues)
@@ -52,85 +66,108 @@ def test_page_data_matches_the_typed_contract(data: page.PageData) -> None:
 
 def test_the_script_reads_only_keys_of_the_contract() -> None:
     script = (templates_dir() / "report.js").read_text(encoding="utf-8")
-    read_from_payload = set(re.findall(r"\bpayload\.([A-Za-z]+)", script))
-    assert read_from_payload and read_from_payload <= _keys(page.PageData)
-    # "t" is one text's data in the script; "q" is the script's own cache of the decoded attention.
-    read_from_text = set(re.findall(r"\bt\.([A-Za-z]+)", script)) - {"q"}
-    assert read_from_text and read_from_text <= _keys(page.TextData)
-    assert set(re.findall(r"payload\.shade\.([A-Za-z]+)", script)) <= _keys(page.ShadeTheme)
+
+    def read(prefix: str) -> set[str]:
+        return set(re.findall(rf"\b{prefix}\.([A-Za-z]+)", script))
+
+    assert read("payload") and read("payload") <= _keys(page.PageData)
+    # "t" is one text's detail block in the script, "ov" the overview.
+    assert read("t") and read("t") <= _keys(page.TextData)
+    assert read("ov") and read("ov") <= _keys(page.OverviewData)
+    assert read(r"payload\.shade") <= _keys(page.ShadeTheme)
+    assert read(r"payload\.budget") and read(r"payload\.budget") <= _keys(page.BudgetData)
+    assert read(r"payload\.agreement") <= _keys(page.AgreementData)
+    assert read(r"t\.faith") and read(r"t\.faith") <= _keys(page.FaithData)
+    assert read(r"t\.ig") and read(r"t\.ig") <= _keys(page.IntegratedGradientsData)
+    assert read(r"t\.bars") and read(r"t\.bars") <= _keys(page.BarValues)
+    assert read(r"t\.faith\.words") <= _keys(page.WordFaithData)
     # One text's words ("t.words" or "words" in the script) and the corpus block ("corpus").
     read_from_words = set(re.findall(r"(?:\bt\.|(?<![\w.]))words\.([A-Za-z]+)", script))
     assert read_from_words and read_from_words <= _keys(page.WordsData)
     read_from_corpus = set(re.findall(r"\bcorpus\.([A-Za-z]+)", script))
     assert read_from_corpus and read_from_corpus <= _keys(page.CorpusData)
-    # "w" is a corpus row in the script; "entry" one of the corpus's texts.
+    # "w" is a corpus row in the script; "entry" one of the corpus's texts; "group" a movers list.
     assert set(re.findall(r"\bw\.([A-Za-z]+)", script)) <= _keys(page.CorpusRow)
     assert set(re.findall(r"\bentry\.([A-Za-z]+)", script)) <= _keys(page.CorpusText)
+    assert read("group") and read("group") <= _keys(page.MoversData)
 
 
-def test_page_data_is_strict_json(data: page.PageData) -> None:
-    text = json.dumps(data, allow_nan=False, ensure_ascii=False)
-    assert json.loads(text)["texts"][1]["id"] == 1
+def test_page_data_is_strict_json_and_safe_in_a_script(data: page.PageData) -> None:
+    text = page.to_json(data)
+    assert json.loads(text)["overview"]["id"] == [0, 1]
+    hostile = page.to_json({"x": "</script><b>&'\u2028"})
+    assert "<" not in hostile and ">" not in hostile and "&" not in hostile and "\u2028" not in hostile
+    assert json.loads(hostile) == {"x": "</script><b>&'\u2028"}
+    with pytest.raises(ValueError):
+        page.to_json({"x": float("nan")})
 
 
 def test_theme_and_method_titles(data: page.PageData) -> None:
     assert data["shade"] == {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA}
     assert data["methodTitles"] == [[m.name, m.title] for m in handmade.METHODS]
-    assert set(data["specs"]) == {"heatmap", "bars", "predictions", "methods", "waterfall", "deletion", "agreement", "corpus"}
+    assert set(data["specs"]) == {"overview", "bars", "methods", "waterfall", "deletion", "agreement", "corpus"}
+    assert data["heat"] == list(theme.HEATMAP_STOPS) and len(data["heat"]) == 11
 
 
-def test_tokens_attention_and_scores_per_text(data: page.PageData) -> None:
-    for t, text in enumerate(data["texts"]):
+def test_overview_holds_every_text(data: page.PageData) -> None:
+    ov = data["overview"]
+    assert ov["prediction"] == list(handmade.PREDICTIONS)
+    assert ov["gold"] == [0.5, None]
+    assert ov["tokens"] == [len(p) for p in handmade.PIECES]
+    assert ov["truncated"] == [0, 1] and ov["fullLength"] == [7, 9]
+    assert ov["igWarn"] == [0, 1]
+    assert ov["top"][0] == ["どうぞ", "お", "茶"]
+    assert ov["rung"] == [budget.FULL, budget.FULL]
+    assert json.loads(inflate(ov["texts"])) == list(handmade.TEXTS)
+
+
+def test_tokens_highlight_runs_and_scores_per_text(data: page.PageData) -> None:
+    for t in range(2):
+        text = detail(data, t)
         extraction = handmade.extraction(t)
         assert text["n"] == len(handmade.PIECES[t])
         assert text["pieces"] == list(handmade.PIECES[t])
         assert text["special"] == [int(s) for s in extraction.encoded.special]
-        decoded = np.frombuffer(base64.b64decode(text["att"]), dtype="<u2").reshape(extraction.heads_q.shape)
-        np.testing.assert_array_equal(decoded, extraction.heads_q)
         for name, values in text["methods"].items():
             np.testing.assert_allclose(values["value"], handmade.SCORES[name][t], atol=1e-6)
             assert all(-1.0 <= v <= 1.0 for v in values["rel"])
+    first, cut = detail(data, 0), detail(data, 1)
+    assert first["spans"] == [[1, "お"], [2, "茶"], [3, "を"], [-1, " "], [5, "どうぞ"]]
+    assert first["dropped"] == []
+    assert "".join(s[1] for s in cut["spans"]) + "".join(cut["dropped"]) == handmade.TEXTS[1]
 
 
-def test_waterfall_walks_from_baseline_to_prediction(data: page.PageData) -> None:
-    for t, text in enumerate(data["texts"]):
-        steps = text["steps"]
-        assert steps[0]["kind"] == "total" and steps[0]["value"] == handmade.IG_BASELINES[t]
-        assert steps[-1]["kind"] == "total" and steps[-1]["value"] == pytest.approx(handmade.PREDICTIONS[t])
-        content = [s for s in steps if s["kind"] != "total"]
-        ig = handmade.SCORES["integrated_gradients"][t]
-        special = handmade.extraction(t).encoded.special
-        assert [s["value"] for s in content] == pytest.approx([v for v, s in zip(ig, special) if not s])
-        for s in content:
-            assert s["end"] == pytest.approx(s["start"] + s["value"], abs=2e-5)
-            assert s["kind"] == ("up" if s["value"] >= 0 else "down")
-        assert len(text["stepLabels"]) == len(steps)
+def test_hidden_characters_travel_as_stand_in_runs() -> None:
+    assert page.runs("a\u202eb\x00") == ["a", ["\\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"], "b", ["\u2400", "U+0000"]]
+    assert page.runs("<b>&") == ["<b>&"]  # plain data: the page sets it as textContent
 
 
-def test_deletion_curves_start_at_the_prediction_and_only_random_has_a_band(data: page.PageData) -> None:
-    for t, text in enumerate(data["texts"]):
-        by_method: dict[str, list[page.CurvePoint]] = {}
-        for point in text["curves"]:
-            by_method.setdefault(point["method"], []).append(point)
-        assert set(by_method) == {m.title for m in handmade.METHODS} | {"random order (mean)"}
-        for points in by_method.values():
-            assert points[0]["pct"] == 0.0 and points[0]["f"] == handmade.PREDICTIONS[t]
-            assert [p["pct"] for p in points[1:]] == [100 * k for k in handmade.FRACTIONS]
-        assert [p["reference"] for p in by_method["random order (mean)"]] == [True] * 3
-        band = text["band"]
-        assert band[0]["lo"] == band[0]["hi"] == handmade.PREDICTIONS[t]
-        assert band[1]["lo"] == pytest.approx(handmade.PREDICTIONS[t] - 0.1 - 0.01)
+def test_bars_are_the_last_layer_head_mean_raw_and_renormalised(data: page.PageData) -> None:
+    for t in range(2):
+        bars = detail(data, t)["bars"]
+        last = handmade.attention(t)[-1].mean(axis=0)
+        special = np.array(handmade.extraction(t).encoded.special)
+        np.testing.assert_allclose(bars["cls"], last[0], atol=1e-4)
+        np.testing.assert_allclose(bars["received"], last.mean(axis=0), atol=1e-4)
+        kept = np.where(special[None, :], 0.0, last)
+        renormalised = kept / kept.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(bars["clsRenorm"], renormalised[0], atol=1e-4)
+        np.testing.assert_allclose(bars["receivedRenorm"], renormalised.mean(axis=0), atol=1e-4)
 
 
-def test_agreement_cells_leave_out_undefined_pairs(data: page.PageData) -> None:
-    first, second = data["texts"]
-    assert len(first["agreement"]) == len(handmade.METHODS) ** 2
-    assert second["agreement"] == []  # two content tokens: no rank correlation anywhere
-    assert all(cell["texts"] == 1 for cell in data["agreement"])  # only text 0 defines the mean
+def test_attention_block_holds_the_8_bit_codes_of_every_head(data: page.PageData) -> None:
+    for t in range(2):
+        codes = np.frombuffer(inflate(data["blocks"][t][1]), dtype=np.uint8)
+        heads = handmade.attention(t)
+        expected = np.rint(np.sqrt(heads) * 255).astype(np.uint8)
+        np.testing.assert_array_equal(codes.reshape(heads.shape), expected)
+        # What the page draws from a code is within half a code step of the weight.
+        drawn = budget.dequantise(codes.reshape(heads.shape))
+        assert np.abs(np.sqrt(drawn) - np.sqrt(heads)).max() <= 0.5 / 255 + 1e-12
 
 
 def test_words_per_text_and_the_corpus_rows(data: page.PageData) -> None:
-    first, second = data["texts"]
+    first, second = detail(data, 0), detail(data, 1)
     assert first["unit"] == second["unit"] == "words"  # Japanese texts open on words
     assert first["words"]["labels"] == ["お茶", "を", "どうぞ"]
     # Integrated Gradients per word: お茶 = ▁お + 茶, どうぞ = the lone ▁ + どうぞ (it goes to the next word).
@@ -149,11 +186,58 @@ def test_words_per_text_and_the_corpus_rows(data: page.PageData) -> None:
 def test_pieces_only_has_no_words_and_no_corpus() -> None:
     data = page.page_data(handmade.report(words="pieces"))
     assert data["corpus"] is None
-    assert all(t["words"] is None and t["unit"] == "pieces" for t in data["texts"])
+    assert all(detail(data, t)["words"] is None and detail(data, t)["unit"] == "pieces" for t in range(2))
 
 
-def test_without_faithfulness_or_agreement_the_lists_are_empty() -> None:
+def test_deletion_curves_are_one_list_per_method(data: page.PageData) -> None:
+    assert data["fractions"] == [100 * k for k in handmade.FRACTIONS]
+    for t in range(2):
+        faith = detail(data, t)["faith"]
+        assert faith["f0"] == handmade.PREDICTIONS[t]
+        p = handmade.PREDICTIONS[t]
+        assert faith["without"] == [[pytest.approx(p - 0.1), pytest.approx(p - 0.3)]] * len(handmade.METHODS)
+        assert faith["randomMean"] == [pytest.approx(p - 0.1), pytest.approx(p - 0.3)]
+        assert faith["randomStd"] == [0.01, 0.02]
+        assert faith["comprehensiveness"] == [handmade.COMPREHENSIVENESS[m.name] for m in handmade.METHODS]
+        assert faith["random"] == [0.3, 0.05, 0.1, 0.02]
+        # No method name is repeated per point any more.
+        assert "Gradient" not in json.dumps(faith)
+
+
+def test_agreement_is_a_flat_matrix_with_undefined_cells_null(data: page.PageData) -> None:
+    m = len(handmade.METHODS)
+    first, second = detail(data, 0), detail(data, 1)
+    assert len(first["agreement"]) == m * m and first["agreement"][0] == pytest.approx(1.0)
+    assert second["agreement"] == [None] * (m * m)  # two content tokens: no rank correlation anywhere
+    assert data["agreementMethods"] == [m.name for m in handmade.METHODS]
+    assert data["agreement"]["texts"] == [1] * (m * m)  # only text 0 defines the mean
+
+
+def test_without_faithfulness_or_agreement_there_is_none() -> None:
     data = page.page_data(handmade.report(with_faithfulness=False, with_agreement=False))
-    for text in data["texts"]:
-        assert text["curves"] == [] and text["band"] == [] and text["agreement"] == []
-    assert data["agreement"] == []
+    for t in range(2):
+        text = detail(data, t)
+        assert text["faith"] is None and text["agreement"] is None
+    assert data["agreement"] is None and data["fractions"] == []
+
+
+def test_a_tight_budget_degrades_the_longest_text_first() -> None:
+    report = handmade.report()
+    base = page.base_data(report)
+    roomy = page.fit(report, base, 1000, None)
+    assert roomy.fit.rungs == (budget.FULL, budget.FULL)
+    # Each text's two quoted blocks replace the base's two nulls.
+    full = [len(b[0]) + 2 + len(b[1]) + 2 - 8 for b in roomy.data["blocks"]]
+    # Room for everything but one byte: text 0 (7 tokens) is longer than text 1 (4 tokens).
+    tight = page.fit(report, base, 1000, 1000 + sum(full) - 1)
+    assert tight.fit.rungs == (budget.LAYERS, budget.FULL)
+    assert tight.data["overview"]["rung"] == [budget.LAYERS, budget.FULL]
+    layers = np.frombuffer(inflate(tight.data["blocks"][0][1]), dtype=np.uint8)
+    np.testing.assert_array_equal(
+        layers.reshape(handmade.LAYERS, 7, 7), budget.quantise(handmade.attention(0).mean(axis=1))
+    )
+    # Only the fixed part fits: every text keeps its overview row and nothing else.
+    bare = page.fit(report, base, 1000, 1000)
+    assert bare.fit.rungs == (budget.SUMMARY, budget.SUMMARY)
+    assert bare.data["blocks"] == [[None, None], [None, None]]
+    assert bare.data["overview"]["id"] == [0, 1]

@@ -1,46 +1,169 @@
-"""The demo report in a real headless Chromium, opened from disk with every outside request blocked.
+"""Reports in a real headless Chromium, opened from disk with every outside request blocked.
 
-The report is the one ``reportgen demo`` wrote from the installed wheel (the ``demo_report``
-fixture in conftest.py). Both tests read one opened page: the page draws every chart before it
-answers any query, so a second visit would only draw them all again. The picker test puts every
-picker back as it found it.
+The page draws on demand (issue 14): nothing per text is drawn at load, a text's charts are
+drawn when it comes into view or is opened, the live views stay bounded, the overview sorts,
+filters and opens texts, a small ``--max-size`` is honoured and declared, and a 512-token text
+fits the page.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import pickle
 import re
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from browser import Visit, chromium, visit
+import handmade
+from browser import chromium, visit
+from pagedata import detail, payload as page_payload
+from reportgen import budget
+from reportgen.cli import app
+from reportgen.render import render_report
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+REPO = Path(__file__).resolve().parents[1]
+LIVE_TEXTS = 6  # report.js: texts whose charts stay drawn at once
 
 
 @pytest.fixture(scope="module")
-def demo_page(demo_report: Path) -> Iterator[Visit]:
-    with chromium() as browser, visit(browser, demo_report, timeout_ms=180_000) as page:
-        yield page
+def browser() -> Iterator[object]:
+    with chromium() as b:
+        yield b
 
 
-def test_every_chart_renders_offline_without_errors(demo_page: Visit) -> None:
-    page = demo_page
-    states = page.chart_states()
-    assert states and all(state == "done" for state in states.values()), states
-    kinds = {key.split("/")[1] for key in states}
-    assert {"predictions", "heatmap", "bars", "methods", "waterfall", "deletion", "agreement"} <= kinds
-    drawn = page.page.eval_on_selector_all(".chart", "es => es.filter(e => e.querySelector('svg, canvas')).length")
-    assert drawn == len(states), "every chart container holds an SVG or canvas"
+# ``demo_report`` (conftest.py): the report ``reportgen demo`` wrote from the installed wheel,
+# shared with the packaging test (one demo run for both).
+
+
+def test_the_demo_keeps_every_text_in_full_detail(wheel_demo) -> None:  # noqa: ANN001
+    assert wheel_demo.result.returncode == 0, wheel_demo.result.stderr
+    assert "every text in full detail" in wheel_demo.result.stderr
+
+
+def _clean(page) -> None:  # noqa: ANN001
     assert page.page_errors == [] and page.console_errors == []
-    assert page.outside_requests == []
-    assert page.csp_violations == []
-    assert page.dialogs == []
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.page.screenshot(path=str(ARTIFACTS / "report-top.png"))
-    page.page.locator("#text-0").screenshot(path=str(ARTIFACTS / "report-text-0.png"))
+    assert page.outside_requests == [] and page.csp_violations == [] and page.dialogs == []
+
+
+def _sections(page) -> list[dict]:  # noqa: ANN001
+    return page.page.evaluate(
+        """() => Array.from(document.querySelectorAll('section.text')).map(s => {
+            const r = s.getBoundingClientRect();
+            return {id: s.id, state: s.dataset.state, top: r.top, bottom: r.bottom,
+                    drawn: s.querySelectorAll('.chart[data-state="done"]').length};
+        })"""
+    )
+
+
+def test_only_the_charts_in_view_are_drawn_at_load(demo_report: Path, browser: object) -> None:
+    for height in (900, 6000):
+        with visit(browser, demo_report, viewport={"width": 1280, "height": height}) as page:
+            _clean(page)
+            states = page.chart_states()
+            assert states["overview/overview/0"] == "done"
+            sections = _sections(page)
+            assert len(sections) == 25
+            drawn = [s for s in sections if s["drawn"]]
+            for s in sections:
+                near = s["bottom"] > -200 and s["top"] < height + 200
+                assert (s["drawn"] > 0) <= near, s  # nothing out of view is drawn
+                if s["bottom"] > 0 and s["top"] < height:
+                    assert s["state"] == "drawn", s  # everything in view is
+            if height == 6000:
+                assert drawn, "a text in view is drawn at load"
+            assert len(drawn) <= LIVE_TEXTS
+            # Every text is listed and holds its text, drawn or not.
+            assert len(page.visible_texts("table.texts tbody tr")) == 25
+            assert all(t.strip() for t in page.visible_texts("section.text p.highlight"))
+
+
+def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser: object) -> None:
+    with visit(browser, demo_report) as page:
+        section = page.page.locator("#text-3")
+        assert section.get_attribute("data-state") != "drawn"
+        section.scroll_into_view_if_needed()
+        page.page.wait_for_function("() => document.getElementById('text-3').dataset.state === 'drawn'")
+        kinds = page.page.eval_on_selector_all(
+            "#text-3 .chart", "es => es.map(e => [e.dataset.chart, e.dataset.state, !!e.querySelector('svg, canvas')])"
+        )
+        assert {k for k, _, _ in kinds} == {"heatmap", "bars", "methods", "waterfall", "deletion", "agreement"}
+        assert all(state == "done" and has for _, state, has in kinds), kinds
+        _clean(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.page.screenshot(path=str(ARTIFACTS / "report-top.png"))
+        page.page.locator("#text-3").screenshot(path=str(ARTIFACTS / "report-text-3.png"))
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.goto(demo_report.resolve().as_uri() + "#text-20", wait_until="load")
+        tab.wait_for_function("() => { const s = document.getElementById('text-20'); return s && s.dataset.state === 'drawn'; }")
+        top = tab.evaluate("() => document.getElementById('text-20').getBoundingClientRect().top")
+        assert abs(top) < 60, "the deep-linked text is at the top of the window"
+        drawn = tab.evaluate("() => Array.from(document.querySelectorAll('section.text')).filter(s => s.dataset.state === 'drawn').map(s => s.id)")
+        assert "text-20" in drawn and len(drawn) <= LIVE_TEXTS
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_live_views_stay_bounded_while_scrolling(demo_report: Path, browser: object) -> None:
+    with visit(browser, demo_report) as page:
+        count = LIVE_TEXTS + 4  # enough to make the page finalise the first texts
+        for k in range(count):
+            page.page.evaluate(f"() => document.querySelectorAll('section.text')[{k}].scrollIntoView()")
+            page.page.wait_for_function(f"() => document.querySelectorAll('section.text')[{k}].dataset.state === 'drawn'")
+        live_texts, live_views = page.page.evaluate("() => [reportgenPage.liveTexts(), reportgenPage.liveViews()]")
+        assert live_texts <= LIVE_TEXTS
+        assert live_views <= 3 + 5 * LIVE_TEXTS  # overview, agreement, corpus; 5 Vega charts per text
+        released = page.page.eval_on_selector_all('.chart[data-state="released"]', "es => es.length")
+        assert released > 0, "far texts were finalised"
+        # A released text draws again when it comes back.
+        page.page.locator("#text-0").scroll_into_view_if_needed()
+        page.page.wait_for_function("() => document.getElementById('text-0').dataset.state === 'drawn'")
+        _clean(page)
+
+
+def _rows(page) -> list[list[str]]:  # noqa: ANN001
+    return page.page.eval_on_selector_all(
+        "table.texts tbody tr", "rs => rs.map(r => Array.from(r.cells).map(c => c.innerText))"
+    )
+
+
+def test_overview_sorts_filters_and_opens_a_text(demo_report: Path, browser: object) -> None:
+    with visit(browser, demo_report) as page:
+        header = [h.strip(" ▲▼") for h in page.visible_texts("table.texts thead th")]
+        column = header.index("prediction")
+        page.page.click('th[data-sort="prediction"] button')
+        values = [float(r[column]) for r in _rows(page)]
+        assert values == sorted(values) and len(values) == 25
+        page.page.click('th[data-sort="prediction"] button')
+        values = [float(r[column]) for r in _rows(page)]
+        assert values == sorted(values, reverse=True)
+        # The text sections follow the overview's order.
+        first_id = _rows(page)[0][0]
+        page.page.wait_for_function(f"() => document.querySelector('section.text').id === 'text-{first_id}'")
+
+        page.page.fill(".ov-filter", "ポイント")
+        page.page.wait_for_function("() => document.querySelectorAll('table.texts tbody tr').length < 25")
+        rows = _rows(page)
+        assert rows and all("ポイント" in r[1] for r in rows)
+        assert "of 25" in page.visible_text(".ov-status") or "25 in all" in page.visible_text(".ov-status")
+
+        target = rows[-1][0]
+        page.page.click(f"table.texts tbody tr:nth-child({len(rows)}) td.snippet")
+        page.page.wait_for_function(f"() => document.getElementById('text-{target}').dataset.state === 'drawn'")
+        assert page.page.evaluate("() => window.location.hash") == f"#text-{target}"
+        _clean(page)
 
 
 def _rgba(css: str) -> tuple[int, int, int, float]:
@@ -54,16 +177,16 @@ def _rgba(css: str) -> tuple[int, int, int, float]:
 Colour = tuple[int, int, int, float]
 
 
-def _shade(payload: dict[str, Any], rel: float | None) -> Colour:
+def _shade(data: dict[str, Any], rel: float | None) -> Colour:
     """A score's colour: the sign picks the hue, the size the opacity (no score: transparent)."""
-    shade = payload["shade"]
+    shade = data["shade"]
     value = 0.0 if rel is None else rel
     r, g, b = shade["positive"] if value >= 0 else shade["negative"]
     return r, g, b, round(min(1.0, abs(value)) * shade["maxAlpha"], 3)
 
 
 def _same_colours(seen: list[Colour], expected: list[Colour | None]) -> bool:
-    """Token by token: same hue and opacity (to within the browser's 8-bit alpha); ``None``
+    """Span by span: same hue and opacity (to within the browser's 8-bit alpha); ``None``
     expects no colour at all (a span that stands for no token or word)."""
     if len(seen) != len(expected):
         return False
@@ -72,58 +195,160 @@ def _same_colours(seen: list[Colour], expected: list[Colour | None]) -> bool:
     )
 
 
-def test_pickers_redraw_heatmap_and_recolour_text(demo_page: Visit) -> None:
-    page = demo_page
-    section = page.page.locator("#text-1")
-    heatmap = section.locator('[data-chart="heatmap"]')
+def test_pickers_redraw_heatmap_and_recolour_text(demo_report: Path, browser: object) -> None:
+    with visit(browser, demo_report) as page:
+        page.open_text(1)
+        section = page.page.locator("#text-1")
+        canvas = section.locator('[data-chart="heatmap"] canvas.hm-canvas').first
+        before = canvas.evaluate("c => c.toDataURL()")
+        section.locator(".pick-layer").select_option("0")
+        section.locator(".pick-head").select_option("1")
+        page.page.wait_for_function(
+            "b => { const c = document.querySelector('#text-1 [data-chart=\"heatmap\"] canvas.hm-canvas'); return c && c.toDataURL() !== b; }",
+            arg=before,
+        )
+        assert section.locator('[data-chart="heatmap"] canvas.hm-canvas').count() == 2  # raw and renormalised
+        tips = page.hover_heatmap("#text-1", cells=2)
+        assert tips and all("weight:" in t for t in tips)
 
-    # Another layer and head: the heatmap is drawn again, with other weights.
-    layer, head = section.locator(".pick-layer").input_value(), section.locator(".pick-head").input_value()
-    assert (layer, head) != ("0", "1")
-    before = heatmap.inner_html()
-    section.locator(".pick-layer").select_option("0")
-    section.locator(".pick-head").select_option("1")
-    page.page.wait_for_function(
-        "() => document.querySelector('#text-1 [data-chart=\"heatmap\"]').dataset.state === 'done'"
-    )
-    assert heatmap.locator("svg").count() == 1
-    assert heatmap.inner_html() != before, "another layer and head must draw other weights"
+        # Another method: every token (or word, when the text shows words) takes that method's
+        # colour, from the scores in the text's data block.
+        data = page_payload(demo_report.read_text(encoding="utf-8"))
+        text = detail(data, 1)
+        unit = section.locator(".pick-unit").input_value() if text["words"] else "pieces"
+        assert unit == text["unit"]
+        words = text["words"] if unit == "words" else None
+        spans = section.locator(".highlight [data-pos], .highlight [data-word]")
+        keys = spans.evaluate_all("es => es.map(e => [e.dataset.pos === undefined ? null : Number(e.dataset.pos),"
+                                  " e.dataset.word === undefined ? null : Number(e.dataset.word)])")
+        assert keys, "the text's highlight has no token spans"
 
-    # Another method: every token (or word, when the text shows words) takes that method's
-    # colour, from the scores in the page's data.
-    payload = json.loads(page.page.eval_on_selector("#report-data", "e => e.textContent"))
-    text = payload["texts"][1]
-    units = section.locator(".pick-unit")
-    unit = units.input_value() if units.count() else text.get("unit", "pieces")
-    words = text.get("words") if unit == "words" else None
-    spans = section.locator(".highlight [data-pos], .highlight [data-word]")
-    keys = spans.evaluate_all("es => es.map(e => [e.dataset.pos === undefined ? null : Number(e.dataset.pos),"
-                              " e.dataset.word === undefined ? null : Number(e.dataset.word)])")
-    assert keys, "the text's highlight has no token spans"
+        def colours() -> list[Colour]:
+            return [_rgba(c) for c in spans.evaluate_all("es => es.map(e => getComputedStyle(e).backgroundColor)")]
 
-    def colours() -> list[Colour]:
-        return [_rgba(c) for c in spans.evaluate_all("es => es.map(e => getComputedStyle(e).backgroundColor)")]
+        def expected(method: str) -> list[Colour | None]:
+            rel = (words["methods"] if words else text["methods"])[method]["rel"]
+            return [None if key is None else _shade(data, rel[key]) for key in (w if words else p for p, w in keys)]
 
-    def expected(method: str) -> list[Colour | None]:
-        rel = (words["methods"] if words else text["methods"])[method]["rel"]
-        return [None if key is None else _shade(payload, rel[key]) for key in (w if words else p for p, w in keys)]
+        options = section.locator(".pick-method option").evaluate_all("os => os.map(o => o.value)")
+        assert "integrated_gradients" in options and "cls_attention" in options
+        current = section.locator(".pick-method").input_value()
+        other = "integrated_gradients" if current != "integrated_gradients" else "cls_attention"
+        assert expected(other) != expected(current), "the two methods must shade this text differently"
+        first = colours()
+        assert _same_colours(first, expected(current)), "the page opens with the chosen method's colours"
+        section.locator(".pick-method").select_option(other)
+        assert _same_colours(colours(), expected(other)), "the text is recoloured by the method picked"
+        section.locator(".pick-method").select_option(current)
+        assert _same_colours(colours(), list(first))
+        # Printing opens every <details>.
+        page.page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+        assert page.page.eval_on_selector_all("details", "ds => ds.every(d => d.open)")
+        _clean(page)
 
-    options = section.locator(".pick-method option").evaluate_all("os => os.map(o => o.value)")
-    assert "integrated_gradients" in options and "cls_attention" in options
-    current = section.locator(".pick-method").input_value()
-    other = "integrated_gradients" if current != "integrated_gradients" else "cls_attention"
-    assert expected(other) != expected(current), "the two methods must shade this text differently"
-    first = colours()
-    assert _same_colours(first, expected(current)), "the page opens with the chosen method's colours"
-    section.locator(".pick-method").select_option(other)
-    assert _same_colours(colours(), expected(other)), "the text is recoloured by the method picked"
 
-    # Back to what the page opened with: the server's colours again, and the first heatmap.
-    section.locator(".pick-method").select_option(current)
-    assert _same_colours(colours(), list(first))
-    section.locator(".pick-layer").select_option(layer)
-    section.locator(".pick-head").select_option(head)
-    page.page.wait_for_function(
-        "() => document.querySelector('#text-1 [data-chart=\"heatmap\"]').dataset.state === 'done'"
-    )
-    assert page.page_errors == []
+def test_the_page_decodes_exactly_the_8_bit_codes(tmp_path: Path, browser: object) -> None:
+    report = handmade.report()
+    path = tmp_path / "handmade.html"
+    path.write_text(render_report(report).html, encoding="utf-8")
+    with visit(browser, path) as page:
+        for t in range(2):
+            decoded = page.page.evaluate(f"() => reportgenPage.attentionCodes({t})")
+            assert decoded["rung"] == budget.FULL
+            np.testing.assert_array_equal(np.array(decoded["codes"], dtype=np.uint8), budget.quantise(handmade.attention(t)).ravel())
+        _clean(page)
+
+
+# --- long texts and a small budget: a novel paragraph (512 tokens) and 6 short sentences --------
+
+
+@pytest.fixture(scope="module")
+def long_reports(sample_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import torch
+
+    import reportgen.pipeline as pipeline
+
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("long")
+    paragraphs = [line.strip() for line in (REPO / "samples/data/aozora/wagahaiwa_nekodearu.txt").read_text(encoding="utf-8").splitlines() if len(line) > 1400][:1]
+    with (REPO / "samples/data/keico/keico_corpus.csv").open(encoding="utf-8", newline="") as handle:
+        sentences = [row["本文"] for row in csv.DictReader(handle)][:6]
+    source = folder / "texts.jsonl"
+    source.write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in paragraphs + sentences), encoding="utf-8")
+    captured = {}
+    real = pipeline.render_report
+
+    def capture(report, max_bytes=None):  # noqa: ANN001, ANN202
+        captured["report"] = report
+        return real(report, max_bytes)
+
+    full, table = folder / "full.html", folder / "tokens.csv"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "render_report", capture)
+        result = CliRunner().invoke(app, [
+            "run", str(source), "--model", str(sample_model), "--methods", "cls_attention,grad_input",
+            "--out", str(full), "--csv", str(table), "--max-size", "100",
+        ])
+    assert result.exit_code == 0, result.output
+    small = folder / "small.html"
+    rendered = render_report(captured["report"], 2_500_000)
+    small.write_text(rendered.html, encoding="utf-8")
+    (folder / "small.fit").write_bytes(pickle.dumps(rendered.fit))
+    return {"full": full, "small": small, "csv": table, "fit": folder / "small.fit"}
+
+
+def test_a_512_token_text_draws_and_fits_the_page_width(long_reports: dict[str, Path], browser: object) -> None:
+    with visit(browser, long_reports["full"]) as page:
+        assert page.page.evaluate("() => reportgenPage && document.getElementById('text-0') !== null")
+        started = time.perf_counter()
+        page.open_text(0)
+        assert time.perf_counter() - started < 60
+        info = page.page.evaluate(
+            """() => {
+              const s = document.getElementById('text-0'), box = s.getBoundingClientRect();
+              const canvases = Array.from(s.querySelectorAll('[data-chart="heatmap"] canvas.hm-canvas'));
+              return {n: s.querySelector('[data-slot="count"]').textContent,
+                      right: Math.max(...canvases.map(c => c.getBoundingClientRect().right)), box: box.right,
+                      panels: canvases.map(c => c.dataset.view), scroll: document.documentElement.scrollWidth,
+                      inner: window.innerWidth, svgCells: s.querySelectorAll('[data-chart="heatmap"] svg').length,
+                      windowShown: !s.querySelector('.token-window').hidden,
+                      bars: s.querySelectorAll('[data-chart="bars"] svg').length};
+            }"""
+        )
+        assert info["n"] == "512 tokens"
+        assert info["svgCells"] == 0, "no SVG element per cell"
+        assert info["right"] <= info["box"] + 1 and info["scroll"] <= info["inner"], info
+        # Both full panels (raw, renormalised) and the labelled zoom window are side by side in the width.
+        assert info["panels"][:2] == ["raw", "without [CLS]/[SEP], renormalised"] and len(info["panels"]) == 4
+        assert info["windowShown"] and info["bars"] == 1
+        assert any(t.startswith("weight:") or "weight:" in t for t in page.hover_heatmap("#text-0", cells=2))
+        # Any cell can be read: move the zoom window to the far corner.
+        for which in ("q", "k"):
+            page.page.fill(f"#text-0 .zoom-{which}", "489")
+            page.page.locator(f"#text-0 .zoom-{which}").dispatch_event("change")
+        assert page.page.evaluate("() => [document.querySelector('#text-0 .zoom-q').value, document.querySelector('#text-0 .zoom-k').value]") == ["489", "489"]
+        painted = page.canvas_texts()
+        assert "[SEP]" in painted, "the zoom window's labels reach the last token"
+        _clean(page)
+
+
+def test_a_small_budget_is_kept_declared_and_loses_no_text(long_reports: dict[str, Path], browser: object) -> None:
+    small = long_reports["small"]
+    assert small.stat().st_size <= 2_500_000
+    assert long_reports["full"].stat().st_size > 2_500_000, "the test must really need the budget"
+    fit = pickle.loads(long_reports["fit"].read_bytes())
+    assert fit.rungs[0] > budget.FULL and set(fit.rungs[1:]) == {budget.FULL}
+    with visit(browser, small) as page:
+        header = page.visible_text("#budget")
+        assert "--max-size 2.5" in header and "longest texts lose detail first" in header
+        assert "6 texts" in header and "--csv" in header
+        assert len(page.visible_texts("table.texts tbody tr")) == 7
+        flags = page.visible_texts("table.texts tbody tr td:last-child")
+        assert sum("reduced" in f or "summary only" in f for f in flags) == 1
+        page.open_text(0)
+        note = page.visible_text("#text-0 .budget-note")
+        assert "Left out to fit --max-size 2.5 MB" in note and budget.RUNG_LEFT_OUT[fit.rungs[0]] in note
+        assert page.page.locator("#text-0 .pick-head").is_disabled()
+        _clean(page)
+    with long_reports["csv"].open(encoding="utf-8", newline="") as handle:
+        assert {int(r["text_id"]) for r in csv.DictReader(handle)} == set(range(7))

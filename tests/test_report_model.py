@@ -109,15 +109,30 @@ def test_per_text_faithfulness_and_agreement_come_from_each_record() -> None:
     assert report.agreement is not None and report.agreement.methods == tuple(m.name for m in handmade.METHODS)
 
 
-def test_attention_travels_exactly() -> None:
-    import base64
+def test_every_rung_of_attention_travels_as_8_bit_codes() -> None:
+    import zlib
+
+    from reportgen import budget
 
     report = handmade.report()
     for text in report.texts:
-        decoded = np.frombuffer(base64.b64decode(text.attention_b64), dtype="<u2")
-        expected = handmade.extraction(text.text_id).heads_q
-        np.testing.assert_array_equal(decoded.reshape(expected.shape), expected)
+        heads = handmade.attention(text.text_id)
+        assert text.display is not None
+        assert (text.display.layers, text.display.heads, text.display.n) == heads.shape[:3]
+        assert set(text.display.blocks) == set(budget.MATRIX_RUNGS)
+        kept = {r: np.frombuffer(zlib.decompress(b), dtype=np.uint8) for r, b in text.display.blocks.items()}
+        np.testing.assert_array_equal(kept[budget.FULL].reshape(heads.shape), budget.quantise(heads))
+        np.testing.assert_array_equal(kept[budget.LAYERS].reshape(heads.shape[0], *heads.shape[2:]), budget.quantise(heads.mean(axis=1)))
+        np.testing.assert_array_equal(kept[budget.LAST].reshape(heads.shape[2:]), budget.quantise(heads[-1].mean(axis=0)))
+        assert text.display.sizes == {r: budget.b64_size(len(b)) for r, b in text.display.blocks.items()}
         assert (text.num_layers, text.num_heads) == (handmade.LAYERS, handmade.HEADS)
+
+
+def test_renormalised_bars_leave_out_cls_and_sep() -> None:
+    text = handmade.report().texts[0]
+    assert text.cls_renormalised[0] == 0.0 and text.cls_renormalised[-1] == 0.0
+    assert sum(text.cls_renormalised) == pytest.approx(1.0)
+    assert sum(text.received_renormalised) == pytest.approx(1.0)
 
 
 def test_a_record_missing_a_method_is_refused() -> None:

@@ -29,6 +29,6 @@ def test_pieces_split_inside_an_emoji_sequence_render_like_the_whole() -> None:
 )
 def test_highlight_shows_split_emoji_as_the_whole_text(text: str, render_texts, browser) -> None:  # noqa: ANN001, F811
     path, _ = render_texts([text])
-    with visit(browser, path, wait_charts=False) as page:
+    with visit(browser, path, wait_charts=False, wait_texts=True) as page:
         got = page.visible_texts("p.highlight")
     assert got == [visible_plain(text)]

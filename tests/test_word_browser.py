@@ -68,11 +68,12 @@ def test_switch_words_pieces_and_the_corpus_lists_the_right_texts(word_report) -
     with chromium() as browser, visit(browser, out, timeout_ms=180_000) as page:
         assert page.page_errors == [] and page.console_errors == [] and page.outside_requests == []
         states = page.chart_states()
-        assert states and set(states.values()) == {"done"}, states
+        assert states and set(states.values()) <= {"done", ""}, states  # drawn, or not yet in view
 
         # Japanese texts open on words. Text 4 has words of several pieces (店+舗, お+越+し); text 0
         # has a piece over several words (ありがとうございます = ありがとう / ござい / ます).
         for index in (0, 4):
+            page.open_text(index)  # drawn on demand, as a deep link does
             section = page.page.locator(f"#text-{index}")
             assert section.locator(".pick-unit").input_value() == "words"
             spans = section.locator(".highlight [data-pos]")

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import handmade
+from pagedata import detail, payload
 from reportgen import words as W
 from reportgen.export import WORD_COLUMNS, corpus_path, words_csv
 from reportgen.render import render_html
@@ -147,9 +148,14 @@ def test_pieces_only_report_has_no_words_anywhere() -> None:
 
 def test_page_has_the_switch_the_movers_and_the_corpus_section(report) -> None:
     html = render_html(report)
-    assert html.count('class="pick-unit"') == 2
-    assert html.count('<div class="movers" data-unit="words">') == 2  # words shown first
-    assert html.count('<div class="movers" data-unit="pieces" hidden>') == 2
+    # The page draws each text from its data block: one switch in the text template, and per
+    # text its words, the unit it opens on and its movers (pieces, then words).
+    assert html.count('class="pick-unit"') == 1
+    data = payload(html)
+    for t in range(len(report.texts)):
+        text = detail(data, t)
+        assert text["unit"] == "words" and text["words"] is not None
+        assert [m["unit"] for m in text["movers"]] == ["pieces", "words"]
     assert 'id="corpus"' in html and 'data-chart="corpus"' in html
     assert "masking whole words" in html  # the word-level faithfulness table beside the token one
     shown = unescape(html)

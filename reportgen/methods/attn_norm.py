@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..forward import attention_row_bytes
 from .base import MethodContext, MethodInfo, TokenScores, text_batches
 
 
@@ -96,7 +97,7 @@ class AttnNorm:
         results: list[TokenScores | None] = [None] * len(ctx.extractions)
         handle = parts.hooked.register_forward_pre_hook(keep_input, with_kwargs=True)
         try:
-            for batch in text_batches(ctx):
+            for batch in text_batches(ctx, attention_row_bytes(loaded)):
                 with torch.inference_mode():
                     out = loaded.model(**batch.inputs, output_attentions=True)
                     alpha_cls = out.attentions[-1][:, :, 0, :]

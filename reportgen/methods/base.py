@@ -14,7 +14,7 @@ from typing import Iterator, Protocol
 import numpy as np
 import torch
 
-from ..forward import Batch, padded_batches
+from ..forward import Batch, RowBytes, padded_batches
 from ..loading import LoadedModel
 from ..types import EncodedText, MethodInfo, TextExtraction, TokenScores
 
@@ -105,6 +105,7 @@ def zero_specials(scores: np.ndarray, encoded: EncodedText) -> np.ndarray:
     return out
 
 
-def text_batches(ctx: MethodContext) -> Iterator[Batch]:
-    """The texts' own token ids as length-sorted, padded batches of ``ctx.batch_size``."""
-    return padded_batches(ctx.loaded, [x.encoded.input_ids for x in ctx.extractions], ctx.batch_size)
+def text_batches(ctx: MethodContext, row_bytes: RowBytes | None = None) -> Iterator[Batch]:
+    """The texts' own token ids as length-sorted, padded batches of ``ctx.batch_size`` (and of
+    about ``forward.ACTIVATION_BUDGET`` bytes when ``row_bytes`` estimates a row's cost)."""
+    return padded_batches(ctx.loaded, [x.encoded.input_ids for x in ctx.extractions], ctx.batch_size, row_bytes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..forward import attention_row_bytes, backward_row_bytes
 from .base import MethodContext, MethodInfo, TokenScores, explained_value, text_batches, zero_specials
 
 
@@ -46,7 +47,9 @@ class GradRollout:
         loaded = ctx.loaded
         targets = ctx.targets
         results: list[TokenScores | None] = [None] * len(ctx.extractions)
-        for batch in text_batches(ctx):
+        backward, maps = backward_row_bytes(loaded), attention_row_bytes(loaded)
+        # Backward activations, plus the maps and their gradients copied out in float64.
+        for batch in text_batches(ctx, lambda n: backward(n) + 5 * maps(n)):
             with torch.enable_grad():
                 out = loaded.model(**batch.inputs, output_attentions=True)
                 attentions = list(out.attentions)
