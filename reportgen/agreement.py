@@ -51,6 +51,15 @@ def agreement(specials: Sequence[Sequence[bool]], results: Mapping[str, Sequence
         )
         for t, special in enumerate(specials)
     )
+    return mean_agreement(methods, per_text)
+
+
+def mean_agreement(methods: tuple[str, ...], per_text: tuple[TextAgreement, ...]) -> Agreement:
+    """The per-text matrices and their mean over texts (each cell over the texts where it is defined).
+
+    Separate from :func:`agreement` so that a run computed in chunks averages every text's
+    matrix at the end, exactly as one unchunked computation does.
+    """
     if per_text:
         stack = np.stack([a.matrix for a in per_text])
         counts = np.sum(~np.isnan(stack), axis=0)

@@ -11,17 +11,16 @@ from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
 from . import __version__
 from .budget import DEFAULT_MAX_MB
 from .errors import InputError, ReportgenError
 from .inputs import hide_paths
+from .engine import DEFAULT_CHUNK_SIZE
 from .methods import REGISTRY
 from .pipeline import (
     DEFAULT_TITLE,
     Outputs,
-    Progress,
     RunOptions,
     RunResult,
     default_out_path,
@@ -48,26 +47,6 @@ app = typer.Typer(
 )
 
 
-class _BarProgress(Progress):
-    def __init__(self) -> None:
-        self._bar = RichProgress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
-            console=None,
-        )
-        self._task = None
-
-    def start(self, total: int, label: str) -> None:
-        self._bar.start()
-        self._task = self._bar.add_task(label, total=total)
-
-    def advance(self, count: int) -> None:
-        if self._task is not None:
-            self._bar.advance(self._task, count)
-
-    def stop(self) -> None:
-        self._bar.stop()
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"reportgen {__version__}")
@@ -89,10 +68,12 @@ def _fail(message: str, code: int = BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
-def _execute(options: RunOptions | Callable[[], RunResult]) -> None:
+def _execute(options: RunOptions | Callable[[], RunResult], quiet: bool = False) -> None:
     try:
         if isinstance(options, RunOptions):
-            result = run_report(options, progress=_BarProgress() if sys.stderr.isatty() else None)
+            from .progress import TextProgress
+
+            result = run_report(options, progress=None if quiet else TextProgress(sys.stderr))
         else:
             result = options()
     except ReportgenError as err:
@@ -329,6 +310,40 @@ def run(
             "pictures, so a report can be attached to a ticket without private folder names.",
         ),
     ] = False,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            help="Texts computed at once, at most (a chunk of long texts closes earlier, at about 300 MB of "
+            "attention): each chunk's numbers are written to disk when it is done (beside "
+            "--data, else in a temporary folder) and its attention released, so memory while computing does not "
+            "grow with the number of texts; the report, which embeds every text, is built at the end.",
+            min=1,
+        ),
+    ] = DEFAULT_CHUNK_SIZE,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue a run that was killed part-way: the chunks it wrote beside --data (FILE.parts/) are "
+            "reused, the rest computed. Needs the same --data, inputs, model and options (checked; a mismatch "
+            "is refused).",
+        ),
+    ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where the chunks are computed: local (this process) or ray (a pool of Ray actors, one model "
+            "each: connects to RAY_ADDRESS when set, else starts a local Ray; needs pip install "
+            '"reportgen[ray]"). The data file and report are the same; rendering stays local.',
+        ),
+    ] = "local",
+    ray_workers: Annotated[
+        int, typer.Option(help="--engine ray: actors in the pool, each with its own copy of the model (and one GPU with --device cuda).", min=1)
+    ] = 2,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", help="No progress on stderr (texts done, rate, time left)."),
+    ] = False,
     png: PngOpt = None,
     svg: SvgOpt = None,
     summary: SummaryOpt = None,
@@ -382,9 +397,13 @@ def run(
         data=data,
         data_attention=data_attention,
         threads=threads,
+        chunk_size=chunk_size,
+        resume=resume,
+        engine=engine,
+        ray_workers=ray_workers,
         max_size=max_size,
     )
-    _execute(options)
+    _execute(options, quiet=quiet)
 
 
 @app.command()
@@ -435,7 +454,8 @@ def render(
 def _command_line(show_paths: bool = False) -> str:
     """The command as typed; without ``--show-paths`` absolute paths in it are cut to their name."""
     args = sys.argv[1:] if show_paths else [hide_paths(a) for a in sys.argv[1:]]
-    return " ".join(shlex.quote(a) for a in ["reportgen", *args])
+    # --resume changes no number: a resumed run records the command of the run it completes.
+    return " ".join(shlex.quote(a) for a in ["reportgen", *args] if a != "--resume")
 
 
 def _parse_range(value: str | None) -> tuple[float, float] | None:
@@ -449,7 +469,5 @@ def _parse_range(value: str | None) -> tuple[float, float] | None:
         return float(parts[0]), float(parts[1])
     except ValueError:
         raise InputError(f"--target-range {value!r}: expected LO,HI, e.g. 0,1") from None
-
-
 if __name__ == "__main__":
     app(prog_name="reportgen")

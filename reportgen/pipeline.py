@@ -9,28 +9,45 @@ CLI only parses options into :class:`RunOptions` and prints.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Mapping, Sequence
+
+import numpy as np
+from typing import BinaryIO, Sequence
 
 from . import budget, images
-from .agreement import agreement
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
-from .extraction import encode_texts, extract
 from .faithfulness import MODES as FAITHFULNESS_MODES
-from .faithfulness import evaluate_faithfulness
 from .inputs import InputError, InputSet, hide_paths, read_inputs, shown_path, with_shown_sources
 from .loading import LoadedModel, check_target_range, load_model
-from .methods import DELTA_TOLERANCE, Method, MethodContext, resolve, run_methods
+from .engine import (
+    DEFAULT_CHUNK_SIZE,
+    ChunkHeader,
+    ChunkResult,
+    Engine,
+    LocalEngine,
+    MemoryStore,
+    PartStore,
+    Store,
+    combine,
+    decode_part,
+    fingerprint,
+    parts_folder,
+    plan_chunks,
+    token_counts,
+)
+from .methods import DELTA_TOLERANCE, Method, resolve
 from .output import OutputError, PlannedFile, check_target, write_all
 from .render import Rendered, render_report
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
 from .threads import configure_threads
-from .types import Agreement, Faithfulness, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord, TokenScores
-from .words import WORD_MODES, with_words
+from .types import Agreement, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord
+from .words import WORD_MODES
 
 DEFAULT_TITLE = "reportgen attention report"
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,8 @@ class ExplainOptions:
     show_paths: bool = False
     """``--show-paths``: name inputs and the model by their paths as typed, absolute ones too
     (default: absolute paths are cut to the file's name, see ``inputs.shown_path``)."""
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    """Texts computed at once (see :mod:`reportgen.engine`); memory does not grow with the number of texts."""
     max_size: float = budget.DEFAULT_MAX_MB
     """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``). The
     page's attention store is sized for it while the model runs."""
@@ -115,6 +134,14 @@ class RunOptions:
     target_name: str | None = None
     target_range: tuple[float, float] | None = None
     show_paths: bool = False
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    """See :attr:`ExplainOptions.chunk_size`."""
+    resume: bool = False
+    """Reuse the chunks a killed run with the same ``data``, inputs, model and options wrote."""
+    engine: str = "local"
+    """``local`` (this process) or ``ray`` (:mod:`reportgen.ray_engine`; the ``ray`` extra)."""
+    ray_workers: int = 2
+    """``ray``: actors in the pool, one model each."""
     max_size: float = budget.DEFAULT_MAX_MB
     """See :attr:`ExplainOptions.max_size`."""
 
@@ -149,6 +176,7 @@ class RunOptions:
             target_name=self.target_name,
             target_range=self.target_range,
             show_paths=self.show_paths,
+            chunk_size=self.chunk_size,
             max_size=self.max_size,
             keep_heads=self.data is not None,
         )
@@ -171,6 +199,12 @@ class Progress:
 
     def advance(self, count: int) -> None: ...
 
+    def stage(self, label: str) -> None:
+        """What the current chunk is computing (``attention``, a method's name, ``faithfulness``)."""
+
+    def resumed(self, count: int) -> None:
+        """``count`` texts were already done by an earlier, interrupted run."""
+
     def stop(self) -> None: ...
 
 
@@ -184,6 +218,8 @@ def check_options(options: ExplainOptions) -> list[Method]:
         raise InputError(f"--ig-steps {options.ig_steps}: must be at least 1")
     if options.batch_size < 1:
         raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
+    if options.chunk_size < 1:
+        raise InputError(f"--chunk-size {options.chunk_size}: must be at least 1")
     if options.max_length is not None and options.max_length < 3:
         raise InputError(f"--max-length {options.max_length}: must be at least 3 ([CLS], one token, [SEP])")
     if options.max_size < 0:
@@ -236,56 +272,83 @@ def build(
 
 
 def compute(
-    loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, progress: Progress | None = None
+    loaded: LoadedModel,
+    inputs: InputSet,
+    options: ExplainOptions,
+    progress: Progress | None = None,
+    store: Store | None = None,
+    engine: Engine | None = None,
 ) -> Computation:
-    """What :func:`build` computes, kept as records (see :class:`Computation`)."""
+    """What :func:`build` computes, kept as records (see :class:`Computation`).
+
+    Texts are computed ``options.chunk_size`` at a time (:func:`reportgen.engine.compute_chunk`)
+    by ``engine`` (default: :class:`reportgen.engine.LocalEngine`, in this process) and each
+    chunk is handed to ``store`` (default: kept in memory); a chunk the store already holds (a
+    resumed run) is not computed again. The aggregates that need every text are computed at the
+    end from the per-text numbers (:func:`reportgen.engine.combine`).
+    """
     progress = progress or Progress()
     methods = check_options(options)
     inputs = with_shown_sources(inputs, options.show_paths)
     info = described_model(loaded.info, options)
     max_length = _max_length(options.max_length, loaded.info.max_length)
-    encoded = encode_texts(loaded, inputs.texts, max_length)
-
-    # Every head goes straight into the page's size-bounded store as it is extracted.
-    ladder = budget.AttentionLadder([len(e.input_ids) for e in encoded], options.max_bytes)
-    progress.start(len(encoded), "attention")
+    store = store if store is not None else MemoryStore()
+    lengths = token_counts(loaded, inputs.texts, max_length)
+    spans = plan_chunks(lengths, loaded.info.num_layers * loaded.info.num_heads, options.chunk_size)
+    header = ChunkHeader(_run_info(loaded, inputs, options, max_length), info, tuple(m.info for m in methods), DELTA_TOLERANCE)
+    # Every head goes into the page's size-bounded store as its chunk arrives (the store keeps
+    # what fits the budget, whatever the order the texts come in).
+    ladder = budget.AttentionLadder(lengths, options.max_bytes)
+    progress.start(len(inputs.texts), "texts")
     try:
-        results = extract(
-            loaded, encoded, options.batch_size, on_batch=progress.advance,
-            on_attention=ladder.add, keep_heads=options.keep_heads,
-        )
+        todo = []
+        for i, span in enumerate(spans):
+            texts = inputs.texts[span.start : span.stop]
+            done = store.done(i, texts)
+            if done is None:
+                todo.append((i, texts))
+            else:
+                _to_page(ladder, span.start, done)
+        todo_texts = dict(todo)
+        if len(todo) < len(spans):
+            progress.resumed(len(inputs.texts) - sum(len(texts) for _, texts in todo))
+        engine = engine if engine is not None else LocalEngine(loaded)
+        for index, result in engine.run(todo, methods, options, max_length, header, progress):
+            if isinstance(result, bytes):
+                store.put_encoded(index, result)
+                result = decode_part(result)
+            else:
+                store.put(index, result, header)
+            _to_page(ladder, spans[index].start, result)
+            del result  # the chunk's attention goes before the next chunk is computed
+            progress.advance(len(todo_texts[index]))
     finally:
         progress.stop()
     shown = ladder.result()
-
-    records = with_words(
-        [TextRecord(item, result, display=shown.get(k)) for k, (item, result) in enumerate(zip(inputs.texts, results))],
-        options.words,
+    chunks = [c if options.keep_heads else _without_heads(c) for c in store.results(len(spans))]
+    records, faithful, agreed = combine(chunks, [m.info.name for m in methods])
+    records = tuple(replace(r, display=shown.get(k)) for k, r in enumerate(records))
+    return Computation(
+        _run_info(loaded, inputs, options, max_length), info, tuple(m.info for m in methods),
+        records, faithful, agreed, DELTA_TOLERANCE,
     )
-    ctx = MethodContext(loaded, tuple(results), options.batch_size, options.ig_steps)
-    measure = options.faithfulness != "off"
-    progress.start(len(methods) + int(measure), "explaining")
-    faithful = None
-    try:
-        for method in methods:
-            records = with_scores(records, run_methods([method], ctx))
-            progress.advance(1)
-        scores = {m.info.name: [r.scores[m.info.name] for r in records] for m in methods}
-        if measure:
-            faithful = evaluate_faithfulness(
-                loaded, results, scores, batch_size=options.batch_size, words=[r.words for r in records],
-                mode=options.faithfulness,
-            )
-            records = with_faithfulness(records, faithful)
-            progress.advance(1)
-    finally:
-        progress.stop()
-    agreed = None
-    if len(methods) > 1:
-        agreed = agreement([e.special for e in encoded], scores)
-        records = [replace(r, agreement=a) for r, a in zip(records, agreed.per_text)]
 
-    run = RunInfo(
+
+def _to_page(ladder: budget.AttentionLadder, start: int, chunk: ChunkResult) -> None:
+    for k, record in enumerate(chunk.records):
+        ladder.add(start + k, record.extraction.heads_q)
+
+
+def _without_heads(chunk: ChunkResult) -> ChunkResult:
+    """``keep_heads=False``: the heads went to the page's store only (as extraction does it)."""
+    records = tuple(
+        replace(r, extraction=replace(r.extraction, heads_q=np.zeros((0, 0, *r.extraction.heads_q.shape[2:]), dtype=np.uint16)))
+        for r in chunk.records
+    )
+    return ChunkResult(records, chunk.faithfulness, chunk.agreement)
+
+def _run_info(loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, max_length: int) -> RunInfo:
+    return RunInfo(
         title=options.title,
         created=run_time().isoformat(),
         command=options.command,
@@ -296,9 +359,6 @@ def compute(
         max_length=max_length,
         batch_size=options.batch_size,
         device=loaded.device,
-    )
-    return Computation(
-        run, info, tuple(m.info for m in methods), tuple(records), faithful, agreed, DELTA_TOLERANCE
     )
 
 
@@ -454,13 +514,36 @@ def run_report(
     outputs.check([t.text_id for t in inputs.texts])
     if options.threads is not None and options.threads < 1:
         raise InputError(f"--threads {options.threads}: must be at least 1")
+    if options.engine not in ENGINES:
+        raise InputError(f"--engine {options.engine}: choose one of {', '.join(ENGINES)}")
+    if options.resume and options.data is None:
+        raise InputError("--resume needs --data: the chunks of a run are kept beside its data file")
     configure_threads(options.threads)
     loaded = load_model(options.model_dir, options.checkpoint, options.device)
-    computation = compute(loaded, inputs, options.explain, progress)
-    report = computation.report()
-    page = outputs.render(report) if outputs.out is not None else None
-    files = outputs.plan(report, computation, page)
-    write_all(files, force=outputs.force)
+    explain = options.explain
+    methods = check_options(explain)
+    key = fingerprint(
+        inputs.texts, loaded.info, loaded.device, explain, _max_length(explain.max_length, loaded.info.max_length),
+        [m.info for m in methods],
+    )
+    # Each chunk is written to disk when done and read back at the end, so memory does not grow
+    # with the number of texts; beside the data file (to resume a killed run), else in a temporary folder.
+    with tempfile.TemporaryDirectory(prefix="reportgen-") as temp:
+        folder = parts_folder(options.data) if options.data is not None else Path(temp) / "parts"
+        store = PartStore(folder, key, resume=options.resume)
+        engine = None
+        if options.engine == "ray":
+            from .ray_engine import RayEngine
+
+            engine = RayEngine(
+                options.model_dir, options.checkpoint, loaded.device, workers=options.ray_workers, threads=options.threads
+            )
+        computation = compute(loaded, inputs, explain, progress, store, engine)
+        report = computation.report()
+        page = outputs.render(report) if outputs.out is not None else None
+        files = outputs.plan(report, computation, page)
+        write_all(files, force=outputs.force)
+        store.remove()
     return RunResult(
         written=tuple(f.path for f in files),
         texts=len(report.texts),
@@ -485,32 +568,6 @@ def render_data_file(source: Path, outputs: Outputs) -> RunResult:
         written=tuple(f.path for f in files), texts=len(report.texts), skipped_blank=stored.run.skipped_blank,
         truncated=report.truncated_count, fit=page.fit if page is not None else None,
     )
-
-
-def with_scores(records: Sequence[TextRecord], scores: Mapping[str, Sequence[TokenScores]]) -> list[TextRecord]:
-    """Each record with its text's scores of every method in ``scores`` added (same order as ``records``)."""
-    for name, per_text in scores.items():
-        if len(per_text) != len(records):
-            raise ValueError(f"{name}: {len(per_text)} results for {len(records)} texts")
-    return [
-        replace(r, scores={**r.scores, **{name: per_text[k] for name, per_text in scores.items()}})
-        for k, r in enumerate(records)
-    ]
-
-
-def with_faithfulness(records: Sequence[TextRecord], report: FaithfulnessReport) -> list[TextRecord]:
-    """Each record with its own faithfulness results (every method and the random reference),
-    per token and, where measured, per whole word."""
-    by_text: dict[int, dict[str, Faithfulness]] = {}
-    for f in report.per_text:
-        by_text.setdefault(f.text_id, {})[f.method] = f
-    by_word: dict[int, dict[str, Faithfulness]] = {}
-    for f in report.by_word.per_text if report.by_word is not None else ():
-        by_word.setdefault(f.text_id, {})[f.method] = f
-    return [
-        replace(r, faithfulness=by_text.get(r.text_id, {}), word_faithfulness=by_word.get(r.text_id, {}))
-        for r in records
-    ]
 
 
 def _max_length(requested: int | None, model_limit: int) -> int:

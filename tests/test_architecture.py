@@ -19,6 +19,8 @@ TORCH_FREE = (
     "reportgen.visible",
     "reportgen.data",
     "reportgen.words",
+    "reportgen.progress",
+    "reportgen.ray_engine",
 )
 
 

@@ -204,14 +204,14 @@ def test_hostile_tokens_in_chart_labels_and_tooltips(
     wrapped to give each payload text a single token covering all of it (as a tokenizer with
     long pieces would); everything after that is the real pipeline and page.
     """
-    import reportgen.pipeline as pipeline
+    import reportgen.engine as engine
 
     payloads = [
         f"<img src=x onerror=\"window.{S}='tip';alert('tip')\">",
         f"<b onmouseover=\"window.{S}='hover'\">{{{{7*7}}}}</b>",
         "\u202e<i>rtl</i>\x00",
     ]
-    real = pipeline.encode_texts
+    real = engine.encode_texts  # each chunk's tokenisation (reportgen.engine.compute_chunk)
 
     def one_token_each(loaded, texts, max_length, *args, **kwargs):  # noqa: ANN001, ANN202
         encoded = real(loaded, texts, max_length, *args, **kwargs)
@@ -231,7 +231,7 @@ def test_hostile_tokens_in_chart_labels_and_tooltips(
             )
         return out
 
-    monkeypatch.setattr(pipeline, "encode_texts", one_token_each)
+    monkeypatch.setattr(engine, "encode_texts", one_token_each)
     source = tmp_path / "payloads.jsonl"
     source.write_text("\n".join(json.dumps({"text": p}) for p in payloads), encoding="utf-8")
     out = tmp_path / "tokens.html"
