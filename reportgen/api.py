@@ -84,13 +84,34 @@ class Report:
         self.max_size = max_size
 
     def __repr__(self) -> str:
-        best = self.data.faithfulness.best if self.data.faithfulness else None
+        faith = self.data.faithfulness
+        verdict = ""
+        if faith is not None and faith.best and faith.verdict in ("clear", "single"):
+            verdict = f", most faithful {faith.best}"
+        elif faith is not None and faith.verdict == "tied":
+            verdict = f", tied: {', '.join(faith.tied)}"
+        elif faith is None:
+            verdict = ", faithfulness not measured"
+        target = self.data.model.target_name
         return (
-            f"<reportgen.Report: {len(self.data.texts)} texts, model {self.data.model.path}, "
-            f"methods {', '.join(m.name for m in self.data.methods)}"
-            + (f", most faithful {best}" if best else "")
+            f"<reportgen.Report: {len(self.data.texts)} texts, model {self.data.model.path}"
+            + (f" ({target})" if target else "")
+            + f", methods {', '.join(m.name for m in self.data.methods)}"
+            + verdict
             + ">"
         )
+
+    @property
+    def target(self) -> tuple[str | None, tuple[float, float] | None, str | None]:
+        """What is predicted: ``(name, (low, high), description)``, each None when unknown."""
+        m = self.data.model
+        return m.target_name, m.target_range, m.target_description
+
+    @property
+    def verdict(self) -> str | None:
+        """``clear``, ``tied``, ``single`` or ``none`` (see ``reportgen.types.FaithfulnessReport``);
+        None when faithfulness was not measured (``faithfulness="off"``)."""
+        return self.data.faithfulness.verdict if self.data.faithfulness else None
 
     def __len__(self) -> int:
         return len(self.data.texts)
@@ -209,7 +230,7 @@ class Report:
             (
                 text_id, f.method, f.comprehensiveness, f.sufficiency, f.comprehensiveness_raw,
                 f.sufficiency_raw, f.normalised, f.normaliser, f.prediction, _nan(f.comprehensiveness_std),
-                _nan(f.sufficiency_std), *f.curve.without_top, *f.curve.only_top,
+                _nan(f.sufficiency_std), *f.curve.at_fractions(fractions)[0], *f.curve.at_fractions(fractions)[1],
                 *([f.unit] if word_units else []),
             )
             for text_id, results in measured
@@ -274,6 +295,10 @@ def explain(
     text_column: str = "text",
     label_column: str | None = None,
     encoding: str = "utf-8",
+    faithfulness: str = "full",
+    target_name: str | None = None,
+    target_range: tuple[float, float] | None = None,
+    show_paths: bool = False,
     progress: Progress | None = None,
 ) -> Report:
     """Explain ``model``'s predictions on ``texts``; the options mirror ``reportgen run``'s.
@@ -290,7 +315,9 @@ def explain(
 
     ``methods`` (names or a comma-separated string), ``gradients``, ``ig_steps``,
     ``max_length``, ``batch_size``, ``device``, ``title``, ``words`` (``auto``, ``ja``,
-    ``space`` or ``pieces``) and ``max_size`` (MB, default 10; 0: no limit) are the CLI's options. Errors the
+    ``space`` or ``pieces``), ``max_size`` (MB, default 10; 0: no limit), ``faithfulness``
+    (``full``, ``fast`` or ``off``), ``target_name``, ``target_range`` (``(lo, hi)``) and
+    ``show_paths`` are the CLI's options. Errors the
     user can fix raise :class:`reportgen.errors.ReportgenError` with a one-line message.
     """
     from . import pipeline
@@ -305,10 +332,14 @@ def explain(
         max_length=max_length,
         batch_size=batch_size,
         title=title if title is not None else pipeline.DEFAULT_TITLE,
-        command=f"reportgen.explain(..., model={_describe_model(model)})",
+        command=f"reportgen.explain(..., model={_describe_model(model, show_paths)})",
         words=words,
         max_size=max_size,
         keep_heads=False,  # a Report writes no data file: heads go straight to the page's store
+        faithfulness=faithfulness,
+        target_name=target_name,
+        target_range=tuple(target_range) if target_range is not None else None,  # type: ignore[arg-type]
+        show_paths=show_paths,
     )
     pipeline.check_options(options)
     inputs = _inputs(texts, gold, text_column, label_column, encoding)
@@ -323,9 +354,11 @@ def explain(
         return Report(pipeline.build(loaded, inputs, options, progress), max_size)
 
 
-def _describe_model(model: Any) -> str:
+def _describe_model(model: Any, show_paths: bool = False) -> str:
     if isinstance(model, (str, os.PathLike)):
-        return repr(str(model))
+        from .inputs import shown_path
+
+        return repr(shown_path(str(model), show_paths))
     return f"<{type(model).__name__}>"
 
 

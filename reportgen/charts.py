@@ -181,12 +181,13 @@ def waterfall_spec() -> dict[str, Any]:
 
 
 def deletion_spec() -> dict[str, Any]:
-    """Output after removing each method's top-k% tokens, against the random-order band."""
+    """Output after removing each method's top tokens (one step per token count, x in % of the
+    text's tokens), against the random-order band."""
     band = (
         alt.Chart(alt.NamedData("band"))
         .mark_area(opacity=0.25, color=theme.REFERENCE_COLOUR)
         .encode(
-            x=alt.X("pct:Q", title="tokens removed (top k%, by the method's ranking)"),
+            x=alt.X("pct:Q", title="tokens removed (% of the text's tokens, top first by the method's ranking)"),
             y=alt.Y("lo:Q", title="model output", scale=alt.Scale(zero=False)),
             y2="hi:Q",
             tooltip=[alt.Tooltip("pct:Q", title="k %"), alt.Tooltip("lo:Q", format=".4g"), alt.Tooltip("hi:Q", format=".4g")],

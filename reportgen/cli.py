@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgres
 
 from . import __version__
 from .budget import DEFAULT_MAX_MB
-from .errors import ReportgenError
+from .errors import InputError, ReportgenError
+from .inputs import hide_paths
 from .methods import REGISTRY
 from .pipeline import (
     DEFAULT_TITLE,
@@ -293,6 +294,40 @@ def run(
             "averaged), last (last layer, heads averaged) or none.",
         ),
     ] = "all",
+    faithfulness: Annotated[
+        str,
+        typer.Option(
+            help="How much of the faithfulness measurement to run: full (every deletion step 1, 2, 3, ... tokens "
+            "up to 50% of each text, 5 random orders), fast (only the steps at 1, 5, 10, 20 and 50% of the "
+            "tokens, each count once, and 2 random orders: fewer model calls, slightly different values), or "
+            "off (not measured: no faithfulness table, no verdict; texts are shaded by the preferred signed "
+            "method).",
+        ),
+    ] = "full",
+    target_name: Annotated[
+        Optional[str],
+        typer.Option(
+            help="What the model's output is (e.g. politeness), shown with every prediction. Default: the "
+            "model config's reportgen.target_name, else its one label (id2label) for a regression model.",
+            show_default=False,
+        ),
+    ] = None,
+    target_range: Annotated[
+        Optional[str],
+        typer.Option(
+            help="The output's scale as LO,HI (e.g. 0,1). Default: the model config's reportgen.target_range.",
+            show_default=False,
+        ),
+    ] = None,
+    show_paths: Annotated[
+        bool,
+        typer.Option(
+            "--show-paths",
+            help="Name inputs and the model by their paths as typed, absolute ones too. Default: an absolute "
+            "path (or one under ~ or ..) is cut to its file name in the report, CSVs, data file, summary and "
+            "pictures, so a report can be attached to a ticket without private folder names.",
+        ),
+    ] = False,
     png: PngOpt = None,
     svg: SvgOpt = None,
     summary: SummaryOpt = None,
@@ -310,6 +345,11 @@ def run(
 
     For a ticket: reportgen run texts.txt --model ./checkpoint --out report.html --png pictures --summary summary.md
     """
+    try:
+        scale = _parse_range(target_range)
+    except ReportgenError as err:
+        _fail(str(err))
+        return
     options = RunOptions(
         inputs=tuple(inputs),
         model_dir=model if model is not None else sample_model_dir(),
@@ -328,11 +368,15 @@ def run(
         device=device,
         title=title,
         force=force,
-        command=_command_line(),
+        command=_command_line(show_paths),
         png=png,
         svg=svg,
         summary=summary,
         words=words,
+        faithfulness=faithfulness,
+        target_name=target_name,
+        target_range=scale,
+        show_paths=show_paths,
         words_csv=words_csv,
         data=data,
         data_attention=data_attention,
@@ -387,8 +431,23 @@ def render(
     _execute(lambda: render_data_file(data, outputs))
 
 
-def _command_line() -> str:
-    return " ".join(shlex.quote(a) for a in ["reportgen", *sys.argv[1:]])
+def _command_line(show_paths: bool = False) -> str:
+    """The command as typed; without ``--show-paths`` absolute paths in it are cut to their name."""
+    args = sys.argv[1:] if show_paths else [hide_paths(a) for a in sys.argv[1:]]
+    return " ".join(shlex.quote(a) for a in ["reportgen", *args])
+
+
+def _parse_range(value: str | None) -> tuple[float, float] | None:
+    """``--target-range LO,HI`` as two numbers (checked further by the pipeline)."""
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InputError(f"--target-range {value!r}: expected LO,HI, e.g. 0,1") from None
 
 
 if __name__ == "__main__":

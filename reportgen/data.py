@@ -56,8 +56,10 @@ from .types import (
 )
 from .words import TextWords, Word
 
-SCHEMA_VERSION = 1
-"""Bumped by any change to a table, a column or the metadata; readers refuse other versions."""
+SCHEMA_VERSION = 2
+"""Bumped by any change to a table, a column or the metadata; readers refuse other versions.
+2: deletion curves at token resolution with their ``content`` count; the ranking's win rates,
+intervals and verdict; the model's target name, range and description; the faithfulness mode."""
 FORMAT = "reportgen-data"
 METADATA_KEY = b"reportgen"
 ATTENTION_MODES = ("all", "mean", "last", "none")
@@ -122,7 +124,7 @@ IG_CHECK = ("baseline_prediction", "delta", "delta_relative")
 FAITHFULNESS_TYPES = _scalar_fields(Faithfulness, ("text_id", "curve"))
 FAITHFULNESS_SCALARS = tuple(FAITHFULNESS_TYPES)
 """Faithfulness's scalar fields (``method``, the measures, ...): one field each in the faithfulness table."""
-CURVE_FIELDS = ("fractions", "removed", "without_top", "only_top", "without_top_std")
+CURVE_FIELDS = ("fractions", "removed", "without_top", "only_top", "without_top_std", "content")
 WORD_RENAMED = {"index": "word_id"}
 """Word fields stored under another name (``word_id`` joins the words to the tokens)."""
 WORD_TYPES = {WORD_RENAMED.get(k, k): v for k, v in _scalar_fields(Word, ()).items()}
@@ -296,6 +298,7 @@ def _schema(score_methods: Sequence[str], check_methods: Sequence[str]) -> pa.Sc
             ("without_top", pa.list_(f64)),
             ("only_top", pa.list_(f64)),
             ("without_top_std", pa.list_(f64)),
+            ("content", pa.int64()),
         ]
     )
     word = pa.struct([*WORD_TYPES.items(), *[(m, f64) for m in score_methods]])
@@ -1033,6 +1036,7 @@ def _faithfulness_entries(text_id: int, entries: list[dict]) -> dict[str, Faithf
             without_top=tuple(entry["without_top"]),
             only_top=tuple(entry["only_top"]),
             without_top_std=None if entry["without_top_std"] is None else tuple(entry["without_top_std"]),
+            content=entry["content"],
         )
         result = Faithfulness(text_id=text_id, curve=curve, **{k: entry[k] for k in FAITHFULNESS_SCALARS})
         out[result.method] = result
@@ -1297,11 +1301,16 @@ def faithfulness_frame(data: DataTables) -> Any:
     word_rows = data["word_faithfulness"]
     unit = bool(((word_rows["method"] == RANDOM_METHOD) & word_rows["text_id"].isin(list(with_words))).any())
     frame = rows[list(CSV_FAITHFULNESS_COLUMNS)].copy()
-    for prefix in ("without_top", "only_top"):
-        values = rows[prefix].tolist()
+    # The curve at each checkpoint fraction: the step that removed round(k * content) units.
+    curves = [
+        DeletionCurve(tuple(), tuple(r or ()), tuple(w or ()), tuple(o or ()), None, int(c))
+        for r, w, o, c in zip(rows["removed"].tolist(), rows["without_top"].tolist(), rows["only_top"].tolist(), rows["content"].tolist())
+    ]
+    at = [c.at_fractions(tuple(fractions)) for c in curves]
+    for side, prefix in enumerate(("without_top", "only_top")):
         for k, fraction in enumerate(fractions):
             frame[f"{prefix}_{fraction:g}"] = pd.array(
-                [v[k] if v is not None and k < len(v) else None for v in values],
+                [None if k >= len(a[side]) or math.isnan(a[side][k]) else a[side][k] for a in at],
                 dtype=pd.ArrowDtype(pa.float64()),
             )
     if unit:

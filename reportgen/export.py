@@ -180,8 +180,8 @@ def faithfulness_csv(report: Report) -> bytes:
                     _number(f.prediction),
                     _number(f.comprehensiveness_std),
                     _number(f.sufficiency_std),
-                    *(_number(v) for v in f.curve.without_top),
-                    *(_number(v) for v in f.curve.only_top),
+                    *(_number(v) for v in f.curve.at_fractions(fractions)[0]),
+                    *(_number(v) for v in f.curve.at_fractions(fractions)[1]),
                     *([f.unit] if with_words else []),
                 )
             )

@@ -2,8 +2,11 @@
 
 Owns the perturbation rule, the ERASER measures adapted to a regression output, the seeded
 random-ranking reference, and the report-level table (:class:`MethodSummary`) that picks the
-method highlighted by default. Every perturbed input of every text and method is collected first
-(duplicates evaluated once) and run in a few length-sorted, padded forward passes.
+method highlighted by default. Steps are distinct unit counts (``1, 2, 3, ...``; see
+:func:`deletion_steps`), so no step repeats another's input. Every perturbed input of every text,
+method, step and random order is collected first, evaluated once per text however many of them
+produce it, and run in a few length-sorted, padded forward passes shared by the texts of a chunk
+(:func:`reportgen.forward.padded_batches`).
 """
 
 from __future__ import annotations
@@ -31,10 +34,16 @@ from .types import (
 from .words import TextWords
 
 FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50)
+"""Checkpoints: the largest caps the steps; all name the CSV's curve columns."""
 RANDOM_ORDERS = 5
 RANDOM_SEED = 0
+MODES = ("full", "fast", "off")
+"""``--faithfulness``: every step and 5 random orders; the checkpoints' steps and 2; nothing."""
+FAST_RANDOM_ORDERS = 2
 NORMALISER_MIN_RELATIVE = 0.01
-"""Normalise only when ``|f(x) - f(all removed)| >= 0.01 * max(|f(x)|, 1)``: else it is noise."""
+"""Normalise only when the text's largest change is at least ``0.01 * max(|f(x)|, 1)``: else it is noise."""
+BOOTSTRAP_RESAMPLES = 2000
+"""Resamples of the texts behind each 95% interval of the ranking (seeded with ``RANDOM_SEED``)."""
 FORWARD_ROWS_PER_BATCH_TEXT = 4
 """Rows per forward pass = this × ``batch_size``: no attention or gradient is kept here."""
 TEXTS_PER_CHUNK = 64
@@ -49,18 +58,45 @@ RANKING_DESCRIPTION = (
     "Tokens are ranked by the size of their score (|score| for signed methods, so a token that "
     "pushes the output down counts as much as one that pushes it up); ties go to the earlier token."
 )
+STEPS_DESCRIPTION = (
+    "Steps at token resolution: the top 1, 2, 3, ... tokens are removed (or kept), one more each "
+    "step, up to 50% of the text's tokens (at least one), so no step repeats another's input; an "
+    "input that several methods, steps or random orders produce is run through the model once."
+)
+FAST_STEPS_DESCRIPTION = (
+    "--faithfulness fast: only the steps at 1, 5, 10, 20 and 50% of the text's tokens (rounded, at "
+    "least one, each count once) and 2 random orders instead of 5; the measures are the same "
+    "averages over fewer steps, so they differ slightly from a full run's."
+)
 MEASURES_DESCRIPTION = (
-    "Comprehensiveness: mean over k of |f(x) − f(x without its top k%)|; sufficiency: mean over k "
-    "of |f(x) − f(only the top k% kept)|; k in 1, 5, 10, 20, 50% (at least one token). Both are "
-    "divided by |f(x) − f(every token removed)| when that is at least 1% of max(|f(x)|, 1), and "
-    "left raw otherwise. Higher comprehensiveness and lower sufficiency are better."
+    "Comprehensiveness: mean over the steps of |f(x) − f(x without its top k)|; sufficiency: mean "
+    "over the steps of |f(x) − f(only the top k kept)|. Both are divided by the largest change any "
+    "masked input of the text caused (every method's steps, the random orders, every token masked), "
+    "so they lie between 0 and 1 and one text with a tiny change cannot produce huge ratios; when "
+    "even that change is under 1% of max(|f(x)|, 1) they are left raw. Higher comprehensiveness and "
+    "lower sufficiency are better."
 )
 BEST_RULE_DESCRIPTION = (
-    "Methods are ranked by mean comprehensiveness minus mean sufficiency (normalised, over the "
-    "texts where normalisation applies); the first is highlighted by default."
+    "Ranking: on each text, each method scores comprehensiveness minus sufficiency and beats the "
+    "methods it scores above (a tie counts half); a method's win rate is the mean over texts of the "
+    "share of other methods it beats, so one text moves it by at most 1/texts. Intervals: bootstrap "
+    "95% over texts (2,000 resamples, seeded). The first method is most faithful only when its lead "
+    "over every other method stays above 0 across the interval; otherwise the methods whose gap to "
+    "it includes 0 are tied, and the default highlight is the preferred signed method among them "
+    "(Integrated Gradients, then Gradient × Input, then any signed method), else the first."
 )
-RULES = (PERTURBATION_DESCRIPTION, RANKING_DESCRIPTION, MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
-"""How the measures are taken, in sentences for the report reader."""
+
+
+def steps_description(mode: str) -> str:
+    return FAST_STEPS_DESCRIPTION if mode == "fast" else STEPS_DESCRIPTION
+
+
+def rules(mode: str = "full") -> tuple[str, ...]:
+    """How the token-level measures are taken, in sentences for the report reader."""
+    return (PERTURBATION_DESCRIPTION, RANKING_DESCRIPTION, steps_description(mode), MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
+
+
+RULES = rules("full")
 
 WORD_PERTURBATION_DESCRIPTION = (
     "Masking whole words: removing a word replaces every token that holds a share of it by [MASK] "
@@ -72,11 +108,35 @@ WORD_RANKING_DESCRIPTION = (
     "never ranked. The random reference shuffles words."
 )
 WORD_MEASURES_DESCRIPTION = (
-    "The same measures over k in 1, 5, 10, 20, 50% of the text's words (at least one word), divided "
-    "by |f(x) − f(every word removed)| under the same rule as for tokens."
+    "The same steps (1, 2, 3, ... words, up to 50% of the text's words; with --faithfulness fast the "
+    "checkpoints' counts only) and measures, divided by the largest change any whole-word masked "
+    "input of the text caused, under the same rule as for tokens."
 )
-WORD_RULES = (WORD_PERTURBATION_DESCRIPTION, WORD_RANKING_DESCRIPTION, WORD_MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
+
+
+def word_rules(mode: str = "full") -> tuple[str, ...]:
+    return (WORD_PERTURBATION_DESCRIPTION, WORD_RANKING_DESCRIPTION, WORD_MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
+
+
+WORD_RULES = word_rules("full")
 """How the word-level measures are taken."""
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"faithfulness mode {mode!r}: choose one of {', '.join(MODES)}")
+    return mode
+
+
+def deletion_steps(content: int, fractions: Sequence[float] = FRACTIONS, mode: str = "full") -> tuple[int, ...]:
+    """Units removed at each step: ``1, 2, ..., round(max(fractions) * content)`` (``full``), or
+    the distinct counts of the checkpoints (``fast``); none when there is nothing to remove."""
+    if content == 0:
+        return ()
+    if mode == "fast":
+        return tuple(sorted(set(removal_counts(content, fractions))))
+    cap = removal_counts(content, (max(fractions),))[0]
+    return tuple(range(1, cap + 1))
 
 
 def removal_counts(content: int, fractions: Sequence[float] = FRACTIONS) -> tuple[int, ...]:
@@ -141,17 +201,24 @@ def evaluate_faithfulness(
     scores: Mapping[str, Sequence[TokenScores]],
     batch_size: int = 16,
     fractions: Sequence[float] = FRACTIONS,
-    random_orders: int = RANDOM_ORDERS,
+    random_orders: int | None = None,
     seed: int = RANDOM_SEED,
     words: Sequence[TextWords | None] | None = None,
+    mode: str = "full",
 ) -> FaithfulnessReport:
     """Faithfulness of every method in ``scores`` (name -> one TokenScores per text, aligned).
 
+    ``mode`` is ``full`` (every step, :data:`RANDOM_ORDERS` random orders) or ``fast`` (the
+    checkpoints' steps, :data:`FAST_RANDOM_ORDERS`); ``random_orders`` overrides the mode's count.
     With ``words`` (one :class:`~reportgen.words.TextWords` or None per text) the same
     measurement is also taken masking whole words by each method's word ranking
     (:data:`WORD_RULES`), returned as ``by_word``; both levels share one batched, deduplicated
     evaluation, so an input that both levels produce is run once.
     """
+    if check_mode(mode) == "off":
+        raise ValueError("faithfulness mode off: nothing to evaluate (the pipeline skips this stage)")
+    if random_orders is None:
+        random_orders = FAST_RANDOM_ORDERS if mode == "fast" else RANDOM_ORDERS
     fractions = tuple(float(k) for k in fractions)
     if not fractions or not all(0.0 < k <= 1.0 for k in fractions):
         raise ValueError(f"fractions must be in (0, 1], got {fractions}")
@@ -173,17 +240,34 @@ def evaluate_faithfulness(
             {name: [scores[name][t] for t in chunk] for name in methods},
             batch_size, fractions, random_orders, seed,
             [words[t] for t in chunk] if words is not None else None,
+            mode,
         )
         per_text += tokens
         per_word += by_word
     word_report = None
     if words is not None and any(w is not None for w in words):
-        word_summary = summarise(per_word, methods)
-        word_report = FaithfulnessReport(
-            tuple(per_word), word_summary, best_method(word_summary), fractions, WORD_RULES, unit="word"
-        )
-    summary = summarise(per_text, methods)
-    return FaithfulnessReport(tuple(per_text), summary, best_method(summary), fractions, RULES, by_word=word_report)
+        word_report = report_of(per_word, methods, fractions, word_rules(mode), unit="word", mode=mode, seed=seed)
+    return report_of(per_text, methods, fractions, rules(mode), mode=mode, seed=seed, by_word=word_report)
+
+
+def report_of(
+    per_text: Sequence[Faithfulness],
+    methods: Sequence[str],
+    fractions: tuple[float, ...],
+    rules: tuple[str, ...],
+    *,
+    unit: str = "token",
+    mode: str = "full",
+    seed: int = RANDOM_SEED,
+    by_word: FaithfulnessReport | None = None,
+) -> FaithfulnessReport:
+    """The report-level result of per-text measures: ranked table, first method and verdict."""
+    summary = summarise(per_text, methods, seed=seed)
+    verdict, tied = verdict_of(summary)
+    return FaithfulnessReport(
+        tuple(per_text), summary, best_method(summary), fractions, rules, unit=unit, by_word=by_word,
+        verdict=verdict, tied=tied, mode=mode,
+    )
 
 
 def unit_perturbations(
@@ -223,7 +307,9 @@ class _Level:
     counts: tuple[int, ...]
     plans: dict[str, list[Perturbations]]
     empty: int
-    """Row of the text with every unit removed (the normaliser)."""
+    """Row of the text with every unit removed."""
+    rows: tuple[int, ...]
+    """Every row this level of this text uses (the normaliser is the largest change among them)."""
 
 
 def _evaluate_chunk(
@@ -235,6 +321,7 @@ def _evaluate_chunk(
     random_orders: int,
     seed: int,
     words: Sequence[TextWords | None] | None = None,
+    mode: str = "full",
 ) -> tuple[list[Faithfulness], list[Faithfulness]]:
     methods = list(scores)
     mask_id = int(loaded.tokenizer.mask_token_id)
@@ -254,15 +341,16 @@ def _evaluate_chunk(
 
     def level(t: int, units: tuple[np.ndarray, ...], orders: dict[str, list[np.ndarray]]) -> _Level:
         enc = extractions[t].encoded
-        counts = removal_counts(len(units), fractions)
+        counts = deletion_steps(len(units), fractions, mode)
         plans = {name: [unit_perturbations(enc, units, o, counts, mask_id) for o in os] for name, os in orders.items()}
         every = np.unique(np.concatenate(units)) if units else np.zeros(0, np.int64)
         empty = row_of(t, _masked(enc.input_ids, every, mask_id))
+        used = {empty}
         for plan_list in plans.values():
             for plan in plan_list:
                 for ids in plan.without_top + plan.only_top:
-                    row_of(t, ids)
-        return _Level(units, orders, counts, plans, empty)
+                    used.add(row_of(t, ids))
+        return _Level(units, orders, counts, plans, empty, tuple(sorted(used)))
 
     token_levels: list[_Level] = []
     word_levels: list[_Level | None] = []
@@ -308,9 +396,9 @@ def _evaluate_chunk(
     per_text: list[Faithfulness] = []
     per_word: list[Faithfulness] = []
     for t, extraction in enumerate(extractions):
-        per_text += _results(extraction.text_id, values, index, t, full_rows[t], token_levels[t], methods, fractions, "token")
+        per_text += _results(extraction.text_id, values, index, t, full_rows[t], token_levels[t], methods, "token")
         if word_levels[t] is not None:
-            per_word += _results(extraction.text_id, values, index, t, full_rows[t], word_levels[t], methods, fractions, "word")
+            per_word += _results(extraction.text_id, values, index, t, full_rows[t], word_levels[t], methods, "word")
     return per_text, per_word
 
 
@@ -322,24 +410,29 @@ def _results(
     full: int,
     lv: _Level,
     methods: Sequence[str],
-    fractions: tuple[float, ...],
     unit: str,
 ) -> list[Faithfulness]:
     fx = float(values[full])
-    normaliser = abs(fx - float(values[lv.empty]))
+    # The largest change any masked input of this text caused: every measure is a mean of
+    # changes it bounds, so normalised values lie in [0, 1] however small it is.
+    normaliser = float(np.max(np.abs(fx - values[list(lv.rows)])))
     normalised = normaliser > 0.0 and normaliser >= NORMALISER_MIN_RELATIVE * max(abs(fx), 1.0)
     scale = normaliser if normalised else 1.0
+    content = len(lv.units)
+    step_fractions = tuple(c / content for c in lv.counts) if content else ()
     out = []
     for name in list(methods) + [RANDOM_METHOD]:
         curves = []
         for plan in lv.plans[name]:
-            without = np.array([values[index[(t, ids)]] for ids in plan.without_top])
-            only = np.array([values[index[(t, ids)]] for ids in plan.only_top])
+            without = np.array([values[index[(t, ids)]] for ids in plan.without_top], dtype=np.float64)
+            only = np.array([values[index[(t, ids)]] for ids in plan.only_top], dtype=np.float64)
             curves.append((without, only))
-        measures = [_measures(fx, without, only, max(lv.counts)) for without, only in curves]
+        measures = [_measures(fx, without, only, content) for without, only in curves]
         comp = np.array([m[0] for m in measures])
         suff = np.array([m[1] for m in measures])
         is_random = name == RANDOM_METHOD
+        withouts = np.array([c[0] for c in curves]).reshape(len(curves), len(lv.counts))
+        onlys = np.array([c[1] for c in curves]).reshape(len(curves), len(lv.counts))
         out.append(
             Faithfulness(
                 text_id=text_id,
@@ -352,13 +445,12 @@ def _results(
                 normaliser=normaliser,
                 prediction=fx,
                 curve=DeletionCurve(
-                    fractions=fractions,
+                    fractions=step_fractions,
                     removed=lv.counts,
-                    without_top=tuple(float(v) for v in np.mean([c[0] for c in curves], axis=0)),
-                    only_top=tuple(float(v) for v in np.mean([c[1] for c in curves], axis=0)),
-                    without_top_std=(
-                        tuple(float(v) for v in np.std([c[0] for c in curves], axis=0)) if is_random else None
-                    ),
+                    without_top=tuple(float(v) for v in withouts.mean(axis=0)),
+                    only_top=tuple(float(v) for v in onlys.mean(axis=0)),
+                    without_top_std=tuple(float(v) for v in withouts.std(axis=0)) if is_random else None,
+                    content=content,
                 ),
                 comprehensiveness_std=float(comp.std()) / scale if is_random else None,
                 sufficiency_std=float(suff.std()) / scale if is_random else None,
@@ -368,43 +460,105 @@ def _results(
     return out
 
 
-def summarise(per_text: Sequence[Faithfulness], methods: Sequence[str]) -> tuple[MethodSummary, ...]:
+def _score(f: Faithfulness) -> float:
+    return f.comprehensiveness - f.sufficiency
+
+
+def win_rates(table: np.ndarray) -> np.ndarray:
+    """Per text (row), the share of the other methods (columns) each method beats, a tie half."""
+    m = table.shape[1]
+    if m < 2:
+        return np.full(table.shape, math.nan)
+    above = (table[:, :, None] > table[:, None, :]).sum(axis=2)
+    equal = (table[:, :, None] == table[:, None, :]).sum(axis=2) - 1
+    return (above + 0.5 * equal) / (m - 1)
+
+
+def bootstrap_means(values: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = RANDOM_SEED) -> np.ndarray:
+    """``(resamples, columns)``: column means of ``values`` (texts x columns) over texts drawn
+    with replacement; seeded, in bounded chunks (memory stays flat on big corpora)."""
+    n, m = values.shape
+    rng = np.random.default_rng(seed)
+    out = np.empty((resamples, m))
+    per_chunk = max(1, 4_000_000 // max(1, n * m))
+    for start in range(0, resamples, per_chunk):
+        stop = min(resamples, start + per_chunk)
+        drawn = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = values[drawn].mean(axis=1)
+    return out
+
+
+def summarise(
+    per_text: Sequence[Faithfulness], methods: Sequence[str], seed: int = RANDOM_SEED, resamples: int = BOOTSTRAP_RESAMPLES
+) -> tuple[MethodSummary, ...]:
     """The report-level table: methods ranked by ``BEST_RULE_DESCRIPTION``, then ``random``."""
     valid = [f for f in per_text if not math.isnan(f.comprehensiveness_raw)]
     use_normalised = any(f.normalised for f in valid)
-    # Texts whose normaliser is tiny would dominate a mean of normalised values: left out.
+    # Texts whose largest change is noise are left out of the table when others are not.
     used = [f for f in valid if f.normalised] if use_normalised else valid
-    random_raw = {f.text_id: f.comprehensiveness_raw for f in valid if f.method == RANDOM_METHOD}
+    by_text: dict[int, dict[str, Faithfulness]] = {}
+    for f in used:
+        by_text.setdefault(f.text_id, {})[f.method] = f
+    texts = [t for t, row in by_text.items() if all(m in row for m in methods)]
+    table = np.array([[_score(by_text[t][m]) for m in methods] for t in texts], dtype=np.float64).reshape(len(texts), len(methods))
+    wins = win_rates(table)
+    rate = wins.mean(axis=0) if texts else np.full(len(methods), math.nan)
+    interval = np.full((2, len(methods)), math.nan)
+    behind = np.full((2, len(methods)), math.nan)
+    order = sorted(range(len(methods)), key=lambda j: -rate[j] if not math.isnan(rate[j]) else math.inf)
+    if texts and len(methods) > 1:
+        boot = bootstrap_means(wins, resamples, seed)
+        interval = np.percentile(boot, [2.5, 97.5], axis=0)
+        first = order[0]
+        behind = np.percentile(boot[:, [first]] - boot, [2.5, 97.5], axis=0)
+        behind[:, first] = math.nan
+    tied = {j for j in range(len(methods)) if not math.isnan(behind[0, j]) and behind[0, j] <= 0.0}
+    if tied:
+        tied.add(order[0])
+    # Beating random is judged per text (one scale on both sides): every measured text counts.
+    every: dict[int, dict[str, Faithfulness]] = {}
+    for f in valid:
+        every.setdefault(f.text_id, {})[f.method] = f
+    random_score = {t: _score(row[RANDOM_METHOD]) for t, row in every.items() if RANDOM_METHOD in row}
 
-    def row(name: str) -> tuple[float, float, int, float | None]:
+    def means(name: str) -> tuple[float, float, int]:
         mine = [f for f in used if f.method == name]
         comp = float(np.mean([f.comprehensiveness for f in mine])) if mine else math.nan
         suff = float(np.mean([f.sufficiency for f in mine])) if mine else math.nan
-        beats: float | None = None
-        if name != RANDOM_METHOD:
-            # Same text, same normaliser: comparing raw values is comparing normalised ones.
-            pairs = [(f.comprehensiveness_raw, random_raw[f.text_id]) for f in valid if f.method == name]
-            beats = float(np.mean([a > b for a, b in pairs])) if pairs else None
-        return comp, suff, len(mine), beats
+        return comp, suff, len(mine)
 
-    rows = {name: row(name) for name in list(methods) + [RANDOM_METHOD]}
-    def key(name: str) -> float:
-        score = rows[name][0] - rows[name][1]
-        return math.inf if math.isnan(score) else -score
-
-    ranked = sorted(methods, key=key)  # stable: ties keep display order
     out = []
-    for rank, name in enumerate(ranked, start=1):
-        comp, suff, count, beats = rows[name]
-        out.append(MethodSummary(name, comp, suff, comp - suff, rank, beats, count, use_normalised))
-    comp, suff, count, _ = rows[RANDOM_METHOD]
+    for rank, j in enumerate(order, start=1):
+        name = methods[j]
+        comp, suff, count = means(name)
+        pairs = [(_score(row[name]), random_score[t]) for t, row in every.items() if name in row and t in random_score]
+        beats = float(np.mean([a > b for a, b in pairs])) if pairs else None
+        out.append(
+            MethodSummary(
+                name, comp, suff, comp - suff, rank, beats, count,
+                use_normalised, win_rate=float(rate[j]), win_low=float(interval[0, j]), win_high=float(interval[1, j]),
+                behind_low=float(behind[0, j]), behind_high=float(behind[1, j]), tied=j in tied,
+            )
+        )
+    comp, suff, count = means(RANDOM_METHOD)
     out.append(MethodSummary(RANDOM_METHOD, comp, suff, comp - suff, None, None, count, use_normalised))
     return tuple(out)
 
 
+def verdict_of(summary: Sequence[MethodSummary]) -> tuple[str, tuple[str, ...]]:
+    """``("clear" | "tied" | "single" | "none", the methods tied for first)``."""
+    ranked = [s for s in summary if s.rank is not None]
+    if not ranked or all(s.texts == 0 for s in ranked):
+        return "none", ()
+    if len(ranked) == 1:
+        return "single", ()
+    tied = tuple(s.method for s in ranked if s.tied)
+    return ("tied", tied) if tied else ("clear", ())
+
+
 def best_method(summary: Sequence[MethodSummary]) -> str | None:
-    """The rank-1 method (``BEST_RULE_DESCRIPTION``), or None when no method has a score."""
+    """The rank-1 method (``BEST_RULE_DESCRIPTION``), or None when no text was measured."""
     for item in summary:
-        if item.rank == 1 and not math.isnan(item.score):
+        if item.rank == 1 and item.texts > 0:
             return item.method
     return None

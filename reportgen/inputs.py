@@ -79,6 +79,43 @@ def read_inputs(
     return InputSet(texts=texts, skipped_blank=skipped, sources=tuple(paths))
 
 
+def shown_path(path: str, show: bool = False) -> str:
+    """A path as the report may name it: as the user typed it when that was relative; only the
+    file's (or folder's) name when it was absolute, under ``~`` or above the working folder, so a
+    report attached to a ticket does not carry private folder names. ``show`` (``--show-paths``):
+    as typed, always."""
+    if show or path in (STDIN, "<stdin>") or not path:
+        return path
+    p = Path(path)
+    if p.is_absolute() or path.startswith("~") or ".." in p.parts:
+        return p.name or path
+    return path
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.~-])(?:~|/)[^\s'\"]*")
+
+
+def hide_paths(text: str) -> str:
+    """``text`` with every absolute (or ``~``) path in it cut to its last part (see :func:`shown_path`)."""
+    return _ABSOLUTE.sub(lambda m: Path(m.group(0).rstrip("/")).name or m.group(0), text)
+
+
+def with_shown_sources(inputs: InputSet, show: bool = False) -> InputSet:
+    """The inputs with each text's ``source`` and the ``sources`` named by :func:`shown_path`."""
+    if show:
+        return inputs
+    renames = [(_name(p) + ":", shown_path(_name(p)) + ":") for p in inputs.sources if p != STDIN]
+    texts = []
+    for item in inputs.texts:
+        source = item.source
+        for old, new in renames:
+            if source.startswith(old):
+                source = new + source[len(old):]
+                break
+        texts.append(InputText(item.text_id, item.text, source, item.gold))
+    return InputSet(tuple(texts), inputs.skipped_blank, tuple(shown_path(p) for p in inputs.sources))
+
+
 def _read_bytes(path: str, stdin: BinaryIO | None) -> bytes:
     if path == STDIN:
         if stdin is None:

@@ -18,7 +18,7 @@ import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -654,6 +654,7 @@ def _describe(
     limits = [_position_limit(model)]
     if 0 < int(getattr(tokenizer, "model_max_length", 0) or 0) < 100_000:
         limits.append(int(tokenizer.model_max_length))
+    name, scale, description = declared_target(config, task, labels, label)
     return ModelInfo(
         path=label,
         checkpoint=str(checkpoint) if checkpoint is not None else None,
@@ -669,7 +670,59 @@ def _describe(
         labels=labels,
         max_length=min(limits),
         notes=notes,
+        target_name=name,
+        target_range=scale,
+        target_description=description,
     )
+
+
+TARGET_BLOCK = "reportgen"
+"""The optional block of ``config.json`` that says what the output is, e.g.
+``{"reportgen": {"target_name": "politeness", "target_range": [0, 1],
+"target_description": "0 = casual ... 1 = most polite"}}``."""
+
+
+def declared_target(config: Any, task: str, labels: Sequence[str], where: str) -> tuple[str | None, tuple[float, float] | None, str | None]:
+    """The output's name, scale and meaning as the model's config declares them.
+
+    The ``reportgen`` block wins; else a regression model's one ``id2label`` entry names the
+    output unless it is transformers' default (``LABEL_0``). A malformed block is a one-line
+    :class:`ModelLoadError`.
+    """
+    block = getattr(config, TARGET_BLOCK, None)
+    if block is None:
+        block = {}
+    if not isinstance(block, dict):
+        raise ModelLoadError(f"{_name(where)}/config.json: \"{TARGET_BLOCK}\" must be an object")
+    name = block.get("target_name")
+    scale = block.get("target_range")
+    description = block.get("target_description")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ModelLoadError(f"{_name(where)}/config.json: {TARGET_BLOCK}.target_name must be a non-empty string")
+    if description is not None and not isinstance(description, str):
+        raise ModelLoadError(f"{_name(where)}/config.json: {TARGET_BLOCK}.target_description must be a string")
+    if scale is not None:
+        try:
+            scale = check_target_range(scale)
+        except ValueError as err:
+            raise ModelLoadError(f"{_name(where)}/config.json: {TARGET_BLOCK}.target_range: {err}") from None
+    if name is None and task == "regression" and labels and not re.fullmatch(r"LABEL_\d+", labels[0]):
+        name = labels[0]
+    return name, scale, description
+
+
+def check_target_range(value: Any) -> tuple[float, float]:
+    """``[lo, hi]`` as two finite numbers with ``lo < hi`` (ValueError otherwise)."""
+    import math
+
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError("expected two numbers, low and high")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        raise ValueError("expected two finite numbers")
+    lo, hi = float(value[0]), float(value[1])
+    if not lo < hi:
+        raise ValueError(f"low ({lo:g}) must be below high ({hi:g})")
+    return lo, hi
 
 
 def _position_limit(model: Any) -> int:

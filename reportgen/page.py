@@ -83,7 +83,11 @@ class FaithData(TypedDict):
     f0: float | None
     """f(x): the unperturbed text, where every deletion curve starts."""
     without: list[list[float | None] | None]
-    """Per method, f after removing its top k% (k in ``PageData.fractions``)."""
+    """Per method, f after removing its top ``removed[s]`` tokens, one value per step."""
+    removed: list[int]
+    """Per step, the tokens removed (distinct counts: 1, 2, 3, ... or the fast checkpoints')."""
+    pct: list[float]
+    """Per step, the share of the text's removable tokens removed, in percent."""
     randomMean: list[float | None]
     randomStd: list[float | None]
     comprehensiveness: list[float | None]
@@ -92,6 +96,10 @@ class FaithData(TypedDict):
     """Random reference: comprehensiveness, its spread, sufficiency, its spread."""
     normalised: int
     normaliser: float | None
+    beats: int | None
+    """Does the text's default method beat the random orders here (1/0; None: not measured)?"""
+    shown: list[float | None]
+    """Comprehensiveness minus sufficiency: [the default method's, the random orders']."""
     words: WordFaithData | None
     """The same measures masking whole words (None: no words)."""
 
@@ -215,8 +223,18 @@ class BudgetData(TypedDict):
     leftOut: list[str]
 
 
+class TargetData(TypedDict):
+    """What the model predicts (``ModelInfo.target_*``): each text's heading names it."""
+
+    name: str | None
+    range: list[float] | None
+    """``[low, high]`` of the scale, or None."""
+    description: str | None
+
+
 class PageData(TypedDict):
     task: str
+    target: TargetData
     predictionLabel: str
     layers: int
     heads: int
@@ -226,7 +244,8 @@ class PageData(TypedDict):
     """Chart templates by kind, compiled to Vega once (see :func:`vega_spec`): each filled per
     text with the values of its named data sources and the ``tokens`` signal."""
     methodTitles: list[list[str]]
-    fractions: list[float]
+    faithMode: str
+    """``--faithfulness``: ``full``, ``fast`` or ``off``."""
     agreementMethods: list[str]
     agreement: AgreementData | None
     shade: ShadeTheme
@@ -312,6 +331,8 @@ def _faith(report: Report, text: TextReport) -> FaithData | None:
         "without": [
             _rounds(measured[n].curve.without_top) if measured.get(n) is not None else None for n in names
         ],
+        "removed": list(reference.curve.removed),
+        "pct": _rounds([100 * k for k in reference.curve.fractions], 3),
         "randomMean": _rounds(reference.curve.without_top),
         "randomStd": _rounds(reference.curve.without_top_std or [None] * len(reference.curve.without_top)),
         "comprehensiveness": [_round(measured[n].comprehensiveness) if measured.get(n) else None for n in names],
@@ -322,8 +343,17 @@ def _faith(report: Report, text: TextReport) -> FaithData | None:
         ],
         "normalised": int(reference.normalised),
         "normaliser": _round(reference.normaliser),
+        "beats": None if text.beats_random is None else int(text.beats_random),
+        "shown": _shown_margin(text),
         "words": _word_faith(report, text),
     }
+
+
+def _shown_margin(text: TextReport) -> list[float | None]:
+    mine, ref = text.highlighted.faithfulness, text.random_reference
+    if mine is None or ref is None:
+        return [None, None]
+    return [_round(mine.comprehensiveness - mine.sufficiency), _round(ref.comprehensiveness - ref.sufficiency)]
 
 
 def text_data(report: Report, text: TextReport) -> TextData:
@@ -486,8 +516,14 @@ def base_data(report: Report) -> PageData:
     overview_spec = (
         charts.predictions_spec(label, with_gold) if len(texts) <= BAR_CHART_TEXTS else charts.distribution_spec(label, with_gold)
     )
+    model = report.model
     return {
         "task": report.model.task,
+        "target": {
+            "name": model.target_name,
+            "range": list(model.target_range) if model.target_range is not None else None,
+            "description": model.target_description,
+        },
         "predictionLabel": label,
         "layers": report.model.num_layers,
         "heads": report.model.num_heads,
@@ -506,7 +542,7 @@ def base_data(report: Report) -> PageData:
             }.items()
         },
         "methodTitles": [[m.name, m.title] for m in report.methods],
-        "fractions": [round(100 * k, 4) for k in (report.faithfulness.fractions if report.faithfulness else ())],
+        "faithMode": report.run.faithfulness,
         "agreementMethods": list(report.agreement.methods) if report.agreement else [],
         "agreement": _agreement(report),
         "shade": {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA},

@@ -17,9 +17,10 @@ from . import budget, images
 from .agreement import agreement
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
 from .extraction import encode_texts, extract
+from .faithfulness import MODES as FAITHFULNESS_MODES
 from .faithfulness import evaluate_faithfulness
-from .inputs import InputError, InputSet, read_inputs
-from .loading import LoadedModel, load_model
+from .inputs import InputError, InputSet, hide_paths, read_inputs, shown_path, with_shown_sources
+from .loading import LoadedModel, check_target_range, load_model
 from .methods import DELTA_TOLERANCE, Method, MethodContext, resolve, run_methods
 from .output import OutputError, PlannedFile, check_target, write_all
 from .render import Rendered, render_report
@@ -58,6 +59,16 @@ class ExplainOptions:
     @property
     def max_bytes(self) -> int | None:
         return budget.max_bytes(self.max_size)
+    faithfulness: str = "full"
+    """``--faithfulness``: ``full``, ``fast`` (fewer steps and random orders, see
+    ``reportgen.faithfulness.FAST_STEPS_DESCRIPTION``) or ``off`` (not measured: no verdict)."""
+    target_name: str | None = None
+    """``--target-name``: what the output is; overrides the model config's."""
+    target_range: tuple[float, float] | None = None
+    """``--target-range LO,HI``: the output's scale; overrides the model config's."""
+    show_paths: bool = False
+    """``--show-paths``: name inputs and the model by their paths as typed, absolute ones too
+    (default: absolute paths are cut to the file's name, see ``inputs.shown_path``)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,11 @@ class RunOptions:
     """torch threads; None: the machine's physical cores (see :mod:`reportgen.threads`)."""
     max_size: float = budget.DEFAULT_MAX_MB
     """See :attr:`ExplainOptions.max_size`."""
+    faithfulness: str = "full"
+    """See :attr:`ExplainOptions.faithfulness`."""
+    target_name: str | None = None
+    target_range: tuple[float, float] | None = None
+    show_paths: bool = False
 
     @property
     def outputs(self) -> Outputs:
@@ -131,6 +147,10 @@ class RunOptions:
             words=self.words,
             max_size=self.max_size,
             keep_heads=self.data is not None,
+            faithfulness=self.faithfulness,
+            target_name=self.target_name,
+            target_range=self.target_range,
+            show_paths=self.show_paths,
         )
 
 
@@ -170,6 +190,15 @@ def check_options(options: ExplainOptions) -> list[Method]:
         raise InputError(f"--max-size {options.max_size:g}: must be 0 (no limit) or more")
     if options.words not in WORD_MODES:
         raise InputError(f"--words {options.words}: expected one of {', '.join(WORD_MODES)}")
+    if options.faithfulness not in FAITHFULNESS_MODES:
+        raise InputError(f"--faithfulness {options.faithfulness}: expected one of {', '.join(FAITHFULNESS_MODES)}")
+    if options.target_name is not None and not options.target_name.strip():
+        raise InputError("--target-name: must not be empty")
+    if options.target_range is not None:
+        try:
+            check_target_range(options.target_range)
+        except ValueError as err:
+            raise InputError(f"--target-range: {err}") from None
     try:
         return resolve(options.methods, options.gradients)
     except ValueError as err:
@@ -212,6 +241,8 @@ def compute(
     """What :func:`build` computes, kept as records (see :class:`Computation`)."""
     progress = progress or Progress()
     methods = check_options(options)
+    inputs = with_shown_sources(inputs, options.show_paths)
+    info = described_model(loaded.info, options)
     max_length = _max_length(options.max_length, loaded.info.max_length)
     encoded = encode_texts(loaded, inputs.texts, max_length)
 
@@ -232,17 +263,21 @@ def compute(
         options.words,
     )
     ctx = MethodContext(loaded, tuple(results), options.batch_size, options.ig_steps)
-    progress.start(len(methods) + 1, "explaining")
+    measure = options.faithfulness != "off"
+    progress.start(len(methods) + int(measure), "explaining")
+    faithful = None
     try:
         for method in methods:
             records = with_scores(records, run_methods([method], ctx))
             progress.advance(1)
         scores = {m.info.name: [r.scores[m.info.name] for r in records] for m in methods}
-        faithful = evaluate_faithfulness(
-            loaded, results, scores, batch_size=options.batch_size, words=[r.words for r in records]
-        )
-        records = with_faithfulness(records, faithful)
-        progress.advance(1)
+        if measure:
+            faithful = evaluate_faithfulness(
+                loaded, results, scores, batch_size=options.batch_size, words=[r.words for r in records],
+                mode=options.faithfulness,
+            )
+            records = with_faithfulness(records, faithful)
+            progress.advance(1)
     finally:
         progress.stop()
     agreed = None
@@ -256,14 +291,32 @@ def compute(
         command=options.command,
         versions=software_versions(),
         inputs=tuple("<stdin>" if p == "-" else p for p in inputs.sources),
+        faithfulness=options.faithfulness,
         skipped_blank=inputs.skipped_blank,
         max_length=max_length,
         batch_size=options.batch_size,
         device=loaded.device,
     )
     return Computation(
-        run, loaded.info, tuple(m.info for m in methods), tuple(records), faithful, agreed, DELTA_TOLERANCE
+        run, info, tuple(m.info for m in methods), tuple(records), faithful, agreed, DELTA_TOLERANCE
     )
+
+
+def described_model(info: ModelInfo, options: ExplainOptions) -> ModelInfo:
+    """The model as the report names it: paths as :func:`~reportgen.inputs.shown_path` shows
+    them (notes too), and ``--target-name`` / ``--target-range`` over the config's."""
+    changes: dict = {}
+    if not options.show_paths:
+        changes.update(
+            path=shown_path(info.path),
+            checkpoint=shown_path(info.checkpoint) if info.checkpoint is not None else None,
+            notes=tuple(hide_paths(n) for n in info.notes),
+        )
+    if options.target_name is not None:
+        changes["target_name"] = options.target_name.strip()
+    if options.target_range is not None:
+        changes["target_range"] = check_target_range(options.target_range)
+    return replace(info, **changes) if changes else info
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,8 @@ class RunInfo:
     max_length: int
     batch_size: int
     device: str
+    faithfulness: str = "full"
+    """``--faithfulness``: ``full``, ``fast`` or ``off`` (not measured: the report has no verdict)."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ class TextReport:
     """``mean_received`` of the renormalised matrix (every row renormalised first)."""
     scores: tuple[MethodScores, ...]
     highlight: str
-    """The method the text view shows first (the report's most faithful one)."""
+    """The method the text view shows first (``report.default_highlight``)."""
     top_tokens: tuple[str, ...]
     """Labels of the highest-|score| content tokens by ``highlight``."""
     random_reference: Faithfulness | None
@@ -255,6 +257,16 @@ class TextReport:
             return None
         return f"{span.piece}: {self.highlighted.values[span.position]:.4g}"
 
+    @property
+    def beats_random(self) -> bool | None:
+        """Does the highlighted method beat the random orders on this text (comprehensiveness
+        minus sufficiency above the random reference's)? None when not measured."""
+        mine = self.highlighted.faithfulness
+        ref = self.random_reference
+        if mine is None or ref is None or math.isnan(mine.comprehensiveness) or math.isnan(ref.comprehensiveness):
+            return None
+        return (mine.comprehensiveness - mine.sufficiency) > (ref.comprehensiveness - ref.sufficiency)
+
     def movers_for(self, unit: str) -> Movers | None:
         return next((m for m in self.movers if m.unit == unit), None)
 
@@ -274,6 +286,10 @@ class FaithfulnessView:
     fractions: tuple[float, ...]
     rules: tuple[str, ...]
     """How the measures were taken (perturbation, ranking, measures, best-method rule)."""
+    verdict: str = "clear"
+    """See :attr:`reportgen.types.FaithfulnessReport.verdict`."""
+    tied: tuple[str, ...] = ()
+    mode: str = "full"
 
 
 @dataclass(frozen=True)
@@ -372,6 +388,15 @@ def marker_only(piece: str) -> bool:
     return bool(piece) and not piece.replace(SPACE_MARK, "")
 
 
+def uninformative(piece: str, label: str) -> bool:
+    """A piece that is only SentencePiece's marker, or whose characters are all punctuation or
+    space: never listed among a text's top tokens."""
+    if marker_only(piece):
+        return True
+    shown = label.replace(SPACE_MARK, "").strip()
+    return not shown or all(unicodedata.category(c).startswith("P") or c.isspace() for c in shown)
+
+
 def display_label(piece: str) -> str:
     label = piece.replace(SPACE_MARK, "")
     return label if label else BLANK_LABEL
@@ -414,7 +439,8 @@ def build_text_report(
     )
     chosen = next(s for s in scores if s.method == highlight)
     magnitude = np.where(special, -np.inf, np.abs(np.asarray(chosen.values)))
-    order = [i for i in np.argsort(-magnitude, kind="stable") if not special[i]]
+    # Top tokens name words the reader can act on: a lone "▁" or a punctuation mark is skipped.
+    order = [i for i in np.argsort(-magnitude, kind="stable") if not special[i] and not uninformative(enc.tokens[i], labels[i])]
     last = np.asarray(result.layer_mean[-1], dtype=np.float64)
     renormalised = renormalise(last, special)
     offsets = enc.offsets
@@ -568,6 +594,24 @@ def signed_default_method(methods: "Report | Sequence[NamedMethod]", highlight: 
     return highlight if highlight is not None else names[0]
 
 
+def default_highlight(methods: Sequence[NamedMethod], faithfulness: FaithfulnessReport | None) -> str:
+    """The method each text is shaded by at first.
+
+    A clear verdict: the most faithful method. Tied leaders: the preferred signed method among
+    them (:func:`signed_default_method`: Integrated Gradients, Gradient × Input, any signed one),
+    else the first. No faithfulness measured (``--faithfulness off``): the preferred signed method
+    of the whole report, since direction (what pushed the output up or down) is what a reader needs.
+    """
+    names = [m.name for m in methods]
+    if faithfulness is None or faithfulness.best not in names:
+        return signed_default_method(methods)
+    if faithfulness.verdict == "tied" and faithfulness.tied:
+        tied = [m for m in methods if m.name in faithfulness.tied]
+        if tied:
+            return signed_default_method(tied, faithfulness.best)
+    return faithfulness.best
+
+
 def top_movers(values: Sequence[float], labels: Sequence[str], skip: Sequence[bool], k: int = TOP_MOVERS) -> tuple[tuple[Mover, ...], tuple[Mover, ...]]:
     """The ``k`` largest positive and ``k`` most negative values (NaN and ``skip`` left out)."""
     array = np.asarray(values, dtype=np.float64)
@@ -662,8 +706,7 @@ def build_report(
         for m in methods
     )
     names = [m.name for m in methods]
-    best = faithfulness.best if faithfulness is not None else None
-    highlight = best if best in names else ("cls_attention" if "cls_attention" in names else names[0])
+    highlight = default_highlight(methods, faithfulness)
     signed = signed_default_method(methods, highlight)
 
     # Word scores of every method per text (None without words), and one scale per method.
@@ -735,6 +778,9 @@ def _faithfulness_view(faithfulness: FaithfulnessReport | None) -> FaithfulnessV
         best=faithfulness.best,
         fractions=faithfulness.fractions,
         rules=faithfulness.rules,
+        verdict=faithfulness.verdict,
+        tied=faithfulness.tied,
+        mode=faithfulness.mode,
     )
 
 

@@ -63,12 +63,18 @@ def verdict(report: Report) -> str:
     view = report.faithfulness
     if view is None or view.best is None:
         return "Faithfulness was not measured."
-    best = next((s for s in view.summary if s.method == view.best), None)
-    title = report.method(view.best).title
+    shown = report.highlight if view.verdict == "tied" and report.highlight in view.tied else view.best
+    best = next((s for s in view.summary if s.method == shown), None)
+    title = report.method(shown).title
+    if view.verdict == "tied":
+        names = ", ".join(escape_markdown(report.method(n).title) for n in view.tied)
+        lead = f"No single most faithful explanation: {names} are tied; shaded by **{escape_markdown(title)}**"
+    else:
+        lead = f"Most faithful explanation: **{escape_markdown(title)}**"
     if best is None:
-        return f"Most faithful explanation: {title}."
+        return lead + "."
     sentence = (
-        f"Most faithful explanation: **{escape_markdown(title)}** (comprehensiveness {best.mean_comprehensiveness:.3f}, "
+        f"{lead} (comprehensiveness {best.mean_comprehensiveness:.3f}, "
         f"sufficiency {best.mean_sufficiency:.3f}"
     )
     if best.beats_random is not None:
@@ -95,6 +101,10 @@ def summary_markdown(report: Report, pictures: Sequence[Path] = (), summary_path
     if model.checkpoint:
         lines.append(f"- **Checkpoint:** {escape_markdown(model.checkpoint)}")
     lines.append(f"- **Weights:** {escape_markdown(model.weights_file)}, sha256 {model.weights_sha256[:12]}")
+    if model.target_name:
+        scale = f" on {model.target_range[0]:g} to {model.target_range[1]:g}" if model.target_range else ""
+        meaning = f": {escape_markdown(model.target_description)}" if model.target_description else ""
+        lines.append(f"- **Predicts:** {escape_markdown(model.target_name)}{scale}{meaning}")
     counts = f"{len(report.texts)} text{'s' if len(report.texts) != 1 else ''}"
     if run.skipped_blank:
         counts += f", {run.skipped_blank} blank skipped"

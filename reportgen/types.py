@@ -46,6 +46,14 @@ class ModelInfo:
     labels: tuple[str, ...]
     max_length: int
     notes: tuple[str, ...] = ()
+    target_name: str | None = None
+    """What the output measures (``politeness``): ``--target-name``, else the ``reportgen`` block
+    of ``config.json`` (``target_name``), else a regression model's one label unless it is the
+    default ``LABEL_0``; None when unknown."""
+    target_range: tuple[float, float] | None = None
+    """The scale's ends (``--target-range LO,HI`` or ``reportgen.target_range``), None when unknown."""
+    target_description: str | None = None
+    """What the scale's values mean, for the reader (``reportgen.target_description``)."""
 
 
 # --- Extraction ----------------------------------------------------------------------------
@@ -161,8 +169,10 @@ RANDOM_METHOD = "random"
 @dataclass(frozen=True)
 class DeletionCurve:
     fractions: tuple[float, ...]
+    """Per step, the share of the text's removable units it removes (``removed / content``)."""
     removed: tuple[int, ...]
-    """Tokens removed (``without_top``) or kept (``only_top``) at each fraction."""
+    """Per step, the units removed (``without_top``) or kept (``only_top``): distinct counts,
+    ``1, 2, 3, ...`` up to the cap (``--faithfulness full``), or the checkpoints' counts (``fast``)."""
     without_top: tuple[float, ...]
     """``f`` after removing the top-k tokens."""
     only_top: tuple[float, ...]
@@ -172,6 +182,20 @@ class DeletionCurve:
     """
     without_top_std: tuple[float, ...] | None = None
     """``random`` only: spread of ``without_top`` over the random orders (the report's band)."""
+    content: int = 0
+    """Units (tokens or words) the text has to remove; 0 on curves made before it was stored."""
+
+    def at_fractions(self, fractions: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``without_top`` and ``only_top`` at the steps that remove ``round(k * content)`` units
+        (at least 1) for each ``k``: the CSV's fixed columns. NaN where no step removed that many."""
+        if not self.content:  # a curve without its content count: one value per fraction already
+            return self.without_top, self.only_top
+        at = {c: i for i, c in enumerate(self.removed)}
+        steps = [at.get(min(self.content, max(1, int(k * self.content + 0.5)))) for k in fractions]
+        return (
+            tuple(self.without_top[i] if i is not None else float("nan") for i in steps),
+            tuple(self.only_top[i] if i is not None else float("nan") for i in steps),
+        )
 
 
 @dataclass(frozen=True)
@@ -185,7 +209,9 @@ class Faithfulness:
     sufficiency_raw: float
     normalised: bool
     normaliser: float
-    """``|f(x) - f(all non-special tokens removed)|``."""
+    """The largest ``|f(x) - f(x')|`` over every masked input ``x'`` of this text at this unit
+    level (every method's steps, the random orders', every unit removed): values divided by it
+    lie in [0, 1]."""
     prediction: float
     """``f(x)``, the explained output of the unperturbed text."""
     curve: DeletionCurve
@@ -207,10 +233,24 @@ class MethodSummary:
     rank: int | None
     """1 = best; None for the random reference."""
     beats_random: float | None
-    """Fraction of texts where this method's comprehensiveness exceeds the random mean."""
+    """Fraction of texts where this method's comprehensiveness minus sufficiency exceeds the
+    random reference's (its mean over the random orders)."""
     texts: int
     """Texts averaged over."""
     normalised: bool
+    win_rate: float = float("nan")
+    """The ranking statistic: mean over texts of the share of the other methods this method
+    beats on that text (by comprehensiveness minus sufficiency; a tie counts half). One text
+    moves it by at most ``1 / texts``."""
+    win_low: float = float("nan")
+    """Bootstrap 95% interval of ``win_rate`` over texts (seeded)."""
+    win_high: float = float("nan")
+    behind_low: float = float("nan")
+    """Bootstrap 95% interval of (the first method's win rate - this one's); NaN for the first."""
+    behind_high: float = float("nan")
+    tied: bool = False
+    """True when this method cannot be told apart from the first (``behind_low <= 0``), and for
+    the first itself when any other method is tied with it."""
 
 
 @dataclass(frozen=True)
@@ -220,13 +260,23 @@ class FaithfulnessReport:
     summary: tuple[MethodSummary, ...]
     """Methods by rank, then the random reference."""
     best: str | None
+    """The method ranked first (``most faithful`` only when ``verdict == "clear"``)."""
     fractions: tuple[float, ...]
+    """The checkpoints (shares of a text's units) that cap the steps and name the CSV's columns."""
     rules: tuple[str, ...] = ()
     """How the measures were taken, in sentences for the report reader."""
     unit: str = "token"
     """``"token"``: tokens removed one by one by rank; ``"word"``: whole words (all their pieces)."""
     by_word: "FaithfulnessReport | None" = None
     """The same measurement masking whole words by each method's word ranking (when words exist)."""
+    verdict: str = "clear"
+    """``"clear"``: the first method's lead over every other is outside its bootstrap 95%
+    interval; ``"tied"``: the methods in ``tied`` cannot be told apart; ``"single"``: one method
+    only; ``"none"``: no text could be measured."""
+    tied: tuple[str, ...] = ()
+    """With ``verdict == "tied"``: the methods tied for first, in rank order."""
+    mode: str = "full"
+    """``--faithfulness``: ``full`` or ``fast`` (see ``reportgen.faithfulness.MODE_RULES``)."""
 
     def for_text(self, text_id: int) -> tuple[Faithfulness, ...]:
         return tuple(f for f in self.per_text if f.text_id == text_id)

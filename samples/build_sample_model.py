@@ -642,6 +642,12 @@ def main(argv=None) -> int:
         model.config.id2label = {0: "politeness"}
         model.config.label2id = {"politeness": 0}
         model.config.problem_type = "regression"
+        # What the output is, for the report's prediction line and header (reportgen reads it).
+        model.config.reportgen = {
+            "target_name": "politeness",
+            "target_range": [0, 1],
+            "target_description": "0 = casual (KeiCO level 4) … 1 = most polite (level 1); the raw output is not clipped",
+        }
         model.save_pretrained(out_dir, safe_serialization=True)
         tok.save_pretrained(out_dir)
         shutil.copy(spiece, out_dir / "spiece.model")

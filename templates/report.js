@@ -876,15 +876,15 @@
         var curve = f.without[order];
         if (!curve) return;
         rows.push({ method: pair[1], order: order, reference: false, pct: 0, f: f.f0 });
-        curve.forEach(function (v, k) { rows.push({ method: pair[1], order: order, reference: false, pct: payload.fractions[k], f: v }); });
+        curve.forEach(function (v, k) { rows.push({ method: pair[1], order: order, reference: false, pct: f.pct[k], f: v }); });
       });
       var title = "random order (mean)", last = payload.methodTitles.length;
       rows.push({ method: title, order: last, reference: true, pct: 0, f: f.f0 });
       band.push({ pct: 0, lo: f.f0, hi: f.f0 });
       f.randomMean.forEach(function (v, k) {
-        rows.push({ method: title, order: last, reference: true, pct: payload.fractions[k], f: v });
+        rows.push({ method: title, order: last, reference: true, pct: f.pct[k], f: v });
         var sd = f.randomStd[k];
-        if (sd !== null && v !== null) band.push({ pct: payload.fractions[k], lo: v - sd, hi: v + sd });
+        if (sd !== null && v !== null) band.push({ pct: f.pct[k], lo: v - sd, hi: v + sd });
       });
       return { curves: rows, band: band };
     }
@@ -927,9 +927,13 @@
         tr.appendChild(el("td", "num", sig(byWord.random[2]) + " ± " + sig(byWord.random[3])));
       }
       body.appendChild(tr);
-      slot(section, "normaliser").textContent = t.faith.normalised
-        ? "Divided by |f(x) − f(every token masked)| = " + fixed(t.faith.normaliser, 4) + "."
-        : "Not normalised: |f(x) − f(every token masked)| = " + fixed(t.faith.normaliser, 4) + " is too small to divide by.";
+      var steps = t.faith.removed;
+      slot(section, "normaliser").textContent = "Steps: the top " +
+        (steps.length > 4 && steps[steps.length - 1] === steps.length ? "1, 2, 3, …, " + steps[steps.length - 1] : steps.join(", ")) +
+        (steps.length === 1 && steps[0] === 1 ? " token" : " tokens") + (payload.faithMode === "fast" ? " (--faithfulness fast: the 1, 5, 10, 20 and 50% steps only)" : "") + ". " +
+        (t.faith.normalised
+          ? "Divided by the largest change any masked input of this text caused, " + fixed(t.faith.normaliser, 4) + ", so every value lies between 0 and 1."
+          : "Not normalised: the largest change any masked input caused, " + fixed(t.faith.normaliser, 4) + ", is too small to divide by.");
     }
 
     function drawScores(section, t) {

@@ -32,3 +32,12 @@ def detail(data: dict[str, Any], t: int) -> dict[str, Any]:
 def texts_in(html: str) -> list[str]:
     """Every text as the overview holds it (input order; invisible characters as stand-ins)."""
     return json.loads(inflate(payload(html)["overview"]["texts"]))
+
+
+def every_byte(html: bytes) -> bytes:
+    """The page's bytes followed by every compressed block inflated: what a search of the
+    file for private text must cover (user text travels compressed)."""
+    data = payload(html.decode("utf-8"))
+    parts = [html, inflate(data["overview"]["texts"])]
+    parts += [inflate(b) for pair in data["blocks"] for b in pair[:1] if b is not None]
+    return b"\n".join(parts)

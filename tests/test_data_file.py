@@ -120,7 +120,7 @@ def test_round_trip_is_bit_identical_and_renders_the_same_bytes(words: str) -> N
     records, faith, agreed = handmade_run(words=words)
     assert (records[0].words is not None) == (words != "pieces")
     stored = data.read_data(write(records, faith, agreed))
-    assert stored.schema_version == data.SCHEMA_VERSION == 1
+    assert stored.schema_version == data.SCHEMA_VERSION == 2
     assert stored.attention == "all"
     assert stored.run == handmade.RUN and stored.model == handmade.MODEL
     assert stored.methods == handmade.METHODS
@@ -238,7 +238,7 @@ def test_a_field_the_schema_does_not_store_is_refused(monkeypatch: pytest.Monkey
     known = data._KNOWN[TextRecord] - {"agreement"}
     monkeypatch.setitem(data._KNOWN, TextRecord, known)
     records, faith, agreed = handmade_run()
-    with pytest.raises(ValueError, match=r"TextRecord\.agreement: not stored by data file schema 1"):
+    with pytest.raises(ValueError, match=r"TextRecord\.agreement: not stored by data file schema 2"):
         write(records, faith, agreed)
     # Left at its default, the unknown field is no loss.
     unset, faith2, _ = handmade_run(with_agreement=False)
@@ -302,14 +302,14 @@ def one_line_error(tmp_path: Path, content: bytes, name: str = "run.parquet") ->
 
 def test_an_unknown_schema_version_is_refused_in_one_line(tmp_path: Path) -> None:
     content = with_metadata(write(*handmade_run()), lambda m: m.update(schema_version=7))
-    assert one_line_error(tmp_path, content) == "data file schema version 7; this reportgen reads version 1"
+    assert one_line_error(tmp_path, content) == "data file schema version 7; this reportgen reads version 2"
     with pytest.raises(data.SchemaError, match="schema version 7"):
         data.render_data(content)
 
 
 def test_a_missing_schema_version_is_refused(tmp_path: Path) -> None:
     content = with_metadata(write(*handmade_run()), lambda m: m.pop("schema_version"))
-    assert one_line_error(tmp_path, content) == "data file without a schema version; this reportgen reads version 1"
+    assert one_line_error(tmp_path, content) == "data file without a schema version; this reportgen reads version 2"
 
 
 def test_files_that_are_not_reportgen_data_files(tmp_path: Path) -> None:
@@ -381,7 +381,7 @@ def test_pandas_reads_the_texts_table_and_read_tables_reads_each_table() -> None
         r.text_id: sum(len(p) for p in r.words.alignment) for r in records
     }
     assert set(tables["word_faithfulness"].unit) == {"word"}
-    assert tables.metadata["schema_version"] == 1
+    assert tables.metadata["schema_version"] == 2
     only = data.read_tables(content, tables=["tokens"])
     assert set(only.tables) == {"texts", "tokens"}
     with pytest.raises(InputError, match="no table 'corpus'"):
@@ -496,22 +496,22 @@ M_steps int64
 tokens list<item: struct<position: int32, piece: string, start: int32, end: int32, is_special: bool, input_id: int64, word_id: int32, rebuilt_start: int32, rebuilt_end: int32, attention_cls: float, attention_received: float, M: double>>
 words list<item: struct<word_id: int64, surface: string, lemma: string, start: int64, end: int64, pos: string, M: double>>
 alignment list<item: struct<position: int32, word_id: int32, share: double>>
-faithfulness list<item: struct<method: string, comprehensiveness: double, sufficiency: double, comprehensiveness_raw: double, sufficiency_raw: double, normalised: bool, normaliser: double, prediction: double, comprehensiveness_std: double, sufficiency_std: double, unit: string, fractions: list<item: double>, removed: list<item: int64>, without_top: list<item: double>, only_top: list<item: double>, without_top_std: list<item: double>>>
-word_faithfulness list<item: struct<method: string, comprehensiveness: double, sufficiency: double, comprehensiveness_raw: double, sufficiency_raw: double, normalised: bool, normaliser: double, prediction: double, comprehensiveness_std: double, sufficiency_std: double, unit: string, fractions: list<item: double>, removed: list<item: int64>, without_top: list<item: double>, only_top: list<item: double>, without_top_std: list<item: double>>>
+faithfulness list<item: struct<method: string, comprehensiveness: double, sufficiency: double, comprehensiveness_raw: double, sufficiency_raw: double, normalised: bool, normaliser: double, prediction: double, comprehensiveness_std: double, sufficiency_std: double, unit: string, fractions: list<item: double>, removed: list<item: int64>, without_top: list<item: double>, only_top: list<item: double>, without_top_std: list<item: double>, content: int64>>
+word_faithfulness list<item: struct<method: string, comprehensiveness: double, sufficiency: double, comprehensiveness_raw: double, sufficiency_raw: double, normalised: bool, normaliser: double, prediction: double, comprehensiveness_std: double, sufficiency_std: double, unit: string, fractions: list<item: double>, removed: list<item: int64>, without_top: list<item: double>, only_top: list<item: double>, without_top_std: list<item: double>, content: int64>>
 attention list<item: struct<layer: int32, head: int32, weights: large_binary>>
 attention_mean list<item: struct<layer: int32, weights: large_binary>>
 agreement list<item: struct<method_a: string, method_b: string, rho: double>>
 """
 
 
-def test_the_schema_is_version_1_and_every_column_is_documented() -> None:
+def test_the_schema_is_version_2_and_every_column_is_documented() -> None:
     # Fields of TokenScores, Faithfulness and Word are picked up from their annotations: a new
     # one changes this schema. Then bump SCHEMA_VERSION, update docs/data-file.md and this list.
     schema = data._schema(["M"], ["M"])
     assert [f"{f.name} {f.type}" for f in schema] == EXPECTED_SCHEMA.strip().splitlines()
-    assert data.SCHEMA_VERSION == 1
+    assert data.SCHEMA_VERSION == 2
     doc = (Path(__file__).resolve().parents[1] / "docs" / "data-file.md").read_text(encoding="utf-8")
-    assert "Schema version: **1**" in doc
+    assert "Schema version: **2**" in doc
 
     def documented(name: str) -> str:
         return "<method>" + name[1:] if name == "M" or name.startswith("M_") else name

@@ -27,7 +27,9 @@ from reportgen.faithfulness import (
     importance_order,
     perturbed_inputs,
     removal_counts,
+    deletion_steps,
     summarise,
+    verdict_of,
 )
 from reportgen.methods import MethodContext, TokenScores, resolve, run_methods
 from reportgen.methods.base import explained_index
@@ -89,26 +91,88 @@ def test_curves_and_measures_match_direct_calls(classifier_ctx: MethodContext) -
         content = np.flatnonzero(~special)
         fx = _f(ctx, t, list(enc.input_ids))
         empty = [mask if not s else i for i, s in zip(enc.input_ids, enc.special)]
-        normaliser = abs(fx - _f(ctx, t, empty))
+        changes = [abs(fx - _f(ctx, t, empty))]
+        cap = min(len(content), max(1, math.floor(0.5 * len(content) + 0.5)))
         for name in results:
             item = next(f for f in report.for_text(enc.text_id) if f.method == name)
             assert item.prediction == pytest.approx(fx, abs=1e-5)  # a logit, not a probability
-            assert item.normaliser == pytest.approx(normaliser, abs=1e-5)
+            assert item.curve.removed == tuple(range(1, cap + 1))  # token resolution, each count once
             order = sorted(content, key=lambda j: (-abs(results[name][t].scores[j]), j))
             without, only = [], []
-            for k in FRACTIONS:
-                count = min(len(content), max(1, math.floor(k * len(content) + 0.5)))
+            for count in range(1, cap + 1):
                 top = set(order[:count])
                 without.append(_f(ctx, t, [mask if j in top else i for j, i in enumerate(enc.input_ids)]))
                 only.append(_f(ctx, t, [mask if (j not in top and not special[j]) else i for j, i in enumerate(enc.input_ids)]))
             np.testing.assert_allclose(item.curve.without_top, without, atol=1e-5)
             np.testing.assert_allclose(item.curve.only_top, only, atol=1e-5)
+            changes += [abs(fx - v) for v in without + only]
             comp = float(np.mean(np.abs(fx - np.array(without))))
             suff = float(np.mean(np.abs(fx - np.array(only))))
             assert item.comprehensiveness_raw == pytest.approx(comp, abs=1e-5)
             assert item.sufficiency_raw == pytest.approx(suff, abs=1e-5)
-            scale = normaliser if item.normalised else 1.0
+            scale = item.normaliser if item.normalised else 1.0
             assert item.comprehensiveness == pytest.approx(comp / scale, rel=1e-3, abs=1e-6)
+            if item.normalised:
+                assert 0.0 <= item.comprehensiveness <= 1.0 and 0.0 <= item.sufficiency <= 1.0
+        # The normaliser is the largest change of any masked input of the text (random orders too).
+        for item in report.for_text(enc.text_id):
+            assert item.normaliser >= max(changes) - 1e-5
+
+
+def test_each_distinct_masked_input_is_run_once(classifier_ctx: MethodContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model rows (counted by a wrapper around the model) = distinct masked inputs per text, and
+    no two steps of a ranking remove the same set of tokens."""
+    ctx = classifier_ctx
+    results = run_methods(resolve(["attn_norm", "grad_input", "cls_attention"]), ctx)
+    mask = ctx.loaded.tokenizer.mask_token_id
+    model = ctx.loaded.model
+    real_forward = model.forward
+    seen: list[tuple[int, ...]] = []
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        ids, keep = kwargs["input_ids"], kwargs["attention_mask"]
+        seen.extend(tuple(int(v) for v in row[: int(m.sum())]) for row, m in zip(ids, keep))
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counting)
+    for mode in ("full", "fast"):
+        for t, enc in enumerate(ctx.encoded):
+            seen.clear()
+            one = {name: [results[name][t]] for name in results}
+            report = evaluate_faithfulness(ctx.loaded, [ctx.extractions[t]], one, batch_size=2, mode=mode)
+            content = np.flatnonzero(~np.array(enc.special))
+            orders = [importance_order(results[name][t].scores, enc.special) for name in results]
+            rng = np.random.default_rng([0, enc.text_id])
+            orders += [rng.permutation(content) for _ in range(5 if mode == "full" else 2)]
+            steps = deletion_steps(content.size, mode=mode)
+            expected = {tuple(enc.input_ids), tuple(mask if not s else i for i, s in zip(enc.input_ids, enc.special))}
+            for order in orders:
+                removed_sets = [frozenset(order[:c].tolist()) for c in steps]
+                assert len(set(removed_sets)) == len(removed_sets)  # no step repeats another
+                for top in removed_sets:
+                    expected.add(tuple(mask if j in top else i for j, i in enumerate(enc.input_ids)))
+                    expected.add(tuple(mask if (j not in top and j in set(content.tolist())) else i for j, i in enumerate(enc.input_ids)))
+            assert len(seen) == len(set(seen)) == len(expected), (mode, t)
+            assert set(seen) == expected
+            for f in report.for_text(enc.text_id):
+                assert f.curve.removed == steps
+
+
+def test_masked_inputs_of_many_texts_share_forward_passes(classifier_ctx: MethodContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = classifier_ctx
+    results = run_methods(resolve(["attn_norm"]), ctx)
+    model = ctx.loaded.model
+    real_forward = model.forward
+    batches: list[int] = []
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        batches.append(int(kwargs["input_ids"].shape[0]))
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counting)
+    evaluate_faithfulness(ctx.loaded, ctx.extractions, results, batch_size=64)
+    # Far fewer passes than texts: one pass holds the inputs of several texts.
+    assert len(batches) < len(ctx.extractions) and max(batches) > 1
 
 
 def test_random_reference_is_seeded_and_has_a_spread(classifier_ctx: MethodContext) -> None:
@@ -159,7 +223,7 @@ def test_a_text_with_nothing_to_remove_is_undefined_not_zero(classifier_ctx: Met
     report = evaluate_faithfulness(loaded, extractions, scores, batch_size=2)
     empty = report.for_text(0)
     assert all(math.isnan(f.comprehensiveness) and math.isnan(f.sufficiency) for f in empty)
-    assert all(f.curve.removed == (0,) * len(FRACTIONS) for f in empty)
+    assert all(f.curve.removed == () for f in empty)
     assert all(s.texts == 1 for s in report.summary)
     with pytest.raises(ValueError, match="fractions"):
         evaluate_faithfulness(loaded, extractions, scores, fractions=(0.0, 0.5))
@@ -192,6 +256,63 @@ def test_summary_ranks_by_comprehensiveness_minus_sufficiency() -> None:
     assert a.beats_random == pytest.approx(2 / 3) and b.beats_random == pytest.approx(2 / 3)
     assert rnd.beats_random is None
     assert best_method(summary) == "b"
+
+
+def _table(scores: dict[str, list[float]], tiny: dict[int, float] | None = None) -> list[Faithfulness]:
+    """Per-text items whose comprehensiveness minus sufficiency is ``scores[method][text]``."""
+    out = []
+    texts = len(next(iter(scores.values())))
+    for t in range(texts):
+        normaliser = (tiny or {}).get(t, 1.0)
+        for name, values in [*scores.items(), (RANDOM_METHOD, [0.0] * texts)]:
+            comp = values[t] + 0.2 if values[t] >= -0.2 else 0.0
+            out.append(_item(t, name, comp * normaliser, (comp - values[t]) * normaliser, normaliser))
+    return out
+
+
+def test_one_text_with_a_tiny_normaliser_and_huge_ratios_does_not_flip_the_verdict() -> None:
+    rng = np.random.default_rng(3)
+    good = list(0.5 + 0.05 * rng.random(25))
+    weak = list(0.2 + 0.05 * rng.random(25))
+    # Text 2: the old normaliser (|f(x) - f(all masked)|) was tiny there, and "weak" reached a
+    # ratio of ~18 -- more than all other texts together under a mean of ratios.
+    weak[2] = 18.6
+    per_text = _table({"weak": weak, "good": good})
+    old_style_mean = {name: np.mean(v) for name, v in (("weak", weak), ("good", good))}
+    assert old_style_mean["weak"] > old_style_mean["good"]  # what a mean of ratios would conclude
+    summary = summarise(per_text, ["weak", "good"])
+    assert [s.method for s in summary[:2]] == ["good", "weak"]
+    assert summary[0].win_rate == pytest.approx(24 / 25)
+    assert verdict_of(summary) == ("clear", ())
+    assert best_method(summary) == "good"
+    assert summary[0].win_low <= summary[0].win_rate <= summary[0].win_high
+    assert summary[1].behind_low > 0
+
+
+def test_two_indistinguishable_methods_are_tied() -> None:
+    rng = np.random.default_rng(4)
+    a = list(0.4 + 0.1 * rng.standard_normal(30))
+    b = list(0.4 + 0.1 * rng.standard_normal(30))
+    c = list(0.0 + 0.02 * rng.standard_normal(30))
+    summary = summarise(_table({"c": c, "a": a, "b": b}), ["c", "a", "b"])
+    verdict, tied = verdict_of(summary)
+    assert verdict == "tied" and set(tied) == {"a", "b"}
+    first, second, third = summary[:3]
+    assert first.tied and second.tied and not third.tied and third.method == "c"
+    assert second.behind_low <= 0 <= second.behind_high
+    # Seeded: the same table gives the same intervals.
+    again = summarise(_table({"c": c, "a": a, "b": b}), ["c", "a", "b"])
+    assert [(s.win_low, s.win_high) for s in again] == [(s.win_low, s.win_high) for s in summary]
+
+
+def test_deletion_steps_are_distinct_token_counts() -> None:
+    assert deletion_steps(10) == (1, 2, 3, 4, 5)
+    assert deletion_steps(3) == (1, 2)
+    assert deletion_steps(1) == (1,)
+    assert deletion_steps(0) == ()
+    assert deletion_steps(200) == tuple(range(1, 101))
+    assert deletion_steps(10, mode="fast") == (1, 2, 5)  # 1, 5, 10% all round to one token: once
+    assert deletion_steps(200, mode="fast") == (2, 10, 20, 40, 100)
 
 
 def test_summary_falls_back_to_raw_values_when_nothing_can_be_normalised() -> None:

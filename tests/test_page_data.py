@@ -190,9 +190,11 @@ def test_pieces_only_has_no_words_and_no_corpus() -> None:
 
 
 def test_deletion_curves_are_one_list_per_method(data: page.PageData) -> None:
-    assert data["fractions"] == [100 * k for k in handmade.FRACTIONS]
     for t in range(2):
         faith = detail(data, t)["faith"]
+        # One x position per step of this text: the tokens removed and their share.
+        assert faith["removed"] == [1, 2]
+        assert faith["pct"] == [100 * k for k in handmade.FRACTIONS]
         assert faith["f0"] == handmade.PREDICTIONS[t]
         p = handmade.PREDICTIONS[t]
         assert faith["without"] == [[pytest.approx(p - 0.1), pytest.approx(p - 0.3)]] * len(handmade.METHODS)
@@ -218,7 +220,7 @@ def test_without_faithfulness_or_agreement_there_is_none() -> None:
     for t in range(2):
         text = detail(data, t)
         assert text["faith"] is None and text["agreement"] is None
-    assert data["agreement"] is None and data["fractions"] == []
+    assert data["agreement"] is None
 
 
 def test_a_tight_budget_degrades_the_longest_text_first() -> None:

@@ -48,9 +48,10 @@ def test_highlight_is_the_most_faithful_method_and_top_tokens_follow_it() -> Non
     assert text.top_tokens == ("どうぞ", "お", "茶")
 
 
-def test_without_faithfulness_the_highlight_falls_back_to_cls_attention() -> None:
+def test_without_faithfulness_the_highlight_is_the_preferred_signed_method() -> None:
+    # --faithfulness off: no verdict, so direction decides (Integrated Gradients first).
     report = handmade.report(with_faithfulness=False)
-    assert report.highlight == "cls_attention"
+    assert report.highlight == "integrated_gradients"
     assert report.faithfulness is None
     assert all(s.faithfulness is None for t in report.texts for s in t.scores)
     assert all(t.random_reference is None for t in report.texts)
@@ -150,3 +151,29 @@ def test_a_record_holding_another_texts_results_is_refused() -> None:
         dataclasses.replace(good[0], scores={"grad_input": good[1].scores["grad_input"]})
     with pytest.raises(ValueError, match="agreement of text 1"):
         dataclasses.replace(good[0], agreement=good[1].agreement)
+
+
+def test_tied_leaders_give_the_highlight_to_the_preferred_signed_method_among_them() -> None:
+    import dataclasses
+
+    from reportgen.report import default_highlight
+
+    faith = handmade.faithfulness_report()
+    assert faith.verdict == "clear" and default_highlight(handmade.METHODS, faith) == "grad_input"
+    tied = dataclasses.replace(faith, verdict="tied", tied=("grad_input", "integrated_gradients"))
+    assert default_highlight(handmade.METHODS, tied) == "integrated_gradients"
+    # Among tied methods none of which is signed: the first of them.
+    attention_only = dataclasses.replace(faith, best="cls_attention", verdict="tied", tied=("cls_attention",))
+    assert default_highlight(handmade.METHODS, attention_only) == "cls_attention"
+    # Never a method outside the tie, even a preferred signed one.
+    tied_attention = dataclasses.replace(faith, best="cls_attention", verdict="tied", tied=("cls_attention", "grad_input"))
+    assert default_highlight(handmade.METHODS, tied_attention) == "grad_input"
+
+
+def test_top_tokens_skip_a_bare_marker_and_punctuation() -> None:
+    from reportgen.report import uninformative
+
+    assert uninformative("\u2581", "\u2423")
+    assert uninformative("。", "。") and uninformative("!", "!") and uninformative("\u2581、", "、")
+    assert uninformative("\u2581!?", "!?")
+    assert not uninformative("\u2581ご", "ご") and not uninformative("50", "50") and not uninformative("円", "円")
