@@ -96,10 +96,6 @@ class FaithData(TypedDict):
     """Random reference: comprehensiveness, its spread, sufficiency, its spread."""
     normalised: int
     normaliser: float | None
-    beats: int | None
-    """Does the text's default method beat the random orders here (1/0; None: not measured)?"""
-    shown: list[float | None]
-    """Comprehensiveness minus sufficiency: [the default method's, the random orders']."""
     words: WordFaithData | None
     """The same measures masking whole words (None: no words)."""
 
@@ -211,7 +207,11 @@ class CorpusData(TypedDict):
 class ShadeTheme(TypedDict):
     positive: tuple[int, int, int]
     negative: tuple[int, int, int]
+    sequential: tuple[int, int, int]
+    """Never-negative methods shade the text in this hue (``theme.SEQUENTIAL_RGB``)."""
     maxAlpha: float
+    total: str
+    """Totals in the from-baseline-to-f(x) walk (``theme.TOTAL_COLOUR``)."""
 
 
 class BudgetData(TypedDict):
@@ -244,6 +244,14 @@ class PageData(TypedDict):
     """Chart templates by kind, compiled to Vega once (see :func:`vega_spec`): each filled per
     text with the values of its named data sources and the ``tokens`` signal."""
     methodTitles: list[list[str]]
+    methodSigned: list[int]
+    """Per method (``methodTitles`` order): 1 when its scores have a sign (red/blue), 0 when
+    never negative (greens from 0)."""
+    methodScales: list[list[float | None]]
+    """Per method: the report-wide scale of its token scores and of its word scores (None: no
+    words): the score the colour key names as full colour."""
+    highlight: str
+    """The method each text is shaded by first (``Report.highlight``)."""
     faithMode: str
     """``--faithfulness``: ``full``, ``fast`` or ``off``."""
     agreementMethods: list[str]
@@ -343,17 +351,8 @@ def _faith(report: Report, text: TextReport) -> FaithData | None:
         ],
         "normalised": int(reference.normalised),
         "normaliser": _round(reference.normaliser),
-        "beats": None if text.beats_random is None else int(text.beats_random),
-        "shown": _shown_margin(text),
         "words": _word_faith(report, text),
     }
-
-
-def _shown_margin(text: TextReport) -> list[float | None]:
-    mine, ref = text.highlighted.faithfulness, text.random_reference
-    if mine is None or ref is None:
-        return [None, None]
-    return [_round(mine.comprehensiveness - mine.sufficiency), _round(ref.comprehensiveness - ref.sufficiency)]
 
 
 def text_data(report: Report, text: TextReport) -> TextData:
@@ -511,7 +510,7 @@ def vega_spec(vega_lite: dict) -> dict:
 def base_data(report: Report) -> PageData:
     """Everything but the per-text blocks (every text at the summary rung)."""
     texts = report.texts
-    label = "prediction" if report.model.task == "regression" else "probability of predicted class"
+    label = (report.model.target_name or "prediction") if report.model.task == "regression" else "probability of predicted class"
     with_gold = report.has_gold
     overview_spec = (
         charts.predictions_spec(label, with_gold) if len(texts) <= BAR_CHART_TEXTS else charts.distribution_spec(label, with_gold)
@@ -542,10 +541,16 @@ def base_data(report: Report) -> PageData:
             }.items()
         },
         "methodTitles": [[m.name, m.title] for m in report.methods],
+        "methodSigned": [int(m.signed) for m in report.methods],
+        "methodScales": [[_round(m.scale, 6), _round(m.word_scale, 6) if m.word_scale is not None else None] for m in report.methods],
+        "highlight": report.highlight,
         "faithMode": report.run.faithfulness,
         "agreementMethods": list(report.agreement.methods) if report.agreement else [],
         "agreement": _agreement(report),
-        "shade": {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA},
+        "shade": {
+            "positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "sequential": theme.SEQUENTIAL_RGB,
+            "maxAlpha": theme.MAX_ALPHA, "total": theme.TOTAL_COLOUR,
+        },
         "heat": list(theme.HEATMAP_STOPS),
         "budget": {"maxMb": None, "fullMb": "0", "rungNames": list(budget.RUNG_NAMES), "leftOut": list(budget.RUNG_LEFT_OUT)},
         "overview": _overview(report, [budget.SUMMARY] * len(texts)),
