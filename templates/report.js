@@ -460,7 +460,8 @@
       setupPickers(section, t);
       section.querySelectorAll("details.more").forEach(function (part) {
         part.addEventListener("toggle", function () {
-          if (part.open) { section.dataset.want = "1"; request(section, true); }
+          // Drawn now if the text is in view (a reader opens what they see), else when it comes into view.
+          if (part.open) request(section, true);
           else releasePart(section, part);
         });
       });
