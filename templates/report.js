@@ -560,6 +560,7 @@
           if (!section || section.dataset.state !== "shell") return null;
           return detail(i).then(function (t) {
             if (mine === generation && t && section.dataset.state === "shell") fillShell(section, t);
+            keepPinned();
             return nextTask();
           });
         });
@@ -679,6 +680,7 @@
         });
         return chain.then(function () {
           if (section.dataset.state === "drawing") {
+            keepPinned();
             section.dataset.state = "drawn";
             section.dataset.drawMs = String(Math.round(performance.now() - started));
             if (openParts(section).length) request(section, true);  // opened while drawing
@@ -1145,6 +1147,16 @@
     }
 
     // ---- opening a text: a row click, a deep link (#text-917) ------------------------------------
+    // The text being opened stays at the top while the sections above it take their real height
+    // (they are filled and laid out only now), until the reader scrolls.
+    var pinned = null;
+    function keepPinned() {
+      var target = pinned === null ? null : sections.get(pinned);
+      if (target) target.scrollIntoView({ block: "start" });
+    }
+    ["wheel", "keydown", "touchstart", "mousedown"].forEach(function (kind) {
+      window.addEventListener(kind, function () { pinned = null; }, { passive: true });
+    });
     function openText(index, scroll) {
       var position = view.rows.indexOf(index);
       if (position < 0) {
@@ -1157,6 +1169,7 @@
       var page = Math.floor(position / PAGE_SIZE);
       var ready = page === view.page && sections.has(index) ? Promise.resolve() : (view.page = page, refresh(false));
       var section = sections.get(index);
+      if (scroll) pinned = index;
       if (section) {
         section.dataset.want = "1";
         if (scroll) section.scrollIntoView({ block: "start" });
@@ -1168,7 +1181,7 @@
         target.dataset.want = "1";
         if (scroll) target.scrollIntoView({ block: "start" });
         return request(target, true);
-      });
+      }).then(function () { keepPinned(); pinned = null; });
     }
     function fromHash() {
       var match = /^#text-(\d+)$/.exec(window.location.hash);

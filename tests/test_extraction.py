@@ -14,7 +14,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reportgen.extraction import encode_texts, extract, length_sorted_batches
+from reportgen.extraction import QUANT_SCALE, encode_texts, extract, length_sorted_batches
 from reportgen.inputs import InputText
 from reportgen.loading import load_model
 
@@ -49,13 +49,20 @@ def test_batched_extraction_matches_unpadded_reference(model_fixture: str, reque
     results = extract(loaded, encoded, batch_size=4, on_attention=lambda i, att: heads.__setitem__(i, att.copy()))
     assert [r.text_id for r in results] == list(range(len(TEXTS)))
     assert sorted(heads) == list(range(len(TEXTS))), "every text's heads go to the callback once"
+    # A run without a data file keeps no heads: they only reach the callback.
+    light = extract(loaded, encoded, batch_size=4, keep_heads=False)
+    assert all(r.heads_q.shape == (0, 0, len(r.encoded.input_ids), len(r.encoded.input_ids)) for r in light)
+    assert all(np.array_equal(a.layer_mean, b.layer_mean) for a, b in zip(light, results))
     for item, result in zip(items, results):
         ref_att, ref_logits = _reference(model_dir, item.text)
         n = ref_att.shape[-1]
         assert len(result.encoded.input_ids) == n
         np.testing.assert_allclose(result.output, ref_logits, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(result.layer_mean, ref_att.mean(axis=1), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(heads[item.text_id], ref_att, rtol=1e-4, atol=1e-5)
+        # Every head, quantised to 16 bits: kept (the data file's) and handed to the page's store.
+        assert heads[item.text_id].dtype == np.uint16
+        np.testing.assert_array_equal(heads[item.text_id], result.heads_q)
+        np.testing.assert_allclose(result.heads_q / QUANT_SCALE, ref_att, atol=1.0 / QUANT_SCALE)
         # The article's two vectors, as the report defines them.
         last = ref_att[-1]
         np.testing.assert_allclose(result.cls_attention, last[:, 0, :].mean(axis=0), rtol=1e-4, atol=1e-6)
