@@ -334,12 +334,12 @@ def explain(
         title=title if title is not None else pipeline.DEFAULT_TITLE,
         command=f"reportgen.explain(..., model={_describe_model(model, show_paths)})",
         words=words,
-        max_size=max_size,
-        keep_heads=False,  # a Report writes no data file: heads go straight to the page's store
         faithfulness=faithfulness,
         target_name=target_name,
         target_range=tuple(target_range) if target_range is not None else None,  # type: ignore[arg-type]
         show_paths=show_paths,
+        max_size=max_size,
+        keep_heads=False,  # a Report writes no data file: heads go straight to the page's store
     )
     pipeline.check_options(options)
     inputs = _inputs(texts, gold, text_column, label_column, encoding)

@@ -298,7 +298,8 @@ def run(
         str,
         typer.Option(
             help="How much of the faithfulness measurement to run: full (every deletion step 1, 2, 3, ... tokens "
-            "up to 50% of each text, 5 random orders), fast (only the steps at 1, 5, 10, 20 and 50% of the "
+            "up to 50% of each text, at most 32 steps: past 64 tokens, 1-16 one by one then 16 spread "
+            "evenly; 5 random orders), fast (only the steps at 1, 5, 10, 20 and 50% of the "
             "tokens, each count once, and 2 random orders: fewer model calls, slightly different values), or "
             "off (not measured: no faithfulness table, no verdict; texts are shaded by the preferred signed "
             "method).",

@@ -37,6 +37,10 @@ FRACTIONS = (0.01, 0.05, 0.10, 0.20, 0.50)
 """Checkpoints: the largest caps the steps; all name the CSV's curve columns."""
 RANDOM_ORDERS = 5
 RANDOM_SEED = 0
+MAX_STEPS = 32
+"""At most this many steps per text (``full``): a text whose cap is higher (over 64 tokens)..."""
+TOKEN_STEPS = 16
+"""...takes its first ``TOKEN_STEPS`` counts one by one and the rest evenly spread up to the cap."""
 MODES = ("full", "fast", "off")
 """``--faithfulness``: every step and 5 random orders; the checkpoints' steps and 2; nothing."""
 FAST_RANDOM_ORDERS = 2
@@ -60,8 +64,10 @@ RANKING_DESCRIPTION = (
 )
 STEPS_DESCRIPTION = (
     "Steps at token resolution: the top 1, 2, 3, ... tokens are removed (or kept), one more each "
-    "step, up to 50% of the text's tokens (at least one), so no step repeats another's input; an "
-    "input that several methods, steps or random orders produce is run through the model once."
+    "step, up to 50% of the text's tokens (at least one), so no step repeats another's input; a "
+    "text of more than 64 tokens takes 32 steps (1 to 16 tokens one by one, then 16 counts spread "
+    "evenly up to half its tokens), which bounds its cost. An input that several methods, steps or "
+    "random orders produce is run through the model once."
 )
 FAST_STEPS_DESCRIPTION = (
     "--faithfulness fast: only the steps at 1, 5, 10, 20 and 50% of the text's tokens (rounded, at "
@@ -108,8 +114,8 @@ WORD_RANKING_DESCRIPTION = (
     "never ranked. The random reference shuffles words."
 )
 WORD_MEASURES_DESCRIPTION = (
-    "The same steps (1, 2, 3, ... words, up to 50% of the text's words; with --faithfulness fast the "
-    "checkpoints' counts only) and measures, divided by the largest change any whole-word masked "
+    "The same steps (1, 2, 3, ... words, up to 50% of the text's words, at most 32 as for tokens; "
+    "with --faithfulness fast the checkpoints' counts only) and measures, divided by the largest change any whole-word masked "
     "input of the text caused, under the same rule as for tokens."
 )
 
@@ -129,14 +135,20 @@ def check_mode(mode: str) -> str:
 
 
 def deletion_steps(content: int, fractions: Sequence[float] = FRACTIONS, mode: str = "full") -> tuple[int, ...]:
-    """Units removed at each step: ``1, 2, ..., round(max(fractions) * content)`` (``full``), or
-    the distinct counts of the checkpoints (``fast``); none when there is nothing to remove."""
+    """Units removed at each step: ``1, 2, ..., round(max(fractions) * content)`` (``full``; past
+    :data:`MAX_STEPS` steps, 1 to :data:`TOKEN_STEPS` then evenly spread counts up to that cap),
+    or the distinct counts of the checkpoints (``fast``); none when there is nothing to remove."""
     if content == 0:
         return ()
     if mode == "fast":
         return tuple(sorted(set(removal_counts(content, fractions))))
     cap = removal_counts(content, (max(fractions),))[0]
-    return tuple(range(1, cap + 1))
+    if cap <= MAX_STEPS:
+        return tuple(range(1, cap + 1))
+    # A long text: one token at a time where the curve moves most, then evenly spread counts
+    # (all distinct: their spacing exceeds one token), so its cost stays bounded.
+    tail = np.rint(np.linspace(TOKEN_STEPS, cap, MAX_STEPS - TOKEN_STEPS + 1)[1:]).astype(int)
+    return tuple(range(1, TOKEN_STEPS + 1)) + tuple(int(c) for c in tail)
 
 
 def removal_counts(content: int, fractions: Sequence[float] = FRACTIONS) -> tuple[int, ...]:

@@ -264,7 +264,10 @@ def card_unit(text: TextReport) -> str:
 
 
 def prediction_name(report: Report) -> str:
-    """What the regression output is called: its label when the config names it, else "prediction"."""
+    """What the regression output is called: ``ModelInfo.target_name`` (config or
+    ``--target-name``), else its label when the config names it, else "prediction"."""
+    if report.model.target_name:
+        return report.model.target_name
     labels = report.model.labels
     if report.model.task == "regression" and labels and not re.fullmatch(r"LABEL_\d+", labels[0]):
         return labels[0]
@@ -277,6 +280,9 @@ def prediction_line(report: Report, text: TextReport) -> str:
         line = f"predicted {text.predicted_label} (p = {text.prediction:.3f})"
     else:
         line = f"{prediction_name(report)} {text.prediction:.4g}"
+        if report.model.target_range is not None:
+            lo, hi = report.model.target_range
+            line += f" (on {lo:g}–{hi:g})"
     if text.gold is not None:
         line += f" · gold {text.gold:.4g}"
         if text.error is not None:

@@ -84,10 +84,6 @@ class FaithData(TypedDict):
     """f(x): the unperturbed text, where every deletion curve starts."""
     without: list[list[float | None] | None]
     """Per method, f after removing its top ``removed[s]`` tokens, one value per step."""
-    removed: list[int]
-    """Per step, the tokens removed (distinct counts: 1, 2, 3, ... or the fast checkpoints')."""
-    pct: list[float]
-    """Per step, the share of the text's removable tokens removed, in percent."""
     randomMean: list[float | None]
     randomStd: list[float | None]
     comprehensiveness: list[float | None]
@@ -96,6 +92,14 @@ class FaithData(TypedDict):
     """Random reference: comprehensiveness, its spread, sufficiency, its spread."""
     normalised: int
     normaliser: float | None
+    removed: list[int]
+    """Per step, the tokens removed (``without``, ``randomMean``) or kept."""
+    content: int
+    """The text's removable tokens: step ``k`` removes ``100 * removed[k] / content`` %."""
+    verdict: list[float | None] | None
+    """``[beats, score, random score]``: does the default-shaded method (``PageData.highlight``)
+    beat the random orders on this text (1/0), by comprehensiveness minus sufficiency; None when
+    not measured."""
     words: WordFaithData | None
     """The same measures masking whole words (None: no words)."""
 
@@ -236,6 +240,8 @@ class PageData(TypedDict):
     task: str
     target: TargetData
     predictionLabel: str
+    faithFast: int
+    """1 when faithfulness ran with ``--faithfulness fast`` (the steps note says so)."""
     layers: int
     heads: int
     views: list[str]
@@ -252,8 +258,6 @@ class PageData(TypedDict):
     words): the score the colour key names as full colour."""
     highlight: str
     """The method each text is shaded by first (``Report.highlight``)."""
-    faithMode: str
-    """``--faithfulness``: ``full``, ``fast`` or ``off``."""
     agreementMethods: list[str]
     agreement: AgreementData | None
     shade: ShadeTheme
@@ -339,8 +343,6 @@ def _faith(report: Report, text: TextReport) -> FaithData | None:
         "without": [
             _rounds(measured[n].curve.without_top) if measured.get(n) is not None else None for n in names
         ],
-        "removed": list(reference.curve.removed),
-        "pct": _rounds([100 * k for k in reference.curve.fractions], 3),
         "randomMean": _rounds(reference.curve.without_top),
         "randomStd": _rounds(reference.curve.without_top_std or [None] * len(reference.curve.without_top)),
         "comprehensiveness": [_round(measured[n].comprehensiveness) if measured.get(n) else None for n in names],
@@ -351,8 +353,20 @@ def _faith(report: Report, text: TextReport) -> FaithData | None:
         ],
         "normalised": int(reference.normalised),
         "normaliser": _round(reference.normaliser),
+        "removed": list(reference.curve.removed),
+        "content": reference.curve.content,
+        "verdict": _text_verdict(text),
         "words": _word_faith(report, text),
     }
+
+
+def _text_verdict(text: TextReport) -> list[float | None] | None:
+    """This text's verdict on the default-shaded method against the random orders."""
+    beats = text.beats_random
+    mine, ref = text.highlighted.faithfulness, text.random_reference
+    if beats is None or mine is None or ref is None:
+        return None
+    return [int(beats), _round(mine.comprehensiveness - mine.sufficiency), _round(ref.comprehensiveness - ref.sufficiency)]
 
 
 def text_data(report: Report, text: TextReport) -> TextData:
@@ -524,6 +538,7 @@ def base_data(report: Report) -> PageData:
             "description": model.target_description,
         },
         "predictionLabel": label,
+        "faithFast": int(report.faithfulness is not None and report.faithfulness.mode == "fast"),
         "layers": report.model.num_layers,
         "heads": report.model.num_heads,
         "views": charts.VIEWS,
@@ -544,7 +559,6 @@ def base_data(report: Report) -> PageData:
         "methodSigned": [int(m.signed) for m in report.methods],
         "methodScales": [[_round(m.scale, 6), _round(m.word_scale, 6) if m.word_scale is not None else None] for m in report.methods],
         "highlight": report.highlight,
-        "faithMode": report.run.faithfulness,
         "agreementMethods": list(report.agreement.methods) if report.agreement else [],
         "agreement": _agreement(report),
         "shade": {

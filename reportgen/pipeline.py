@@ -49,16 +49,6 @@ class ExplainOptions:
     words: str = "auto"
     """``--words``: ``auto`` (per text: morphemes for Japanese, else spaces), ``ja``, ``space``, or
     ``pieces`` (no words: no word views, whole-word faithfulness or corpus view)."""
-    max_size: float = budget.DEFAULT_MAX_MB
-    """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``). The
-    page's attention store is sized for it while the model runs."""
-    keep_heads: bool = True
-    """Keep every head (uint16) in the records, as a data file needs; False: the heads go only to
-    the page's size-bounded store (a run's memory then grows with the budget, not the texts)."""
-
-    @property
-    def max_bytes(self) -> int | None:
-        return budget.max_bytes(self.max_size)
     faithfulness: str = "full"
     """``--faithfulness``: ``full``, ``fast`` (fewer steps and random orders, see
     ``reportgen.faithfulness.FAST_STEPS_DESCRIPTION``) or ``off`` (not measured: no verdict)."""
@@ -69,6 +59,16 @@ class ExplainOptions:
     show_paths: bool = False
     """``--show-paths``: name inputs and the model by their paths as typed, absolute ones too
     (default: absolute paths are cut to the file's name, see ``inputs.shown_path``)."""
+    max_size: float = budget.DEFAULT_MAX_MB
+    """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``). The
+    page's attention store is sized for it while the model runs."""
+    keep_heads: bool = True
+    """Keep every head (uint16) in the records, as a data file needs; False: the heads go only to
+    the page's size-bounded store (a run's memory then grows with the budget, not the texts)."""
+
+    @property
+    def max_bytes(self) -> int | None:
+        return budget.max_bytes(self.max_size)
 
 
 @dataclass(frozen=True)
@@ -110,13 +110,13 @@ class RunOptions:
     """How much attention the data file keeps: ``all``, ``mean``, ``last`` or ``none``."""
     threads: int | None = None
     """torch threads; None: the machine's physical cores (see :mod:`reportgen.threads`)."""
-    max_size: float = budget.DEFAULT_MAX_MB
-    """See :attr:`ExplainOptions.max_size`."""
     faithfulness: str = "full"
     """See :attr:`ExplainOptions.faithfulness`."""
     target_name: str | None = None
     target_range: tuple[float, float] | None = None
     show_paths: bool = False
+    max_size: float = budget.DEFAULT_MAX_MB
+    """See :attr:`ExplainOptions.max_size`."""
 
     @property
     def outputs(self) -> Outputs:
@@ -145,12 +145,12 @@ class RunOptions:
             title=self.title,
             command=self.command,
             words=self.words,
-            max_size=self.max_size,
-            keep_heads=self.data is not None,
             faithfulness=self.faithfulness,
             target_name=self.target_name,
             target_range=self.target_range,
             show_paths=self.show_paths,
+            max_size=self.max_size,
+            keep_heads=self.data is not None,
         )
 
 

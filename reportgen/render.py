@@ -37,7 +37,11 @@ def vega_bundle() -> str:
     return re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=1)
 def environment() -> Environment:
+    """One environment per process: Jinja compiles each template once and reuses it (a notebook
+    or a test session renders many reports). The loader still checks each template file's
+    modification time, so an edited template is recompiled."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir())),
         autoescape=True,

@@ -253,11 +253,7 @@
     function heading(section, i) {
       slot(section, "anchor").textContent = "#" + ov.id[i];
       slot(section, "anchor").href = "#text-" + ov.id[i];
-      var target = payload.target;
-      if (target.name) slot(section, "target").textContent = target.name + " ";
       slot(section, "prediction").textContent = predictionText(i);
-      if (target.range) slot(section, "scale").textContent = " on " + target.range[0] + "–" + target.range[1];
-      if (target.description) slot(section, "scale").title = target.description;
       if (ov.gold[i] !== null) slot(section, "gold").textContent = " gold " + fixed(ov.gold[i], 4) + ", error " + signed(errorOf(i), 4);
       var rung = ov.rung[i];
       if (rung > FULL) {
@@ -363,6 +359,7 @@
       var comp = f ? f.comprehensiveness[k] : null, suff = f ? f.sufficiency[k] : null;
       if (!f || comp === null || suff === null || f.random[0] === null || f.random[2] === null) { box.hidden = true; return; }
       var mine = comp - suff, random = f.random[0] - f.random[2], beats = mine > random;
+      if (method === payload.highlight && f.verdict) { beats = f.verdict[0] === 1; mine = f.verdict[1]; random = f.verdict[2]; }
       box.hidden = false;
       box.className = "text-verdict" + (beats ? " beats" : " flag");
       box.dataset.beats = beats ? "1" : "0";
@@ -1054,15 +1051,15 @@
         var curve = f.without[order];
         if (!curve) return;
         rows.push({ method: pair[1], order: order, reference: false, pct: 0, f: f.f0 });
-        curve.forEach(function (v, k) { rows.push({ method: pair[1], order: order, reference: false, pct: f.pct[k], f: v }); });
+        curve.forEach(function (v, k) { rows.push({ method: pair[1], order: order, reference: false, pct: 100 * f.removed[k] / f.content, f: v }); });
       });
       var title = "random order (mean)", last = payload.methodTitles.length;
       rows.push({ method: title, order: last, reference: true, pct: 0, f: f.f0 });
       band.push({ pct: 0, lo: f.f0, hi: f.f0 });
       f.randomMean.forEach(function (v, k) {
-        rows.push({ method: title, order: last, reference: true, pct: f.pct[k], f: v });
+        rows.push({ method: title, order: last, reference: true, pct: 100 * f.removed[k] / f.content, f: v });
         var sd = f.randomStd[k];
-        if (sd !== null && v !== null) band.push({ pct: f.pct[k], lo: v - sd, hi: v + sd });
+        if (sd !== null && v !== null) band.push({ pct: 100 * f.removed[k] / f.content, lo: v - sd, hi: v + sd });
       });
       return { curves: rows, band: band };
     }
@@ -1105,13 +1102,13 @@
         tr.appendChild(el("td", "num", sig(byWord.random[2]) + " ± " + sig(byWord.random[3])));
       }
       body.appendChild(tr);
-      var steps = t.faith.removed;
-      slot(section, "normaliser").textContent = "Steps: the top " +
-        (steps.length > 4 && steps[steps.length - 1] === steps.length ? "1, 2, 3, …, " + steps[steps.length - 1] : steps.join(", ")) +
-        (steps.length === 1 && steps[0] === 1 ? " token" : " tokens") + (payload.faithMode === "fast" ? " (--faithfulness fast: the 1, 5, 10, 20 and 50% steps only)" : "") + ". " +
-        (t.faith.normalised
-          ? "Divided by the largest change any masked input of this text caused, " + fixed(t.faith.normaliser, 4) + ", so every value lies between 0 and 1."
-          : "Not normalised: the largest change any masked input caused, " + fixed(t.faith.normaliser, 4) + ", is too small to divide by.");
+      var f = t.faith, steps = f.removed, last = steps[steps.length - 1];
+      var counted = steps.length > 4 && last === steps.length ? "1, 2, 3, …, " + last : steps.join(", ");
+      slot(section, "normaliser").textContent = "Steps: the top " + counted + (steps.length === 1 && last === 1 ? " token" : " tokens") +
+        (payload.faithFast ? " (--faithfulness fast: the 1, 5, 10, 20 and 50% steps only)" : "") + ". " +
+        (f.normalised
+          ? "Divided by the largest change any masked input of this text caused, " + fixed(f.normaliser, 4) + ", so every value lies between 0 and 1."
+          : "Not normalised: the largest change any masked input caused, " + fixed(f.normaliser, 4) + ", is too small to divide by.");
     }
 
     function drawScores(section, t) {

@@ -123,6 +123,7 @@ def faithfulness(t: int, method: str, comprehensiveness: float, unit: str = "tok
         without_top=(PREDICTIONS[t] - 0.1, PREDICTIONS[t] - 0.3),
         only_top=(PREDICTIONS[t] - 0.2, PREDICTIONS[t] - 0.05),
         without_top_std=(0.01, 0.02) if method == "random" else None,
+        content=2,  # two content tokens: the steps remove 1 and 2 (50% and 100%)
     )
     return Faithfulness(
         text_id=t,

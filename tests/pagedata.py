@@ -34,10 +34,23 @@ def texts_in(html: str) -> list[str]:
     return json.loads(inflate(payload(html)["overview"]["texts"]))
 
 
-def every_byte(html: bytes) -> bytes:
-    """The page's bytes followed by every compressed block inflated: what a search of the
-    file for private text must cover (user text travels compressed)."""
-    data = payload(html.decode("utf-8"))
-    parts = [html, inflate(data["overview"]["texts"])]
-    parts += [inflate(b) for pair in data["blocks"] for b in pair[:1] if b is not None]
-    return b"\n".join(parts)
+def everything(html: str) -> str:
+    """The page and every compressed block in its data, inflated: what a reader of the file could
+    recover (a search for private text must look in the blocks too)."""
+    parts = [html]
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and len(value) > 8:
+            try:
+                parts.append(inflate(value).decode("utf-8", errors="replace"))
+            except Exception:  # noqa: BLE001 - not a compressed block
+                pass
+
+    walk(payload(html))
+    return "\n".join(parts)

@@ -310,7 +310,10 @@ def test_deletion_steps_are_distinct_token_counts() -> None:
     assert deletion_steps(3) == (1, 2)
     assert deletion_steps(1) == (1,)
     assert deletion_steps(0) == ()
-    assert deletion_steps(200) == tuple(range(1, 101))
+    assert deletion_steps(64) == tuple(range(1, 33))  # up to 32 steps: every count
+    long = deletion_steps(200)  # cap 100: 1..16 one by one, then 16 counts spread up to 100
+    assert long[:16] == tuple(range(1, 17)) and len(long) == 32 and long[-1] == 100
+    assert all(b > a for a, b in zip(long, long[1:]))  # distinct, increasing
     assert deletion_steps(10, mode="fast") == (1, 2, 5)  # 1, 5, 10% all round to one token: once
     assert deletion_steps(200, mode="fast") == (2, 10, 20, 40, 100)
 

@@ -6,6 +6,9 @@ that same demo report.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -57,7 +60,18 @@ def test_demo_runs_from_the_installed_wheel_in_any_folder(wheel_demo: WheelDemo)
     reports = wheel_demo.reports
     assert len(reports) == 1 and str(reports[0].relative_to(work)) in result.stdout
     html = reports[0].read_text(encoding="utf-8")
-    assert str(site / "reportgen" / "samples" / "model") in html, "the demo must use the model inside the package"
-    from pagedata import texts_in
+    # The demo uses the model and texts inside the package...
+    where = subprocess.run(
+        [sys.executable, "-c", "from reportgen.resources import sample_model_dir, sample_texts; print(sample_model_dir()); print(sample_texts())"],
+        cwd=work, env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=120,
+    )
+    assert where.stdout.split() == [str(site / "reportgen" / "samples" / "model"), str(site / "reportgen" / "samples" / "texts.txt")]
+    # ...and names them by file name: no absolute folder of the run (the site, the working
+    # folder) anywhere in a report meant to be attached to tickets, compressed blocks included
+    # (issue 10, sharing hygiene).
+    from pagedata import everything, texts_in
 
+    whole = everything(html)
+    assert str(site) not in whole and str(work) not in whole
+    assert "<code>model</code>" in html and "texts.txt:1" in whole
     assert any("munaitaカード" in text for text in texts_in(html))

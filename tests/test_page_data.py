@@ -216,9 +216,6 @@ def test_pieces_only_has_no_words_and_no_corpus() -> None:
 def test_deletion_curves_are_one_list_per_method(data: page.PageData) -> None:
     for t in range(2):
         faith = detail(data, t)["faith"]
-        # One x position per step of this text: the tokens removed and their share.
-        assert faith["removed"] == [1, 2]
-        assert faith["pct"] == [100 * k for k in handmade.FRACTIONS]
         assert faith["f0"] == handmade.PREDICTIONS[t]
         p = handmade.PREDICTIONS[t]
         assert faith["without"] == [[pytest.approx(p - 0.1), pytest.approx(p - 0.3)]] * len(handmade.METHODS)
@@ -226,6 +223,9 @@ def test_deletion_curves_are_one_list_per_method(data: page.PageData) -> None:
         assert faith["randomStd"] == [0.01, 0.02]
         assert faith["comprehensiveness"] == [handmade.COMPREHENSIVENESS[m.name] for m in handmade.METHODS]
         assert faith["random"] == [0.3, 0.05, 0.1, 0.02]
+        # Steps as token counts; the default-shaded method's verdict against random as numbers.
+        assert faith["removed"] == [1, 2] and faith["content"] == 2
+        assert faith["verdict"] == [1, pytest.approx(0.5), pytest.approx(0.2)]
         # No method name is repeated per point any more.
         assert "Gradient" not in json.dumps(faith)
 

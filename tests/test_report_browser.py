@@ -101,6 +101,11 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
         )
         assert {k for k, _, _ in kinds} == {"heatmap", "bars", "methods", "waterfall", "deletion", "agreement"}
         assert all(state == "done" and has for _, state, has in kinds), kinds
+        # The steps taken and this text's verdict on the default shading against random (issue 10).
+        note = page.page.locator('#text-3 [data-slot="normaliser"]').text_content()
+        assert note.startswith("Steps: the top 1, 2, 3, …, ") and "between 0 and 1" in note
+        verdict = page.page.locator('#text-3 [data-slot="verdict"]')
+        assert verdict.is_visible() and verdict.text_content().startswith("On this text Integrated Gradients (the shaded method) ")
         _clean(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.page.screenshot(path=str(ARTIFACTS / "report-top.png"))

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import reportgen
 from conftest import ONE_THREAD
-from pagedata import detail, every_byte, payload
+from pagedata import detail, everything, payload
 from reportgen import data
 from reportgen.cli import app
 from reportgen.inputs import hide_paths, shown_path
@@ -50,14 +50,19 @@ def test_absolute_paths_never_reach_the_shared_files(private: tuple[Path, Path],
     assert code == 0, output
     secret = str(texts.parent).encode("utf-8")
     html = (out / "r.html").read_bytes()
-    shown = every_byte(html)  # the compressed per-text blocks too
-    assert b"someone-private" not in shown and secret not in shown
+    assert b"someone-private" not in html and secret not in html
+    whole = everything(html.decode("utf-8"))  # the page's compressed blocks too
+    assert "someone-private" not in whole
     for name in ("t.csv", "f.csv", "s.md"):
         assert b"someone-private" not in (out / name).read_bytes(), name
     meta = json.dumps(data.read_metadata(out / "d.parquet"), ensure_ascii=False)
     assert "someone-private" not in meta
+    # Each text says whether its shaded method beats the random orders there.
+    page = payload(html.decode("utf-8"))
+    verdicts = [detail(page, t)["faith"]["verdict"] for t in range(3)]
+    assert all(v is not None and v[0] in (0, 1) for v in verdicts)  # [beats random, score, random's]
     # Named by file name: the reader still sees which file and which model.
-    assert b"texts.txt:1" in shown and b"my-model" in html
+    assert "texts.txt:1" in whole and b"my-model" in html
     # Top tokens skip punctuation: the third text is mostly "えっ、マジ?!".
     report = data.report_from_data(data.read_data(out / "d.parquet"))
     assert all(tok not in ("、", "?", "!", "?!", "\u2423") for t in report.texts for tok in t.top_tokens)
@@ -69,10 +74,18 @@ def test_absolute_paths_never_reach_the_shared_files(private: tuple[Path, Path],
 
 def test_show_paths_opts_in(private: tuple[Path, Path], tmp_path: Path) -> None:
     texts, model = private
-    code, output = run(str(texts), "--model", str(model), "--out", str(tmp_path / "r.html"), "--show-paths", "--faithfulness", "off")
+    code, output = run(
+        str(texts), "--model", str(model), "--out", str(tmp_path / "r.html"), "--show-paths", "--faithfulness", "off",
+        "--data", str(tmp_path / "d.parquet"),
+    )
     assert code == 0, output
     html = (tmp_path / "r.html").read_bytes()
-    assert str(texts.parent).encode("utf-8") in every_byte(html)
+    assert str(texts.parent) in everything(html.decode("utf-8"))
+    # A run without faithfulness re-renders from its data file to the same bytes.
+    assert data.read_metadata(tmp_path / "d.parquet")["faithfulness"] is None
+    again = CliRunner().invoke(app, ["render", str(tmp_path / "d.parquet"), "--out", str(tmp_path / "again.html")])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "again.html").read_bytes() == html
 
 
 def test_shown_path_rules() -> None:
@@ -96,12 +109,11 @@ def test_the_sample_model_says_what_it_predicts(sample_model: Path, tmp_path: Pa
     assert code == 0, output
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Predicts <strong>politeness</strong> on a scale of 0 to 1: 0 = casual" in html
-    target = payload(html)["target"]  # each text's heading names it (drawn by the page)
-    assert target["name"] == "politeness" and target["range"] == [0, 1] and target["description"].startswith("0 = casual")
+    assert '<span class="target">politeness</span>' in html and "on 0–1" in html
     # --faithfulness off: said so, no verdict, no table.
-    assert "Faithfulness was not measured" in html and '<table class="faith" data-unit' not in html
+    assert "Faithfulness was not measured" in html and 'class="faith" data-unit' not in html
     assert "(most faithful)" not in html
-    assert all(detail(payload(html), t)["faith"] is None for t in range(3))  # no per-text verdict either
+    assert all(detail(payload(html), t)["faith"] is None for t in range(3))
     # The command line overrides the config.
     code, output = run(
         str(texts), "--model", str(sample_model), "--out", str(tmp_path / "o.html"), "--faithfulness", "off",
