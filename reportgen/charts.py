@@ -232,7 +232,7 @@ def deletion_spec() -> dict[str, Any]:
         .encode(
             x="pct:Q",
             y="f:Q",
-            color=alt.Color("method:N", sort=alt.SortField("order"), legend=alt.Legend(title=None, orient="right")),
+            color=alt.Color("method:N", sort=alt.SortField("order"), scale=alt.Scale(scheme=theme.CATEGORY_SCHEME), legend=alt.Legend(title=None, orient="right")),
             strokeDash=alt.StrokeDash("reference:N", legend=None),
             tooltip=[alt.Tooltip("method:N"), alt.Tooltip("pct:Q", title="k %"), alt.Tooltip("f:Q", title="output", format=".4g")],
         )

@@ -44,6 +44,11 @@ does): the page paints attention heatmaps on a canvas with these, from weight 0 
 largest weight, and draws the same ramp as their key."""
 
 
+CATEGORY_SCHEME = "dark2"
+"""Vega's scheme for telling methods apart (deletion curves): no pure red or blue, so a method's
+line is never read as "pushes up" or "pulls down"."""
+
+
 def hex_colour(rgb: tuple[int, int, int]) -> str:
     return "#" + "".join(f"{c:02x}" for c in rgb)
 
