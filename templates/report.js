@@ -382,6 +382,7 @@
           if (!group[side[0]].length) part.appendChild(el("span", "na", "–"));
           group[side[0]].forEach(function (m) {
             var chip = el("span", "chip " + side[0]);
+            chip.style.borderColor = rgb(side[0] === "up" ? payload.shade.positive : payload.shade.negative, 0.6);
             chip.appendChild(el("span", "mover-label", m[0]));
             chip.appendChild(el("span", "mover-value", " " + (m[1] >= 0 ? "+" : "") + Number(m[1]).toPrecision(3)));
             part.appendChild(chip);
