@@ -25,11 +25,15 @@ TOKEN_LABEL = "tokens[datum.value]"
 TOKEN_STEP = 13
 """Pixels per token on token axes: a 34-token text's two heatmap panels fit a laptop screen."""
 SPECIAL_COLOUR = theme.SPECIAL_COLOUR
-CONTENT_COLOUR = theme.CONTENT_COLOUR
+ATTENTION_COLOUR = theme.ATTENTION_COLOUR
+TITLE = "chartTitle"
+"""The parameter every chart's title reads: the page sets it per chart (method; layer and head;
+raw or renormalised), so a screenshot of the chart alone says what it shows. Page-made text,
+set as a signal value: never markup or an expression."""
 
 
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    spec = chart.to_dict()
+    spec = _titled(chart).to_dict()
     # The schema URL is metadata only; leaving it out keeps the page free of URLs.
     spec.pop("$schema", None)
     return spec
@@ -37,6 +41,12 @@ def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
 
 def _tokens_param() -> alt.Parameter:
     return alt.param(name="tokens", value=[])
+
+
+def _titled(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """The chart with its title read from the :data:`TITLE` parameter (set by the page)."""
+    title = alt.TitleParams(text=alt.ExprRef(TITLE), anchor="start", fontSize=13, fontWeight=600, offset=8, limit=0)
+    return chart.properties(title=title).add_params(alt.param(name=TITLE, value=""))
 
 
 def bars_spec() -> dict[str, Any]:
@@ -49,8 +59,8 @@ def bars_spec() -> dict[str, Any]:
             y=alt.Y("value:Q", title=None, axis=alt.Axis(format=".2f", tickCount=4)),
             color=alt.Color(
                 "kind:N",
-                scale=alt.Scale(domain=["special", "token"], range=[SPECIAL_COLOUR, CONTENT_COLOUR]),
-                legend=None,
+                scale=alt.Scale(domain=["special", "token"], range=[SPECIAL_COLOUR, ATTENTION_COLOUR]),
+                legend=alt.Legend(title=None, orient="bottom", labelExpr="datum.value == 'special' ? '[CLS]/[SEP]' : 'token (attention weight)'"),
             ),
             tooltip=[
                 alt.Tooltip("token:N", title="token"),
@@ -77,7 +87,7 @@ def predictions_spec(label: str, with_gold: bool) -> dict[str, Any]:
     base = alt.Chart(alt.NamedData("predictions")).encode(
         y=alt.Y("id:N", sort=alt.EncodingSortField(field="text", op="min", order="ascending"), title="text")
     )
-    bars = base.mark_bar(color=CONTENT_COLOUR, cursor="pointer").encode(
+    bars = base.mark_bar(color=theme.PREDICTION_COLOUR, cursor="pointer").encode(
         x=alt.X("prediction:Q", title=label),
         tooltip=[alt.Tooltip("id:N", title="text"), alt.Tooltip("prediction:Q", format=".4f")],
     )
@@ -109,7 +119,7 @@ def distribution_spec(label: str, with_gold: bool) -> dict[str, Any]:
             y=alt.Y("count():Q", stack=None, title="texts"),
             color=alt.Color(
                 "series:N",
-                scale=alt.Scale(domain=series, range=[CONTENT_COLOUR, theme.GOLD_COLOUR][: len(series)]),
+                scale=alt.Scale(domain=series, range=[theme.PREDICTION_COLOUR, theme.GOLD_COLOUR][: len(series)]),
                 legend=alt.Legend(title=None, orient="top") if with_gold else None,
             ),
             tooltip=[
@@ -124,31 +134,54 @@ def distribution_spec(label: str, with_gold: bool) -> dict[str, Any]:
 
 
 # --- Explanation methods -------------------------------------------------------------------
-# Signed and unsigned methods share one zero-centred diverging scale: every score is divided by
-# its method's report-wide scale (see report.method_scale) before it reaches a chart, so red
-# means "pushes the output up / draws attention" and blue "pushes it down", with the same depth
-# on every text.
+# Every score is divided by its method's report-wide scale (see report.method_scale) before it
+# reaches a chart, so a colour means the same depth on every text. Signed methods use the
+# zero-centred diverging scale (red: pushes the output up; blue: pulls it down); never-negative
+# methods (attention-based ones) the sequential greens from 0, on an axis from 0 (no half of
+# their row is spent on negative values they cannot have).
 DIVERGING = alt.Scale(scheme=theme.DIVERGING_SCHEME, domain=[-1, 1], reverse=True)
+SEQUENTIAL = alt.Scale(scheme=theme.SEQUENTIAL_SCHEME, domain=[0, 1])
+SIGNED_KEY = "signed score ÷ method scale: red pushes the output up, blue pulls it down"
+UNSIGNED_KEY = "never-negative score ÷ method scale"
 
 
 def methods_spec() -> dict[str, Any]:
-    """Every method's token scores side by side: one row of bars per method."""
+    """Every method's token scores side by side: one row of bars per method.
+
+    Rows are ``{method, order, pos, token, value, rel, signed}``; ``signed`` (true/false) picks
+    the colour scale and the row's axis (-1 to 1, or 0 to 1).
+    """
+    base = alt.Chart().encode(
+        x=alt.X("pos:O", title=None, axis=alt.Axis(labelExpr=TOKEN_LABEL, labelAngle=-60, labelLimit=90)),
+        y=alt.Y("rel:Q", title=None, axis=alt.Axis(tickCount=3, format=".1f")),
+        tooltip=[
+            alt.Tooltip("method:N", title="method"),
+            alt.Tooltip("token:N", title="token"),
+            alt.Tooltip("value:Q", title="score", format=".4g"),
+            alt.Tooltip("rel:Q", title="relative to the method's scale", format=".3f"),
+        ],
+    )
+    signed = base.transform_filter("datum.signed").mark_bar().encode(
+        color=alt.Color("rel:Q", scale=DIVERGING, legend=alt.Legend(title=SIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
+    )
+    unsigned = base.transform_filter("!datum.signed").mark_bar().encode(
+        color=alt.Color("rel:Q", scale=SEQUENTIAL, legend=alt.Legend(title=UNSIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
+    )
+    # Each row's axis: -1 to 1 for a signed method, 0 to 1 for a never-negative one (two
+    # invisible rules per method, so a row never shrinks to its largest score either).
+    extent = (
+        alt.Chart()
+        .transform_aggregate(signed="max(signed)", groupby=["method", "order"])
+        .transform_calculate(low="datum.signed ? -1 : 0", high="1")
+        .mark_rule(opacity=0)
+        .encode(y="low:Q", y2="high:Q")
+    )
     chart = (
-        alt.Chart(alt.NamedData("scores"))
-        .mark_bar()
-        .encode(
-            x=alt.X("pos:O", title=None, axis=alt.Axis(labelExpr=TOKEN_LABEL, labelAngle=-60, labelLimit=90)),
-            y=alt.Y("rel:Q", title=None, scale=alt.Scale(domain=[-1, 1]), axis=alt.Axis(tickCount=3, format=".1f")),
-            color=alt.Color("rel:Q", scale=DIVERGING, legend=None),
-            tooltip=[
-                alt.Tooltip("method:N", title="method"),
-                alt.Tooltip("token:N", title="token"),
-                alt.Tooltip("value:Q", title="score", format=".4g"),
-                alt.Tooltip("rel:Q", title="relative to report max", format=".3f"),
-            ],
-        )
+        alt.layer(signed, unsigned, extent, data=alt.NamedData("scores"))
+        .resolve_scale(color="independent")
         .properties(width=alt.Step(TOKEN_STEP), height=60)
         .facet(row=alt.Row("method:N", sort=alt.SortField("order"), title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+        .resolve_scale(y="independent")
         .add_params(_tokens_param())
     )
     return _spec(chart)
@@ -181,12 +214,13 @@ def waterfall_spec() -> dict[str, Any]:
 
 
 def deletion_spec() -> dict[str, Any]:
-    """Output after removing each method's top-k% tokens, against the random-order band."""
+    """Output after removing each method's top tokens (one step per token count, x in % of the
+    text's tokens), against the random-order band."""
     band = (
         alt.Chart(alt.NamedData("band"))
         .mark_area(opacity=0.25, color=theme.REFERENCE_COLOUR)
         .encode(
-            x=alt.X("pct:Q", title="tokens removed (top k%, by the method's ranking)"),
+            x=alt.X("pct:Q", title="tokens removed (% of the text's tokens, top first by the method's ranking)"),
             y=alt.Y("lo:Q", title="model output", scale=alt.Scale(zero=False)),
             y2="hi:Q",
             tooltip=[alt.Tooltip("pct:Q", title="k %"), alt.Tooltip("lo:Q", format=".4g"), alt.Tooltip("hi:Q", format=".4g")],
@@ -198,7 +232,7 @@ def deletion_spec() -> dict[str, Any]:
         .encode(
             x="pct:Q",
             y="f:Q",
-            color=alt.Color("method:N", sort=alt.SortField("order"), legend=alt.Legend(title=None, orient="right")),
+            color=alt.Color("method:N", sort=alt.SortField("order"), scale=alt.Scale(scheme=theme.CATEGORY_SCHEME), legend=alt.Legend(title=None, orient="right")),
             strokeDash=alt.StrokeDash("reference:N", legend=None),
             tooltip=[alt.Tooltip("method:N"), alt.Tooltip("pct:Q", title="k %"), alt.Tooltip("f:Q", title="output", format=".4g")],
         )

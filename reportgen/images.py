@@ -692,7 +692,7 @@ def overview_spec(report: Report, font: Font) -> dict[str, Any]:
     }
     x = {"field": "prediction", "type": "quantitative", "title": name, "scale": {"domain": domain, "nice": False}}
     layers: list[dict[str, Any]] = [
-        {"mark": {"type": "bar", "color": theme.CONTENT_COLOUR, "cornerRadius": 2}, "encoding": {"x": x}},
+        {"mark": {"type": "bar", "color": theme.PREDICTION_COLOUR, "cornerRadius": 2}, "encoding": {"x": x}},
         {
             "mark": {"type": "text", "align": "left", "dx": 5, "fontSize": 13},
             "encoding": {"x": {"field": "prediction", "type": "quantitative"}, "text": {"field": "shown"}},

@@ -83,7 +83,7 @@ class FaithData(TypedDict):
     f0: float | None
     """f(x): the unperturbed text, where every deletion curve starts."""
     without: list[list[float | None] | None]
-    """Per method, f after removing its top k% (k in ``PageData.fractions``)."""
+    """Per method, f after removing its top ``removed[s]`` tokens, one value per step."""
     randomMean: list[float | None]
     randomStd: list[float | None]
     comprehensiveness: list[float | None]
@@ -97,7 +97,7 @@ class FaithData(TypedDict):
     content: int
     """The text's removable tokens: step ``k`` removes ``100 * removed[k] / content`` %."""
     verdict: list[float | None] | None
-    """``[beats, score, random score]``: does the default-shaded method (``PageData.shadedTitle``)
+    """``[beats, score, random score]``: does the default-shaded method (``PageData.highlight``)
     beat the random orders on this text (1/0), by comprehensiveness minus sufficiency; None when
     not measured."""
     words: WordFaithData | None
@@ -211,7 +211,11 @@ class CorpusData(TypedDict):
 class ShadeTheme(TypedDict):
     positive: tuple[int, int, int]
     negative: tuple[int, int, int]
+    sequential: tuple[int, int, int]
+    """Never-negative methods shade the text in this hue (``theme.SEQUENTIAL_RGB``)."""
     maxAlpha: float
+    total: str
+    """Totals in the from-baseline-to-f(x) walk (``theme.TOTAL_COLOUR``)."""
 
 
 class BudgetData(TypedDict):
@@ -223,11 +227,19 @@ class BudgetData(TypedDict):
     leftOut: list[str]
 
 
+class TargetData(TypedDict):
+    """What the model predicts (``ModelInfo.target_*``): each text's heading names it."""
+
+    name: str | None
+    range: list[float] | None
+    """``[low, high]`` of the scale, or None."""
+    description: str | None
+
+
 class PageData(TypedDict):
     task: str
+    target: TargetData
     predictionLabel: str
-    shadedTitle: str
-    """The method each text is shaded by at first (the per-text faithfulness verdict names it)."""
     faithFast: int
     """1 when faithfulness ran with ``--faithfulness fast`` (the steps note says so)."""
     layers: int
@@ -238,7 +250,14 @@ class PageData(TypedDict):
     """Chart templates by kind, compiled to Vega once (see :func:`vega_spec`): each filled per
     text with the values of its named data sources and the ``tokens`` signal."""
     methodTitles: list[list[str]]
-    fractions: list[float]
+    methodSigned: list[int]
+    """Per method (``methodTitles`` order): 1 when its scores have a sign (red/blue), 0 when
+    never negative (greens from 0)."""
+    methodScales: list[list[float | None]]
+    """Per method: the report-wide scale of its token scores and of its word scores (None: no
+    words): the score the colour key names as full colour."""
+    highlight: str
+    """The method each text is shaded by first (``Report.highlight``)."""
     agreementMethods: list[str]
     agreement: AgreementData | None
     shade: ShadeTheme
@@ -510,10 +529,15 @@ def base_data(report: Report) -> PageData:
     overview_spec = (
         charts.predictions_spec(label, with_gold) if len(texts) <= BAR_CHART_TEXTS else charts.distribution_spec(label, with_gold)
     )
+    model = report.model
     return {
         "task": report.model.task,
+        "target": {
+            "name": model.target_name,
+            "range": list(model.target_range) if model.target_range is not None else None,
+            "description": model.target_description,
+        },
         "predictionLabel": label,
-        "shadedTitle": report.method(report.highlight).title,
         "faithFast": int(report.faithfulness is not None and report.faithfulness.mode == "fast"),
         "layers": report.model.num_layers,
         "heads": report.model.num_heads,
@@ -532,10 +556,15 @@ def base_data(report: Report) -> PageData:
             }.items()
         },
         "methodTitles": [[m.name, m.title] for m in report.methods],
-        "fractions": [round(100 * k, 4) for k in (report.faithfulness.fractions if report.faithfulness else ())],
+        "methodSigned": [int(m.signed) for m in report.methods],
+        "methodScales": [[_round(m.scale, 6), _round(m.word_scale, 6) if m.word_scale is not None else None] for m in report.methods],
+        "highlight": report.highlight,
         "agreementMethods": list(report.agreement.methods) if report.agreement else [],
         "agreement": _agreement(report),
-        "shade": {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA},
+        "shade": {
+            "positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "sequential": theme.SEQUENTIAL_RGB,
+            "maxAlpha": theme.MAX_ALPHA, "total": theme.TOTAL_COLOUR,
+        },
         "heat": list(theme.HEATMAP_STOPS),
         "budget": {"maxMb": None, "fullMb": "0", "rungNames": list(budget.RUNG_NAMES), "leftOut": list(budget.RUNG_LEFT_OUT)},
         "overview": _overview(report, [budget.SUMMARY] * len(texts)),

@@ -110,11 +110,17 @@
     }
     // Each chart is its template (a Vega spec) plus this text's data (the values of its named
     // data sources) and tokens (the "tokens" signal the axis labels read).
-    function show(box, template, datasets, tokens) {
+    // ``title`` names what the chart shows (method; layer and head; view): the chart draws it
+    // itself, so a screenshot of the chart alone carries it.
+    function show(box, template, datasets, tokens, title) {
       if (!box) return Promise.resolve(null);
       var spec = JSON.parse(JSON.stringify(template));
       (spec.data || []).forEach(function (d) { if (Object.prototype.hasOwnProperty.call(datasets, d.name)) d.values = datasets[d.name]; });
-      (spec.signals || []).forEach(function (s) { if (s.name === "tokens") s.value = tokens; });
+      (spec.signals || []).forEach(function (s) {
+        if (s.name === "tokens") s.value = tokens;
+        if (s.name === "chartTitle") s.value = title || "";
+      });
+      box.dataset.title = title || "";
       release(box);
       box.textContent = "";
       box.dataset.state = "drawing";
@@ -274,6 +280,7 @@
       });
       if (ov.rung[i] === SUMMARY) {
         section.querySelector(".text-detail").remove();
+        section.querySelectorAll("details.more").forEach(function (d) { d.remove(); });
         var start = el("p", "highlight", texts ? texts[i] : "");
         start.lang = "ja";
         section.appendChild(start);
@@ -283,9 +290,13 @@
     }
 
     // The text itself, shaded by a method's scores (same colours as the charts' diverging scale).
-    function shade(rel) {
+    function isSigned(method) { return payload.methodSigned[methodNames.indexOf(method)] === 1; }
+    function methodTitle(method) { var k = methodNames.indexOf(method); return k >= 0 ? payload.methodTitles[k][1] : method; }
+    function rgb(c, a) { return "rgba(" + c[0] + ", " + c[1] + ", " + c[2] + ", " + a.toFixed(3) + ")"; }
+    // Signed methods: red up, blue down; never-negative ones: green from 0 (theme.py).
+    function shade(rel, signed) {
       if (rel === null || rel === undefined) return "";
-      var c = rel >= 0 ? payload.shade.positive : payload.shade.negative;
+      var c = signed === false ? payload.shade.sequential : rel >= 0 ? payload.shade.positive : payload.shade.negative;
       var a = Math.min(1, Math.abs(rel)) * payload.shade.maxAlpha;
       return "rgba(" + c[0] + ", " + c[1] + ", " + c[2] + ", " + a.toFixed(3) + ")";
     }
@@ -304,10 +315,58 @@
         var key = words ? span.dataset.word : span.dataset.pos;
         if (key === undefined) { span.style.backgroundColor = ""; span.removeAttribute("title"); return; }
         var k = Number(key), value = scores.value[k];
-        span.style.backgroundColor = shade(scores.rel[k]);
+        span.style.backgroundColor = shade(scores.rel[k], isSigned(method));
         var name = words ? words.labels[k] + " (" + words.lemmas[k] + ")" : t.pieces[k];
         span.title = name + ": " + (value === null ? "not seen by the model" : Number(value).toPrecision(4));
       });
+      colourKey(section, method, words ? "words" : "pieces");
+      textVerdict(section, t, method);
+    }
+    // The colour key beside the text: which method, which way each colour points, and the score
+    // at full colour (the method's report-wide scale).
+    function colourKey(section, method, unit) {
+      var box = slot(section, "key");
+      if (!box) return;
+      var k = methodNames.indexOf(method), signed = isSigned(method);
+      var scale = payload.methodScales[k] ? payload.methodScales[k][unit === "words" && payload.methodScales[k][1] !== null ? 1 : 0] : null;
+      var a = payload.shade.maxAlpha;
+      box.textContent = "";
+      box.dataset.method = method;
+      box.dataset.signed = signed ? "1" : "0";
+      box.setAttribute("aria-label", "Colour key: " + methodTitle(method));
+      box.appendChild(el("div", "key-title", "Shaded by " + methodTitle(method) + (unit === "words" ? ", per word" : ", per token")));
+      var ramp = el("div", "key-ramp");
+      ramp.style.backgroundImage = signed
+        ? "linear-gradient(to right, " + rgb(payload.shade.negative, a) + ", rgba(255, 255, 255, 0), " + rgb(payload.shade.positive, a) + ")"
+        : "linear-gradient(to right, rgba(255, 255, 255, 0), " + rgb(payload.shade.sequential, a) + ")";
+      box.appendChild(ramp);
+      var ends = el("div", "key-ends");
+      if (signed) {
+        ends.appendChild(el("span", "key-down", "pulls the score down" + (scale ? " (−" + sig(scale) + ")" : "")));
+        ends.appendChild(el("span", null, "0"));
+        ends.appendChild(el("span", "key-up", "pushes it up" + (scale ? " (+" + sig(scale) + ")" : "")));
+      } else {
+        ends.appendChild(el("span", null, "0"));
+        ends.appendChild(el("span", "key-up", "more weight" + (scale ? " (" + sig(scale) + ")" : "") + "; never negative, no direction"));
+      }
+      box.appendChild(ends);
+    }
+    // Does the shaded method beat the random orders on this text, and by how much?
+    function textVerdict(section, t, method) {
+      var box = slot(section, "verdict");
+      if (!box) return;
+      var k = methodNames.indexOf(method), f = t.faith;
+      var comp = f ? f.comprehensiveness[k] : null, suff = f ? f.sufficiency[k] : null;
+      if (!f || comp === null || suff === null || f.random[0] === null || f.random[2] === null) { box.hidden = true; return; }
+      var mine = comp - suff, random = f.random[0] - f.random[2], beats = mine > random;
+      if (method === payload.highlight && f.verdict) { beats = f.verdict[0] === 1; mine = f.verdict[1]; random = f.verdict[2]; }
+      box.hidden = false;
+      box.className = "text-verdict" + (beats ? " beats" : " flag");
+      box.dataset.beats = beats ? "1" : "0";
+      box.textContent = "On this text " + methodTitle(method) + " (the shaded method) " +
+        (beats ? "beats random orders by " + fixed(mine - random, 2) : "does no better than random orders") +
+        ": comprehensiveness − sufficiency " + fixed(mine, 2) + " against " + fixed(random, 2) + " for random token orders" +
+        (beats ? "." : "; read its shading with care here.");
     }
     // Top movers by the report's signed default method, one list per unit (the picked one shown).
     function fillMovers(section, t) {
@@ -317,13 +376,15 @@
         var div = el("div", "movers");
         div.dataset.unit = group.unit;
         var title = payload.methodTitles.filter(function (p) { return p[0] === group.method; })[0];
-        div.appendChild(el("span", "muted", "Top " + group.unit + " by " + (title ? title[1] : group.method) + ": "));
-        [["up", "raise "], ["down", "lower "]].forEach(function (side) {
-          var part = el("span", side[0], side[1]);
+        div.appendChild(el("div", "movers-title", "What moved the score most (" + (group.unit === "words" ? "words" : "tokens") + ", by " + (title ? title[1] : group.method) + ")"));
+        [["up", "raise it: "], ["down", "lower it: "]].forEach(function (side) {
+          var part = el("div", side[0], side[1]);
           if (!group[side[0]].length) part.appendChild(el("span", "na", "–"));
           group[side[0]].forEach(function (m) {
-            var chip = el("span", "chip", m[0]);
-            chip.title = (m[1] >= 0 ? "+" : "") + Number(m[1]).toPrecision(4);
+            var chip = el("span", "chip " + side[0]);
+            chip.style.borderColor = rgb(side[0] === "up" ? payload.shade.positive : payload.shade.negative, 0.6);
+            chip.appendChild(el("span", "mover-label", m[0]));
+            chip.appendChild(el("span", "mover-value", " " + (m[1] >= 0 ? "+" : "") + Number(m[1]).toPrecision(3)));
             part.appendChild(chip);
             part.appendChild(document.createTextNode(" "));
           });
@@ -370,20 +431,22 @@
         unitPick.options[0].textContent = "words (" + (t.words.mode === "ja" ? "morphemes" : "space-delimited") + ")";
         unitPick.value = t.unit;
         unitPick.addEventListener("change", function () {
-          highlight(section, t, picker.value, showUnit(section, t));
-          if (section.dataset.state === "drawn") drawMethods(section, t, tokenWindow(section, t));
+          var unit = showUnit(section, t);
+          highlight(section, t, picker.value, unit);
+          drawWalk(section, t, unit);
+          if (partDrawn(section, "scores")) drawMethods(section, t, tokenWindow(section, t));
         });
       } else {
         section.querySelectorAll(".for-words").forEach(function (e) { e.remove(); });
       }
       fillMovers(section, t);
-      highlight(section, t, picker.value, showUnit(section, t));
+      var unit = showUnit(section, t);
+      highlight(section, t, picker.value, unit);
       picker.addEventListener("change", function () { highlight(section, t, picker.value, unitOf(section, t)); });
-      if (t.ig) {
+      if (t.ig && t.methods.integrated_gradients) {
+        drawWalk(section, t, unit);
         var ig = slot(section, "ig");
-        ig.hidden = false;
-        ig.textContent = "Integrated Gradients: f(baseline) = " + fixed(t.ig.baseline, 4) + " → f(x) = " + fixed(t.ig.explained, 4) +
-          "; attributions sum to " + fixed(t.ig.explained - t.ig.baseline + t.ig.delta, 4) + ", convergence delta " + signed(t.ig.delta, 4) +
+        ig.textContent = "Attributions sum to " + fixed(t.ig.explained - t.ig.baseline + t.ig.delta, 4) + ", convergence delta " + signed(t.ig.delta, 4) +
           " (" + (t.ig.deltaRelative === null ? "–" : (100 * t.ig.deltaRelative).toFixed(1)) + "% of |f(x) − f(baseline)|)" +
           (t.ig.steps ? ", " + t.ig.steps + " integration steps." : ".");
         if (t.ig.warn) ig.appendChild(el("span", "flag", " Warning: the delta exceeds 5% of the difference; raise --ig-steps for exact attributions."));
@@ -393,7 +456,79 @@
       if (!t.faith) section.querySelectorAll(".for-faith").forEach(function (e) { e.remove(); });
       if (!t.agreement) section.querySelectorAll(".for-agreement").forEach(function (e) { e.remove(); });
       setupPickers(section, t);
+      section.querySelectorAll("details.more").forEach(function (part) {
+        part.addEventListener("toggle", function () {
+          // Drawn now if the text is in view (a reader opens what they see), else when it comes into view.
+          if (part.open) request(section, true);
+          else releasePart(section, part);
+        });
+      });
       section.dataset.state = "ready";
+    }
+
+    // Integrated Gradients from f(baseline) to f(x) as a compact walk (page elements, drawn with
+    // the text, so it prints): the WALK_ITEMS largest contributions in text order, the rest as one.
+    var WALK_ITEMS = 12;
+    function drawWalk(section, t, unit) {
+      var box = slot(section, "walk");
+      if (!box) return;
+      var words = unit === "words" && t.words && t.words.methods.integrated_gradients ? t.words : null;
+      var values = words ? words.methods.integrated_gradients.value : t.methods.integrated_gradients.value;
+      var labels = words ? words.labels : t.tokens, items = [], j;
+      for (j = 0; j < values.length; j++) {
+        if ((!words && t.special[j]) || values[j] === null) continue;
+        items.push({ k: j, label: labels[j], value: values[j] });
+      }
+      var keep = new Set(items.slice().sort(function (a, b) { return Math.abs(b.value) - Math.abs(a.value) || a.k - b.k; })
+        .slice(0, WALK_ITEMS).map(function (x) { return x.k; }));
+      var rows = [{ label: "f(baseline)", total: true, value: t.ig.baseline }], running = t.ig.baseline, rest = 0, others = 0;
+      items.forEach(function (x) {
+        if (!keep.has(x.k)) { rest += x.value; others += 1; return; }
+        rows.push({ label: x.label, start: running, end: running + x.value, value: x.value });
+        running += x.value;
+      });
+      if (others) { rows.push({ label: others + " other " + (words ? "word" : "token") + (others === 1 ? "" : "s"), start: running, end: running + rest, value: rest, rest: true }); running += rest; }
+      rows.push({ label: "f(x)", total: true, value: t.ig.explained });
+      var lo = Infinity, hi = -Infinity;
+      rows.forEach(function (r) {
+        (r.total ? [r.value] : [r.start, r.end]).forEach(function (v) { lo = Math.min(lo, v); hi = Math.max(hi, v); });
+      });
+      var span = hi - lo || 1;
+      function pct(v) { return (100 * (v - lo) / span).toFixed(2) + "%"; }
+      box.textContent = "";
+      box.setAttribute("aria-label", "Integrated Gradients walk from f(baseline) to f(x)");
+      box.appendChild(el("div", "walk-title", "Integrated Gradients, from f(baseline) = " + fixed(t.ig.baseline, 3) + " to f(x) = " + fixed(t.ig.explained, 3) +
+        ": the " + Math.min(WALK_ITEMS, items.length) + " largest " + (words ? "word" : "token") + " contributions, in text order"));
+      var grid = el("div", "walk-rows");
+      rows.forEach(function (r) {
+        var row = el("div", "walk-row" + (r.total ? " total" : r.rest ? " rest" : ""));
+        var label = el("span", "walk-label", r.label);
+        label.title = r.label;
+        label.lang = "ja";
+        row.appendChild(label);
+        var track = el("span", "walk-track"), bar = el("span", "walk-bar");
+        if (r.total) {
+          bar.style.left = "calc(" + pct(r.value) + " - 1px)";
+          bar.style.width = "3px";
+          bar.style.backgroundColor = payload.shade.total;
+        } else {
+          bar.style.left = pct(Math.min(r.start, r.end));
+          bar.style.width = "max(2px, " + (100 * Math.abs(r.value) / span).toFixed(2) + "%)";
+          bar.style.backgroundColor = rgb(r.value >= 0 ? payload.shade.positive : payload.shade.negative, 1);
+        }
+        track.appendChild(bar);
+        row.appendChild(track);
+        row.appendChild(el("span", "walk-value", r.total ? fixed(r.value, 3) : signed(r.value, 3)));
+        grid.appendChild(row);
+      });
+      box.appendChild(grid);
+      var key = el("div", "walk-key");
+      key.appendChild(el("span", "key-up", "■ raises the score"));
+      key.appendChild(el("span", "key-down", "■ lowers it"));
+      key.appendChild(el("span", "key-total", "| f(baseline), f(x)"));
+      key.querySelector(".key-up").style.color = rgb(payload.shade.positive, 1);
+      key.querySelector(".key-down").style.color = rgb(payload.shade.negative, 1);
+      box.appendChild(key);
     }
 
     function renderSections() {
@@ -452,7 +587,7 @@
     }, { rootMargin: "200px 0px" });
 
     function request(section, urgent) {
-      if (section.dataset.state === "drawn" || section.dataset.state === "drawing") return drawNext();
+      if (section.dataset.state === "drawing" || (section.dataset.state === "drawn" && !openParts(section).length)) return drawNext();
       var at = queue.indexOf(section);
       if (at >= 0) queue.splice(at, 1);
       if (urgent) queue.unshift(section); else queue.push(section);
@@ -493,8 +628,8 @@
         releaseSection(far);
       }
     }
-    function releaseSection(section) {
-      section.querySelectorAll(".chart").forEach(function (box) {
+    function releaseCharts(root) {
+      root.querySelectorAll(".chart").forEach(function (box) {
         var height = box.getBoundingClientRect().height;
         release(box);
         if (box.dataset.state) {
@@ -503,7 +638,19 @@
           box.dataset.state = "released";
         }
       });
-      attention.delete(Number(section.dataset.index));
+    }
+    // A closed part's charts are finalised at once: only what the reader has open stays live.
+    function releasePart(section, part) {
+      releaseCharts(part);
+      delete part.dataset.drawn;
+      if (part.dataset.part === "attention") attention.delete(Number(section.dataset.index));
+    }
+    function partDrawn(section, name) {
+      var part = section.querySelector('details.more[data-part="' + name + '"]');
+      return !!(part && part.open && part.dataset.drawn === "1");
+    }
+    function releaseSection(section) {
+      section.querySelectorAll("details.more").forEach(function (part) { releasePart(section, part); });
       var at = live.indexOf(section);
       if (at >= 0) live.splice(at, 1);
       if (section.dataset.state === "drawn" || section.dataset.state === "drawing") section.dataset.state = "ready";
@@ -515,20 +662,33 @@
       return detail(i).then(function (t) {
         if (!t || !section.isConnected) return null;
         if (section.dataset.state === "shell") fillShell(section, t);
-        if (section.dataset.state !== "ready") return null;
-        makeRoom();
+        if (section.dataset.state !== "ready" && section.dataset.state !== "drawn") return null;
+        var parts = openParts(section);
+        if (section.dataset.state === "drawn" && !parts.length) return null;
+        if (live.indexOf(section) < 0) { makeRoom(); live.push(section); }
         section.dataset.state = "drawing";
-        live.push(section);
         var started = performance.now();
-        return drawAttention(section, t).then(function () {
-          return drawScores(section, t);
-        }).then(function () {
+        // Only the parts the reader has open are drawn; the answer above them is drawn with the text.
+        var chain = Promise.resolve();
+        parts.forEach(function (part) {
+          chain = chain.then(function () {
+            part.dataset.drawn = "1";
+            return part.dataset.part === "attention" ? drawAttention(section, t) : drawScores(section, t);
+          });
+        });
+        return chain.then(function () {
           if (section.dataset.state === "drawing") {
             keepPinned();
             section.dataset.state = "drawn";
             section.dataset.drawMs = String(Math.round(performance.now() - started));
+            if (openParts(section).length) request(section, true);  // opened while drawing
           }
         });
+      });
+    }
+    function openParts(section) {
+      return Array.prototype.filter.call(section.querySelectorAll("details.more"), function (part) {
+        return part.open && part.dataset.drawn !== "1";
       });
     }
 
@@ -591,7 +751,7 @@
       if (rung >= NO_MATRIX) {
         section.querySelectorAll(".for-heatmap, .attention-controls").forEach(function (e) { e.remove(); });
       }
-      var redraw = function () { if (section.dataset.state === "drawn") drawAttention(section, t); };
+      var redraw = function () { if (partDrawn(section, "attention")) drawAttention(section, t); };
       layerPick.addEventListener("change", redraw);
       headPick.addEventListener("change", redraw);
       var size = windowSize(section);
@@ -607,8 +767,9 @@
         update();
         range.addEventListener("input", update);
         range.addEventListener("change", function () {
-          if (section.dataset.state !== "drawn") return;
-          drawAttention(section, t, true).then(function () { return drawScores(section, t); });
+          (partDrawn(section, "attention") ? drawAttention(section, t, true) : Promise.resolve()).then(function () {
+            return partDrawn(section, "scores") ? drawScores(section, t) : null;
+          });
         });
       }
     }
@@ -639,22 +800,33 @@
       return rows;
     }
 
+    // "layer 12 (last), mean of 12 heads": what an attention chart shows, for its title.
+    function layerHead(layer, head) {
+      var L = payload.layers, H = payload.heads;
+      return "layer " + (layer + 1) + (layer === L - 1 ? " (last)" : "") + " of " + L + ", " + (head < 0 ? "mean of " + H + " heads" : "head " + (head + 1) + " of " + H);
+    }
+    function windowNote(t, win) { return win[0] > 0 || win[1] < t.n ? " · tokens " + (win[0] + 1) + "–" + win[1] + " of " + t.n : ""; }
+    function barsTitle(t, win, which) {
+      return "[CLS] attention and attention received · " + which + " · raw and without [CLS]/[SEP] (renormalised)" + windowNote(t, win);
+    }
     function drawAttention(section, t, barsOnly) {
       var i = Number(section.dataset.index);
       var heatBox = section.querySelector('[data-chart="heatmap"]');
       var barsBox = section.querySelector('[data-chart="bars"]');
       var win = tokenWindow(section, t);
       if (ov.rung[i] >= NO_MATRIX) {
-        return nextTask().then(function () { return show(barsBox, payload.specs.bars, { bars: barRows(t, null, null, win) }, t.tokens); });
+        return nextTask().then(function () {
+          return show(barsBox, payload.specs.bars, { bars: barRows(t, null, null, win) }, t.tokens, barsTitle(t, win, layerHead(payload.layers - 1, -1)));
+        });
       }
       var layer = Number(section.querySelector(".pick-layer").value);
       var head = Number(section.querySelector(".pick-head").value);
       return codes(i).then(function (att) {
         if (!att || !section.isConnected) return null;
-        var m = matrix(t, att, layer, head), r = renormalise(t, m);
-        if (!barsOnly) heatmap(heatBox, t, m, r);
+        var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
+        if (!barsOnly) heatmap(heatBox, t, m, r, which);
         return nextTask().then(function () {
-          return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens);
+          return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens, barsTitle(t, win, which));
         });
       });
     }
@@ -760,7 +932,7 @@
       }
       box.appendChild(el("span", null, "0 "));
       box.appendChild(bar);
-      box.appendChild(el("span", null, " " + top.toFixed(3) + " (weight)"));
+      box.appendChild(el("span", null, " " + top.toFixed(3) + " (attention weight; never negative)"));
       return box;
     }
     function maxOf(t, weights, view) {
@@ -768,7 +940,7 @@
       for (var k = 0; k < weights.length; k++) if (weights[k] > top && !(view === RENORM && t.special[k % n])) top = weights[k];
       return top;
     }
-    function heatmap(box, t, m, r) {
+    function heatmap(box, t, m, r, which) {
       box.textContent = "";
       box.dataset.state = "drawing";
       var width = Math.max(240, box.clientWidth || 900);
@@ -799,7 +971,7 @@
         var row = el("div", "hm-panels");
         [[m, RAW, tops[0]], [r, RENORM, tops[1]]].forEach(function (spec) {
           var p = el("div", "hm-panel");
-          p.appendChild(el("div", "hm-title", spec[1] + " · zoom"));
+          p.appendChild(el("div", "hm-title", "Attention, " + which + " · " + spec[1] + " · zoom"));
           p.appendChild(panel(t, spec[0], spec[1], state.q, state.q + span, state.k, state.k + span, each, spec[2], null).canvas);
           row.appendChild(p);
         });
@@ -813,7 +985,7 @@
       }
       [[m, RAW, tops[0]], [r, RENORM, tops[1]]].forEach(function (spec) {
         var p = el("div", "hm-panel");
-        p.appendChild(el("div", "hm-title", spec[1]));
+        p.appendChild(el("div", "hm-title", "Attention, " + which + " · " + spec[1]));
         var drawn = panel(t, spec[0], spec[1], 0, t.n, 0, t.n, each, spec[2], pick);
         needZoom = needZoom || !drawn.labelled;
         p.appendChild(drawn.canvas);
@@ -835,11 +1007,11 @@
       var rows = [], words = unit === "words" ? t.words : null;
       var labels = words ? words.labels : t.tokens, all = words ? words.methods : t.methods;
       payload.methodTitles.forEach(function (pair, order) {
-        var scores = all[pair[0]];
+        var scores = all[pair[0]], signed = payload.methodSigned[order] === 1;
         if (!scores) return;
         for (var j = win[0]; j < win[1]; j++) {
           if (scores.value[j] === null) continue;  // a word no token reaches: no score
-          rows.push({ method: pair[1], order: order, pos: j, token: labels[j], value: scores.value[j], rel: scores.rel[j] });
+          rows.push({ method: pair[1], order: order, pos: j, token: labels[j], value: scores.value[j], rel: scores.rel[j], signed: signed });
         }
       });
       return rows;
@@ -852,8 +1024,10 @@
         var start = Math.max(0, Math.min(win[0], count - size));
         win = [start, Math.min(count, start + size)];
       }
+      var note = win[0] > 0 || win[1] < (unit === "words" ? t.words.labels.length : t.n)
+        ? " · " + (unit === "words" ? "words " : "tokens ") + (win[0] + 1) + "–" + win[1] + " of " + (unit === "words" ? t.words.labels.length : t.n) : "";
       return show(section.querySelector('[data-chart="methods"]'), payload.specs.methods, { scores: methodRows(t, win, unit) },
-        unit === "words" ? t.words.labels : t.tokens);
+        unit === "words" ? t.words.labels : t.tokens, "Every method's scores, " + (unit === "words" ? "by word" : "by token") + ", each ÷ its report-wide scale" + note);
     }
     // Integrated Gradients as a walk: f(baseline), each content token's share, f(x).
     function waterfall(t, win) {
@@ -936,13 +1110,6 @@
         (f.normalised
           ? "Divided by the largest change any masked input of this text caused, " + fixed(f.normaliser, 4) + ", so every value lies between 0 and 1."
           : "Not normalised: the largest change any masked input caused, " + fixed(f.normaliser, 4) + ", is too small to divide by.");
-      var verdict = slot(section, "verdict"), v = f.verdict;
-      if (verdict && v) {
-        verdict.textContent = "On this text " + payload.shadedTitle + " (the default shading) " + (v[0] ? "beats" : "does no better than") +
-          " random orders: comprehensiveness − sufficiency " + sig(v[1]) + " against " + sig(v[2]) + (v[0] ? "." : "; read its shading with care here.");
-        verdict.hidden = false;
-        verdict.classList.toggle("flag", !v[0]);
-      }
     }
 
     function drawScores(section, t) {
@@ -953,19 +1120,21 @@
       if (t.ig && t.methods.integrated_gradients) {
         steps.push(function () {
           var walk = waterfall(t, win);
-          return show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: walk.rows }, walk.labels);
+          return show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: walk.rows }, walk.labels,
+            "Integrated Gradients, every token: from f(baseline) = " + fixed(t.ig.baseline, 3) + " to f(x) = " + fixed(t.ig.explained, 3) + windowNote(t, win));
         });
       }
       if (t.faith) {
         steps.push(function () {
           faithTable(section, t);
-          return show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, deletionRows(t), []);
+          return show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, deletionRows(t), [],
+            "Deletion curves: the output as each method's top tokens are replaced by [MASK] (grey: random orders)");
         });
       }
       if (t.agreement) {
         steps.push(function () {
           return show(section.querySelector('[data-chart="agreement"]'), payload.specs.agreement,
-            { agreement: agreementRows(payload.agreementMethods, t.agreement, null) }, []);
+            { agreement: agreementRows(payload.agreementMethods, t.agreement, null) }, [], "Agreement of the methods' token rankings on this text (Spearman ρ)");
         });
       }
       var chain = Promise.resolve();
@@ -1063,7 +1232,7 @@
     // first scroll from paying it in one long task.
     var SAMPLE_ROWS = {
       bars: { bars: [{ pos: 0, token: "", kind: "token", measure: CLS, view: RAW, value: 0 }] },
-      methods: { scores: [{ method: "", order: 0, pos: 0, token: "", value: 0, rel: 0 }] },
+      methods: { scores: [{ method: "", order: 0, pos: 0, token: "", value: 0, rel: 0, signed: true }] },
       waterfall: { steps: [{ step: 0, label: "", start: 0, end: 0, value: 0, kind: "total" }] },
       deletion: { curves: [{ method: "", order: 0, reference: false, pct: 0, f: 0 }], band: [{ pct: 0, lo: 0, hi: 0 }] },
       agreement: { agreement: [{ a: "", b: "", rho: 0, texts: 1 }] }
@@ -1090,7 +1259,9 @@
       var box = document.querySelector('[data-chart="overview"]');
       var rows = [];
       for (var i = 0; i < COUNT; i++) rows.push({ id: "#" + ov.id[i], text: ov.id[i], prediction: ov.prediction[i], gold: ov.gold[i] });
-      return show(box, payload.specs.overview, { predictions: rows }, []).then(function (chart) {
+      var name = payload.predictionLabel;
+      return show(box, payload.specs.overview, { predictions: rows }, [],
+        (COUNT > 40 ? "How the " : "The ") + name + (payload.target.range ? " (scale " + payload.target.range[0] + "–" + payload.target.range[1] + ")" : "") + " of " + (COUNT > 40 ? "the " + COUNT + " texts is distributed" : "every text")).then(function (chart) {
         if (!chart) return;
         chart.addEventListener("click", function (event, item) {
           var datum = item && item.datum;
@@ -1189,7 +1360,8 @@
           labels.push(w.lemma);
           rows.push({ rank: rank, word: w.lemma, mean: w.mean, lo: w.lo, hi: w.hi, n: w.n, dir: w.mean > 0 ? "raises" : "lowers" });
         });
-        return show(section.querySelector('[data-chart="corpus"]'), payload.specs.corpus, { words: rows }, labels);
+        return show(section.querySelector('[data-chart="corpus"]'), payload.specs.corpus, { words: rows }, labels,
+          "Words that raise and lower the score most, by " + corpus.title + " (mean per occurrence, 95% interval; in at least " + min + " texts)");
       }
 
       function search() {
@@ -1223,7 +1395,8 @@
       var mean = document.querySelector('section.methods [data-chart="agreement"]');
       if (mean && payload.agreement) {
         jobs.push(nextTask().then(function () {
-          return show(mean, payload.specs.agreement, { agreement: agreementRows(payload.agreementMethods, payload.agreement.rho, payload.agreement.texts) }, []);
+          return show(mean, payload.specs.agreement, { agreement: agreementRows(payload.agreementMethods, payload.agreement.rho, payload.agreement.texts) }, [],
+            "Agreement of the methods' token rankings, mean over texts (Spearman ρ)");
         }));
       }
       Promise.all(jobs).then(function () {
@@ -1235,9 +1408,12 @@
       window.addEventListener("hashchange", fromHash);
     }
 
-    // A printed report shows everything drawn: closed <details> would print as their summary only.
+    // Printing: each text prints its answer part (drawn with the text, not on demand, so it is
+    // there whether or not the reader scrolled to it); the attention and method parts print only
+    // where the reader opened them and they are drawn (report.css). The run details and the
+    // "how to read" notes print open.
     window.addEventListener("beforeprint", function () {
-      document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+      document.querySelectorAll("header details.meta").forEach(function (d) { d.open = true; });
     });
 
     // For tests and the curious: the codes a text's attention block holds, as the page decodes them.

@@ -134,11 +134,35 @@ class Visit:
         """Every string painted with ``fillText`` on any canvas of the page so far."""
         return list(self.page.evaluate("() => window.__reportgen_canvas || []"))
 
-    def open_text(self, index: int, timeout_ms: int = 120_000) -> None:
-        """Open text ``index`` (0-based input order) as a deep link would; wait until it is drawn."""
+    def open_text(self, index: int, timeout_ms: int = 120_000, parts: tuple[str, ...] = ("attention", "scores")) -> None:
+        """Open text ``index`` (0-based input order) as a deep link would, open its ``parts``
+        (the ``<details>`` a reader opens: ``attention``, ``scores``), and wait until they are drawn."""
         self.page.evaluate(f"() => {{ window.location.hash = 'text-{index}'; }}")
         self.page.wait_for_function(
             f"() => {{ const s = document.getElementById('text-{index}'); return s && s.dataset.state === 'drawn'; }}",
+            timeout=timeout_ms,
+        )
+        self.open_parts(f"#text-{index}", parts, timeout_ms)
+
+    def open_parts(self, section: str, parts: tuple[str, ...] = ("attention", "scores"), timeout_ms: int = 120_000) -> None:
+        """Open the ``parts`` of the text section at selector ``section``; wait until every chart
+        in them is drawn."""
+        if not parts:
+            return
+        self.page.eval_on_selector(
+            section, "(s, parts) => parts.forEach(p => { const d = s.querySelector(`details.more[data-part=\"${p}\"]`); if (d) d.open = true; })",
+            list(parts),
+        )
+        self.page.wait_for_function(
+            """([sel, parts]) => {
+                const s = document.querySelector(sel);
+                if (!s || s.dataset.state !== 'drawn') return false;
+                return parts.every(p => {
+                    const d = s.querySelector(`details.more[data-part="${p}"]`);
+                    return !d || (d.dataset.drawn === '1' && Array.from(d.querySelectorAll('.chart')).every(c => c.dataset.state === 'done' || c.dataset.state === 'error'));
+                });
+            }""",
+            arg=[section, list(parts)],
             timeout=timeout_ms,
         )
 

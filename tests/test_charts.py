@@ -17,12 +17,14 @@ from reportgen import charts, theme
 TOKENS = ["[CLS]", "お茶", "どうぞ", "[SEP]"]
 
 
-def _filled(spec: dict, datasets: dict, tokens: list[str]) -> dict:
+def _filled(spec: dict, datasets: dict, tokens: list[str], title: str = "") -> dict:
     spec = json.loads(json.dumps(spec))
     spec["datasets"] = datasets
     for param in spec.get("params", []):
         if param["name"] == "tokens":
             param["value"] = tokens
+        if param["name"] == charts.TITLE:
+            param["value"] = title
     return spec
 
 
@@ -42,7 +44,7 @@ def test_per_text_templates_read_tokens_and_carry_no_url(kind: str) -> None:
     spec = PER_TEXT[kind]()
     text = json.dumps(spec)
     assert "$schema" not in spec and "http" not in text
-    assert [p["name"] for p in spec["params"]] == ["tokens"]
+    assert sorted(p["name"] for p in spec["params"]) == sorted(["tokens", charts.TITLE])
     assert "datasets" not in spec  # data comes per text, never baked into the template
 
 
@@ -51,16 +53,52 @@ def test_no_chart_is_one_element_per_attention_cell() -> None:
     assert not hasattr(charts, "heatmap_spec")
 
 
-def test_methods_chart_uses_the_diverging_theme_scale() -> None:
-    spec = charts.methods_spec()
-    scale = spec["spec"]["encoding"]["color"]["scale"]
-    assert scale == {"scheme": theme.DIVERGING_SCHEME, "domain": [-1, 1], "reverse": True}
-    rows = [
-        {"method": "IG", "order": 0, "pos": j, "token": TOKENS[j], "value": v, "rel": v}
-        for j, v in enumerate([0.0, 0.5, -0.5, 0.0])
+def _scores(method: str, order: int, values: list[float], signed: bool) -> list[dict]:
+    return [
+        {"method": method, "order": order, "pos": j, "token": TOKENS[j], "value": v, "rel": v, "signed": signed}
+        for j, v in enumerate(values)
     ]
-    svg = _svg(_filled(spec, {"scores": rows}, TOKENS))
-    assert "どうぞ" in svg
+
+
+def test_methods_chart_colours_signed_red_blue_and_never_negative_green() -> None:
+    spec = charts.methods_spec()
+    layers = spec["spec"]["layer"]
+    scales = [layer["encoding"]["color"]["scale"] for layer in layers if "color" in layer.get("encoding", {})]
+    assert {"scheme": theme.DIVERGING_SCHEME, "domain": [-1, 1], "reverse": True} in scales
+    assert {"scheme": theme.SEQUENTIAL_SCHEME, "domain": [0, 1]} in scales
+    assert theme.SEQUENTIAL_SCHEME != theme.DIVERGING_SCHEME
+    rows = _scores("IG", 0, [0.0, 0.5, -0.5, 0.0], True) + _scores("CLS", 1, [0.1, 0.6, 0.3, 0.2], False)
+    svg = _svg(_filled(spec, {"scores": rows}, TOKENS, "Every method"))
+    assert "どうぞ" in svg and "Every method" in svg
+    # Each key (legend) is drawn: the signed one and the never-negative one.
+    assert charts.SIGNED_KEY in svg and charts.UNSIGNED_KEY in svg
+
+
+def test_never_negative_rows_spend_no_axis_on_negative_values() -> None:
+    """The never-negative method's row runs from 0; the signed one's from -1 (axis labels)."""
+    import re
+
+    spec = charts.methods_spec()
+    only_unsigned = _svg(_filled(spec, {"scores": _scores("CLS", 0, [0.1, 0.6, 0.3, 0.2], False)}, TOKENS))
+    only_signed = _svg(_filled(spec, {"scores": _scores("IG", 0, [0.1, 0.6, -0.3, 0.2], True)}, TOKENS))
+
+    def labels(svg: str) -> set[str]:
+        return set(re.findall(r">(-?[01]\.[0-9])</text>", svg)) | set(re.findall(r">(−[01]\.[0-9])</text>", svg))
+
+    assert not any(x.startswith(("-", "−")) for x in labels(only_unsigned)), labels(only_unsigned)
+    assert any(x.startswith(("-", "−")) for x in labels(only_signed)), labels(only_signed)
+
+
+def test_every_chart_draws_the_title_the_page_gives_it() -> None:
+    """The title is inside the chart (a screenshot of it alone names its view): each template
+    reads it from the ``chartTitle`` parameter."""
+    for make in (charts.bars_spec, charts.methods_spec, charts.waterfall_spec, charts.deletion_spec, charts.corpus_spec):
+        spec = make()
+        assert spec["title"]["text"] == {"expr": charts.TITLE}, make.__name__
+    spec = charts.bars_spec()
+    rows = [{"pos": 1, "token": "お茶", "kind": "token", "measure": charts.CLS_MEASURE, "view": charts.RAW, "value": 0.4}]
+    svg = _svg(_filled(spec, {"bars": rows}, TOKENS, "layer 3 of 4, head 2 of 4"))
+    assert "layer 3 of 4, head 2 of 4" in svg
 
 
 def test_waterfall_colours_come_from_the_theme() -> None:

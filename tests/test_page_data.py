@@ -103,10 +103,34 @@ def test_page_data_is_strict_json_and_safe_in_a_script(data: page.PageData) -> N
 
 
 def test_theme_and_method_titles(data: page.PageData) -> None:
-    assert data["shade"] == {"positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "maxAlpha": theme.MAX_ALPHA}
+    assert data["shade"] == {
+        "positive": theme.POSITIVE_RGB, "negative": theme.NEGATIVE_RGB, "sequential": theme.SEQUENTIAL_RGB,
+        "maxAlpha": theme.MAX_ALPHA, "total": theme.TOTAL_COLOUR,
+    }
     assert data["methodTitles"] == [[m.name, m.title] for m in handmade.METHODS]
+    assert data["methodSigned"] == [int(m.signed) for m in handmade.METHODS]
+    assert data["highlight"] in [m.name for m in handmade.METHODS]
     assert set(data["specs"]) == {"overview", "bars", "methods", "waterfall", "deletion", "agreement", "corpus"}
-    assert data["heat"] == list(theme.HEATMAP_STOPS) and len(data["heat"]) == 11
+    assert data["heat"] == list(theme.HEATMAP_STOPS) and len(data["heat"]) == 12
+
+
+def test_attention_and_signed_scores_never_share_a_hue() -> None:
+    """Issue 10: the sequential scale (attention, never-negative scores) is visibly unlike the
+    red/blue diverging one: its hue is green, far from both red and blue."""
+    import colorsys
+
+    def hue(rgb: tuple[int, int, int]) -> float:
+        return 360 * colorsys.rgb_to_hsv(*(c / 255 for c in rgb))[0]
+
+    def distance(a: float, b: float) -> float:
+        return min(abs(a - b), 360 - abs(a - b))
+
+    stops = [tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in theme.HEATMAP_STOPS]
+    for rgb in [theme.SEQUENTIAL_RGB, *stops[3:]]:  # the light end is near white: no clear hue
+        for diverging in (theme.POSITIVE_RGB, theme.NEGATIVE_RGB):
+            assert distance(hue(rgb), hue(diverging)) > 45, (rgb, diverging)
+    attention = tuple(int(theme.ATTENTION_COLOUR[i : i + 2], 16) for i in (1, 3, 5))
+    assert distance(hue(attention), hue(theme.NEGATIVE_RGB)) > 45 and distance(hue(attention), hue(theme.POSITIVE_RGB)) > 45
 
 
 def test_overview_holds_every_text(data: page.PageData) -> None:
@@ -190,7 +214,6 @@ def test_pieces_only_has_no_words_and_no_corpus() -> None:
 
 
 def test_deletion_curves_are_one_list_per_method(data: page.PageData) -> None:
-    assert data["fractions"] == [100 * k for k in handmade.FRACTIONS]
     for t in range(2):
         faith = detail(data, t)["faith"]
         assert faith["f0"] == handmade.PREDICTIONS[t]
@@ -221,7 +244,7 @@ def test_without_faithfulness_or_agreement_there_is_none() -> None:
     for t in range(2):
         text = detail(data, t)
         assert text["faith"] is None and text["agreement"] is None
-    assert data["agreement"] is None and data["fractions"] == []
+    assert data["agreement"] is None
 
 
 def test_a_tight_budget_degrades_the_longest_text_first() -> None:

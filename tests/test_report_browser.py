@@ -63,35 +63,39 @@ def _sections(page) -> list[dict]:  # noqa: ANN001
 
 
 def test_only_the_charts_in_view_are_drawn_at_load(demo_report: Path, browser: object) -> None:
-    # 8000: tall enough that the first text is in view below the header, overview and the
-    # methods section (with its verdict, intervals and rules).
-    for height in (900, 8000):
-        with visit(browser, demo_report, viewport={"width": 1280, "height": height}) as page:
-            _clean(page)
-            states = page.chart_states()
-            assert states["overview/overview/0"] == "done"
-            sections = _sections(page)
-            assert len(sections) == 25
-            drawn = [s for s in sections if s["drawn"]]
-            for s in sections:
-                near = s["bottom"] > -200 and s["top"] < height + 200
-                assert (s["drawn"] > 0) <= near, s  # nothing out of view is drawn
-                if s["bottom"] > 0 and s["top"] < height:
-                    assert s["state"] == "drawn", s  # everything in view is
-            if height == 8000:
-                assert drawn, "a text in view is drawn at load"
-            assert len(drawn) <= LIVE_TEXTS
-            # Every text is listed and holds its text, drawn or not.
-            assert len(page.visible_texts("table.texts tbody tr")) == 25
-            assert all(t.strip() for t in page.visible_texts("section.text p.highlight"))
+    height = 900
+    with visit(browser, demo_report, viewport={"width": 1280, "height": height}, wait_texts=True) as page:
+        _clean(page)
+        states = page.chart_states()
+        assert states["overview/overview/0"] == "done"
+        sections = _sections(page)
+        assert len(sections) == 25
+        # At load every text holds its answer part, and no chart of any text is drawn: the
+        # attention and method charts wait in closed <details>.
+        assert all(s["drawn"] == 0 for s in sections), sections
+        assert len(page.visible_texts("table.texts tbody tr")) == 25
+        assert all(t.strip() for t in page.visible_texts("section.text p.highlight"))
+        assert page.page.eval_on_selector_all("section.text", "ss => ss.every(s => s.querySelector('.walk-row') && s.querySelector('.key-ramp'))")
+        # Opening every text's attention part draws only the texts near the view.
+        page.page.evaluate("() => document.querySelectorAll('details.more[data-part=attention]').forEach(d => { d.open = true; })")
+        page.page.evaluate("() => document.getElementById('text-2').scrollIntoView()")
+        page.page.wait_for_function("() => document.querySelector('#text-2 [data-chart=bars]').dataset.state === 'done'")
+        page.page.wait_for_function("() => !document.querySelector('section.text[data-state=drawing]')")
+        sections = _sections(page)
+        drawn = [int(s["id"].split("-")[1]) for s in sections if s["drawn"]]
+        assert 2 in drawn, "the text in view is drawn once its part is open"
+        # Far texts are not (drawing the first ones moves the later ones down, so "far" is counted
+        # in texts: none beyond the live bound from the one in view).
+        assert all(abs(k - 2) <= LIVE_TEXTS for k in drawn), drawn
+        assert len(drawn) <= LIVE_TEXTS
+        _clean(page)
 
 
 def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
         section = page.page.locator("#text-3")
-        assert section.get_attribute("data-state") != "drawn"
         section.scroll_into_view_if_needed()
-        page.page.wait_for_function("() => document.getElementById('text-3').dataset.state === 'drawn'")
+        page.open_parts("#text-3")
         kinds = page.page.eval_on_selector_all(
             "#text-3 .chart", "es => es.map(e => [e.dataset.chart, e.dataset.state, !!e.querySelector('svg, canvas')])"
         )
@@ -101,11 +105,10 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
         note = page.page.locator('#text-3 [data-slot="normaliser"]').text_content()
         assert note.startswith("Steps: the top 1, 2, 3, …, ") and "between 0 and 1" in note
         verdict = page.page.locator('#text-3 [data-slot="verdict"]')
-        assert verdict.is_visible() and verdict.text_content().startswith("On this text Integrated Gradients (the default shading) ")
+        assert verdict.is_visible() and verdict.text_content().startswith("On this text Integrated Gradients (the shaded method) ")
         _clean(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.page.screenshot(path=str(ARTIFACTS / "report-top.png"))
-        page.page.locator("#text-3").screenshot(path=str(ARTIFACTS / "report-text-3.png"))
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
@@ -113,9 +116,13 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
         errors: list[str] = []
         tab.on("pageerror", lambda e: errors.append(str(e)))
         tab.goto(demo_report.resolve().as_uri() + "#text-20", wait_until="load")
-        tab.wait_for_function("() => { const s = document.getElementById('text-20'); return s && s.dataset.state === 'drawn'; }")
+        # Drawn, and every text of the page filled (texts filled above it would move it; the page
+        # scrolls it back to the top once they are).
+        tab.wait_for_function("() => { const s = document.getElementById('text-20'); return s && s.dataset.state === 'drawn' && document.body.dataset.texts === 'done'; }")
         top = tab.evaluate("() => document.getElementById('text-20').getBoundingClientRect().top")
         assert abs(top) < 60, "the deep-linked text is at the top of the window"
+        # The answer is there at once: the shaded text, its key, the walk to f(x).
+        assert tab.evaluate("() => { const s = document.getElementById('text-20'); return !!(s.querySelector('.highlight .tok') && s.querySelector('.key-ramp') && s.querySelector('.walk-row')); }")
         drawn = tab.evaluate("() => Array.from(document.querySelectorAll('section.text')).filter(s => s.dataset.state === 'drawn').map(s => s.id)")
         assert "text-20" in drawn and len(drawn) <= LIVE_TEXTS
         assert errors == []
@@ -128,15 +135,19 @@ def test_live_views_stay_bounded_while_scrolling(demo_report: Path, browser: obj
         count = LIVE_TEXTS + 4  # enough to make the page finalise the first texts
         for k in range(count):
             page.page.evaluate(f"() => document.querySelectorAll('section.text')[{k}].scrollIntoView()")
-            page.page.wait_for_function(f"() => document.querySelectorAll('section.text')[{k}].dataset.state === 'drawn'")
+            page.open_parts(f"#text-list > section.text:nth-child({k + 1})")
         live_texts, live_views = page.page.evaluate("() => [reportgenPage.liveTexts(), reportgenPage.liveViews()]")
         assert live_texts <= LIVE_TEXTS
         assert live_views <= 3 + 5 * LIVE_TEXTS  # overview, agreement, corpus; 5 Vega charts per text
         released = page.page.eval_on_selector_all('.chart[data-state="released"]', "es => es.length")
         assert released > 0, "far texts were finalised"
-        # A released text draws again when it comes back.
+        # A released text draws again when it comes back (its parts are still open).
         page.page.locator("#text-0").scroll_into_view_if_needed()
-        page.page.wait_for_function("() => document.getElementById('text-0').dataset.state === 'drawn'")
+        page.open_parts("#text-0")
+        # Closing a part finalises its charts at once.
+        before = page.page.evaluate("() => reportgenPage.liveViews()")
+        page.page.evaluate("() => { document.querySelector('#text-0 details.more[data-part=scores]').open = false; }")
+        page.page.wait_for_function("n => reportgenPage.liveViews() < n", arg=before)
         _clean(page)
 
 
@@ -148,8 +159,9 @@ def _rows(page) -> list[list[str]]:  # noqa: ANN001
 
 def test_overview_sorts_filters_and_opens_a_text(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
-        header = [h.strip(" ▲▼") for h in page.visible_texts("table.texts thead th")]
-        column = header.index("politeness")  # the column is named by what the sample model predicts
+        column = page.page.eval_on_selector_all("table.texts thead th", "hs => hs.findIndex(h => h.dataset.sort === 'prediction')")
+        # The column is named by what is predicted (the sample model declares politeness).
+        assert page.visible_texts("table.texts thead th")[column].strip(" ▲▼") == "politeness"
         page.page.click('th[data-sort="prediction"] button')
         values = [float(r[column]) for r in _rows(page)]
         assert values == sorted(values) and len(values) == 25
@@ -184,11 +196,12 @@ def _rgba(css: str) -> tuple[int, int, int, float]:
 Colour = tuple[int, int, int, float]
 
 
-def _shade(data: dict[str, Any], rel: float | None) -> Colour:
-    """A score's colour: the sign picks the hue, the size the opacity (no score: transparent)."""
+def _shade(data: dict[str, Any], rel: float | None, signed: bool = True) -> Colour:
+    """A score's colour: for a signed method the sign picks the hue (red/blue), for a
+    never-negative one it is green; the size gives the opacity (no score: transparent)."""
     shade = data["shade"]
     value = 0.0 if rel is None else rel
-    r, g, b = shade["positive"] if value >= 0 else shade["negative"]
+    r, g, b = shade["sequential"] if not signed else shade["positive"] if value >= 0 else shade["negative"]
     return r, g, b, round(min(1.0, abs(value)) * shade["maxAlpha"], 3)
 
 
@@ -233,9 +246,12 @@ def test_pickers_redraw_heatmap_and_recolour_text(demo_report: Path, browser: ob
         def colours() -> list[Colour]:
             return [_rgba(c) for c in spans.evaluate_all("es => es.map(e => getComputedStyle(e).backgroundColor)")]
 
+        names = [m for m, _ in data["methodTitles"]]
+
         def expected(method: str) -> list[Colour | None]:
             rel = (words["methods"] if words else text["methods"])[method]["rel"]
-            return [None if key is None else _shade(data, rel[key]) for key in (w if words else p for p, w in keys)]
+            signed = data["methodSigned"][names.index(method)] == 1
+            return [None if key is None else _shade(data, rel[key], signed) for key in (w if words else p for p, w in keys)]
 
         options = section.locator(".pick-method option").evaluate_all("os => os.map(o => o.value)")
         assert "integrated_gradients" in options and "cls_attention" in options
@@ -248,9 +264,6 @@ def test_pickers_redraw_heatmap_and_recolour_text(demo_report: Path, browser: ob
         assert _same_colours(colours(), expected(other)), "the text is recoloured by the method picked"
         section.locator(".pick-method").select_option(current)
         assert _same_colours(colours(), list(first))
-        # Printing opens every <details>.
-        page.page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
-        assert page.page.eval_on_selector_all("details", "ds => ds.every(d => d.open)")
         _clean(page)
 
 
