@@ -10,7 +10,9 @@ cell, not one SVG element), which stays fast at 512 tokens.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import copy
+import functools
+from typing import Any, Callable, Sequence
 
 import altair as alt
 
@@ -32,6 +34,23 @@ raw or renormalised), so a screenshot of the chart alone says what it shows. Pag
 set as a signal value: never markup or an expression."""
 
 
+def _once(build: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Build (and have Altair validate against the Vega-Lite schema, most of a small report's
+    rendering time) each spec once per process for its arguments; callers get their own copy.
+    The specs are constants of their arguments, so a notebook or a test session that renders
+    many reports pays for them once."""
+    cached = functools.lru_cache(maxsize=64)(build)
+
+    def frozen(value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @functools.wraps(build)
+    def spec(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return copy.deepcopy(cached(*map(frozen, args), **{k: frozen(v) for k, v in kwargs.items()}))
+
+    return spec
+
+
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     spec = _titled(chart).to_dict()
     # The schema URL is metadata only; leaving it out keeps the page free of URLs.
@@ -49,6 +68,7 @@ def _titled(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return chart.properties(title=title).add_params(alt.param(name=TITLE, value=""))
 
 
+@_once
 def bars_spec() -> dict[str, Any]:
     """[CLS] attention and attention received per token, raw beside renormalised."""
     chart = (
@@ -78,6 +98,7 @@ def bars_spec() -> dict[str, Any]:
     return _spec(chart)
 
 
+@_once
 def predictions_spec(label: str, with_gold: bool) -> dict[str, Any]:
     """One bar per text (its prediction), with the gold score as a tick where given.
 
@@ -102,6 +123,7 @@ def predictions_spec(label: str, with_gold: bool) -> dict[str, Any]:
     return _spec(chart)
 
 
+@_once
 def distribution_spec(label: str, with_gold: bool) -> dict[str, Any]:
     """How the predictions (and the gold scores) are distributed: readable at any number of texts.
 
@@ -145,6 +167,7 @@ SIGNED_KEY = "signed score ÷ method scale: red pushes the output up, blue pulls
 UNSIGNED_KEY = "never-negative score ÷ method scale"
 
 
+@_once
 def methods_spec() -> dict[str, Any]:
     """Every method's token scores side by side: one row of bars per method.
 
@@ -187,6 +210,7 @@ def methods_spec() -> dict[str, Any]:
     return _spec(chart)
 
 
+@_once
 def waterfall_spec() -> dict[str, Any]:
     """Integrated Gradients as a walk from f(baseline), token by token, to f(x).
 
@@ -213,6 +237,7 @@ def waterfall_spec() -> dict[str, Any]:
     return _spec(alt.layer(bars, levels).properties(width=alt.Step(TOKEN_STEP), height=160).add_params(_tokens_param()))
 
 
+@_once
 def deletion_spec() -> dict[str, Any]:
     """Output after removing each method's top tokens (one step per token count, x in % of the
     text's tokens), against the random-order band."""
@@ -240,6 +265,7 @@ def deletion_spec() -> dict[str, Any]:
     return _spec(alt.layer(band, lines).properties(width=360, height=200))
 
 
+@_once
 def agreement_spec(methods: Sequence[str]) -> dict[str, Any]:
     """Spearman correlation between methods' token rankings: the report mean or one text's."""
     base = alt.Chart(alt.NamedData("agreement")).encode(
@@ -259,6 +285,7 @@ def agreement_spec(methods: Sequence[str]) -> dict[str, Any]:
 CORPUS_DIRECTIONS = ["raises", "lowers"]
 
 
+@_once
 def corpus_spec() -> dict[str, Any]:
     """The words that most raise and most lower the output over all texts: mean score per
     occurrence with its 95% interval. Rows (named dataset ``words``) come from the page, which
