@@ -814,11 +814,14 @@ def _words_view(record: TextRecord, values: dict[str, np.ndarray], columns: Sequ
 def _movers(record: TextRecord, method: str, words: TextWordsView | None) -> tuple[Movers, ...]:
     enc = record.encoded
     labels = token_labels(record.item.text, enc.tokens, enc.offsets, enc.special)
-    up, down = top_movers(record.scores[method].scores, labels, enc.special)
+    # Like the top tokens, movers name what the reader can act on: no lone "▁" or punctuation.
+    skip = [special or uninformative(piece, label) for piece, label, special in zip(enc.tokens, labels, enc.special)]
+    up, down = top_movers(record.scores[method].scores, labels, skip)
     out = [Movers("pieces", method, up, down)]
     if words is not None:
         values = words.scores_for(method).values
-        up, down = top_movers(values, [w.surface for w in words.words], [False] * len(values))
+        surfaces = [w.surface for w in words.words]
+        up, down = top_movers(values, surfaces, [uninformative(s, s) for s in surfaces])
         out.append(Movers("words", method, up, down))
     return tuple(out)
 

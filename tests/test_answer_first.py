@@ -158,3 +158,18 @@ def test_the_demo_prints_on_at_most_1_2_a4_pages_per_text(demo_report: Path, bro
         (ARTIFACTS / "demo-print.pdf").write_bytes(pdf)
         pages = _pages(pdf)
         assert texts == 25 and 0 < pages <= 1.2 * texts, f"{pages} A4 pages for {texts} texts"
+
+
+def test_movers_list_no_bare_marker_or_punctuation(demo_report: Path) -> None:
+    """The movers name what the reader can act on: "。" or a lone "␣" is never listed."""
+    from reportgen.report import uninformative
+
+    data = payload(demo_report.read_text(encoding="utf-8"))
+    listed = [
+        label
+        for t in range(len(data["blocks"]))
+        for group in (detail(data, t) or {"movers": []})["movers"]
+        for label, _ in group["up"] + group["down"]
+    ]
+    assert listed, "the demo lists movers"
+    assert [label for label in listed if uninformative(label, label)] == []

@@ -307,6 +307,9 @@ def long_reports(sample_model: Path, tmp_path_factory: pytest.TempPathFactory) -
         patch.setattr(pipeline, "render_report", capture)
         result = CliRunner().invoke(app, [
             "run", str(source), "--model", str(sample_model), "--methods", "cls_attention,grad_input",
+            # What these tests check (drawing, width, the budget) needs no faithfulness, which
+            # costs most of a 512-token text's time.
+            "--faithfulness", "off",
             "--out", str(full), "--csv", str(table), "--max-size", "100",
         ])
     assert result.exit_code == 0, result.output
