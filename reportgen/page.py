@@ -19,7 +19,7 @@ import json
 import math
 import unicodedata
 from dataclasses import dataclass, replace
-from typing import Any, Sequence, TypedDict
+from typing import Any, Iterable, Sequence, TypedDict
 
 from . import budget, charts, theme
 from .report import Report, TextReport
@@ -283,9 +283,15 @@ def _rounds(values: Sequence[float | None], digits: int = 5) -> list[float | Non
 def runs(text: str) -> list[Run]:
     """User text as runs the page shows with ``textContent`` only: plain strings, and one
     ``[stand-in, "U+XXXX NAME"]`` per character a browser would hide (see :mod:`visible`)."""
+    return _as_runs(text, visible_parts(text))
+
+
+def _as_runs(text: str, parts: Iterable[tuple[str, bool]]) -> list[Run]:
+    """``text`` cut into ``parts`` (shown, escaped) as runs: an escaped part stands for one
+    character of ``text`` and carries that character's code point and name."""
     out: list[Run] = []
     index = 0
-    for shown, escaped in visible_parts(text):
+    for shown, escaped in parts:
         if escaped:
             char = text[index]
             out.append([shown, f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()])
@@ -316,20 +322,7 @@ def _word_faith(report: Report, text: TextReport) -> WordFaithData | None:
 def _runs(pieces: Sequence[str]) -> list[list[Run]]:
     """:func:`runs` of consecutive pieces of one text, made visible within the whole text (a
     token boundary inside an emoji sequence does not turn its joiner into a stand-in)."""
-    out: list[list[Run]] = []
-    for piece, parts in zip(pieces, visible_parts_of_pieces(pieces)):
-        shown: list[Run] = []
-        index = 0
-        for part, escaped in parts:
-            if escaped:
-                char = piece[index]
-                shown.append([part, f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()])
-                index += 1
-            else:
-                shown.append(part)
-                index += len(part)
-        out.append(shown)
-    return out
+    return [_as_runs(piece, parts) for piece, parts in zip(pieces, visible_parts_of_pieces(pieces))]
 
 
 def _faith(report: Report, text: TextReport) -> FaithData | None:
