@@ -144,7 +144,7 @@ def test_card_content(report) -> None:
     # Without words (--words pieces) the card lists and walks through tokens.
     pieces = handmade.report(words="pieces")
     labels = {p["name"]: p["value"] for p in images.card_spec(pieces, pieces.texts[0], font)["params"]}
-    assert labels["toplabels"] == ["お", "␣", "を", "どうぞ", "茶"]
+    assert labels["toplabels"] == ["お", "を", "どうぞ", "茶"], "a bare ␣ is never a top token"
     assert labels["steplabels"] == ["f(baseline)", "お", "茶", "を", "␣", "どうぞ", "f(x)"]
     # The overview adds the corpus chart where there are words.
     overview = images.overview_spec(report, font)

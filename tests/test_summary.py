@@ -90,7 +90,7 @@ def test_summary_says_what_a_ticket_needs() -> None:
     assert "**Across texts** (Integrated Gradients" in markdown and "raise は +0.2 (1)" in markdown
     pieces = summary_markdown(handmade.report(words="pieces"))
     cells = [["".join(c.content for c in cell.children) for cell in row] for row in table_rows(parse(pieces))]
-    assert cells[0][5] == "お +0.25, ␣ +0.02, を +0.01" and "Across texts" not in pieces
+    assert cells[0][5] == "お +0.25, を +0.01" and "Across texts" not in pieces
 
 
 def test_picture_links_are_relative_to_the_summary(tmp_path: Path) -> None:
