@@ -218,13 +218,3 @@ def demo_report(wheel_demo: WheelDemo) -> Path:
     [report] = wheel_demo.reports
     return report
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's ``--dist loadgroup`` (pyproject's addopts): a group runs on one
-    worker. Each module is one group, so its module fixtures (a report, a browser page) are built
-    once; the modules that read the wheel's demo run (``wheel_demo``, a session fixture) share one
-    group, so the wheel is built and the demo run once, not once per worker."""
-    shared = {item.module.__name__ for item in items if "wheel_demo" in item.fixturenames}
-    for item in items:
-        module = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group("wheel_demo" if module in shared else module))
