@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import InputError, printable, short
+from .export import ATTENTION_COLUMNS, FAITHFULNESS_COLUMNS, WORD_COLUMNS
 from .inputs import InputText
 from .report import Report, RunInfo
 from .types import (
@@ -145,21 +146,10 @@ CSV_TOKEN_COLUMNS = (
     "gold",
     "truncated",
 )
-CSV_WORD_COLUMNS = ("text_id", "word_id", "surface", "lemma", "start", "end", "pos", "mode")
-CSV_ATTENTION_METHODS = ("cls_attention", "mean_received")
-CSV_FAITHFULNESS_COLUMNS = (
-    "text_id",
-    "method",
-    "comprehensiveness",
-    "sufficiency",
-    "comprehensiveness_raw",
-    "sufficiency_raw",
-    "normalised",
-    "normaliser",
-    "prediction",
-    "comprehensiveness_std",
-    "sufficiency_std",
-)
+# The CSV views use the very columns the CSV exports write (reportgen.export).
+CSV_WORD_COLUMNS = WORD_COLUMNS
+CSV_ATTENTION_METHODS = ATTENTION_COLUMNS
+CSV_FAITHFULNESS_COLUMNS = FAITHFULNESS_COLUMNS
 
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
