@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence, TypedDict
 
 from . import budget, charts, theme
+from .derived import cached
 from .report import Report, TextReport
 from .visible import visible_parts, visible_parts_of_pieces, visible_plain
 
@@ -500,11 +501,14 @@ def _agreement(report: Report) -> AgreementData | None:
 
 @functools.lru_cache(maxsize=64)
 def _compiled(spec_json: str) -> str:
-    import vl_convert
+    def compile_spec() -> str:
+        import vl_convert
 
-    compiled = vl_convert.vegalite_to_vega(json.loads(spec_json))
-    compiled.pop("$schema", None)  # a URL the page never needs: the page names no outside address
-    return json.dumps(compiled, sort_keys=True)
+        compiled = vl_convert.vegalite_to_vega(json.loads(spec_json))
+        compiled.pop("$schema", None)  # a URL the page never needs: the page names no outside address
+        return json.dumps(compiled, sort_keys=True)
+
+    return cached("vega-spec", spec_json, compile_spec)
 
 
 def vega_spec(vega_lite: dict) -> dict:

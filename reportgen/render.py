@@ -19,6 +19,7 @@ from markupsafe import Markup
 from . import __version__
 from . import page
 from .budget import Fit
+from .derived import cached
 from .report import Report
 from .resources import templates_dir
 from .theme import shade
@@ -29,10 +30,11 @@ PAGE_TEMPLATE = "report.html.j2"
 
 @functools.lru_cache(maxsize=1)
 def vega_bundle() -> str:
-    """vega + vega-lite + vega-embed as one script (from vl-convert, so no download)."""
+    """vega + vega-lite + vega-embed as one script (from vl-convert, so no download; kept on disk,
+    see :mod:`reportgen.derived`)."""
     import vl_convert
 
-    bundle = vl_convert.javascript_bundle()
+    bundle = cached("vega-bundle", "", vl_convert.javascript_bundle)
     # Inside <script>, only "</script" (any case) could end the element early; keep it out.
     return re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
 

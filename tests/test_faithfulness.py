@@ -367,7 +367,9 @@ def test_integrated_gradients_beats_random_on_the_sample_model(sample_model: Pat
     texts = sample_texts(REPO / "samples" / "texts.txt")
     ctx = make_context(sample_model, texts, batch_size=16, ig_steps=16)
     results = run_methods(resolve(["integrated_gradients"]), ctx)
-    report = evaluate_faithfulness(ctx.loaded, ctx.extractions, results, batch_size=16)
+    # The fast steps (1, 5, 10, 20, 50% of the tokens) ask the model the same question at a fifth
+    # of the cost; the full steps' numbers are checked against direct calls above.
+    report = evaluate_faithfulness(ctx.loaded, ctx.extractions, results, batch_size=16, mode="fast")
     table = {s.method: s for s in report.summary}
     ig, rnd = table["integrated_gradients"], table[RANDOM_METHOD]
     assert ig.mean_comprehensiveness > rnd.mean_comprehensiveness, (ig, rnd)
