@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import InputError, printable, short
-from .export import ATTENTION_COLUMNS, FAITHFULNESS_COLUMNS, WORD_COLUMNS
+from .export import ATTENTION_COLUMNS, FAITHFULNESS_COLUMNS, TOKEN_COLUMNS, WORD_COLUMNS
 from .inputs import InputText
 from .report import Report, RunInfo
 from .types import (
@@ -133,20 +133,8 @@ WORD_TYPES = {WORD_RENAMED.get(k, k): v for k, v in _scalar_fields(Word, ()).ite
 WORD_REPORTS = {"by_word": "word_faithfulness"}
 """FaithfulnessReport fields that are themselves reports, and the record field of their per-text results."""
 
-# The CSV exports' columns (reportgen.export), rebuilt here as views of the stored tables.
-CSV_TOKEN_COLUMNS = (
-    "text_id",
-    "text",
-    "position",
-    "token",
-    "is_special",
-    "cls_attention",
-    "mean_received",
-    "prediction",
-    "gold",
-    "truncated",
-)
 # The CSV views use the very columns the CSV exports write (reportgen.export).
+CSV_TOKEN_COLUMNS = TOKEN_COLUMNS
 CSV_WORD_COLUMNS = WORD_COLUMNS
 CSV_ATTENTION_METHODS = ATTENTION_COLUMNS
 CSV_FAITHFULNESS_COLUMNS = FAITHFULNESS_COLUMNS

@@ -558,19 +558,22 @@ def _top_chart(report: Report, text: TextReport, method: str) -> tuple[dict[str,
         "encoding": {"y": y},
         "layer": [
             {"mark": {"type": "bar", "cornerRadius": 2}, "encoding": {"x": x, "color": colour}},
-            {
-                "transform": [{"filter": "datum.value >= 0"}],
-                "mark": {"type": "text", "align": "left", "dx": 5, "fontSize": 14},
-                "encoding": {"x": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}},
-            },
-            {
-                "transform": [{"filter": "datum.value < 0"}],
-                "mark": {"type": "text", "align": "right", "dx": -5, "fontSize": 14},
-                "encoding": {"x": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}},
-            },
+            *_value_labels(14),
         ],
     }, labels
 
+
+
+def _value_labels(font_size: int) -> list[dict[str, Any]]:
+    """Text layers that print each bar's ``shown`` value just past its end, on the side it points to."""
+    return [
+        {
+            "transform": [{"filter": f"datum.value {test} 0"}],
+            "mark": {"type": "text", "align": align, "dx": dx, "fontSize": font_size},
+            "encoding": {"x": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}},
+        }
+        for test, align, dx in ((">=", "left", 5), ("<", "right", -5))
+    ]
 
 def _waterfall_chart(report: Report, text: TextReport) -> tuple[dict[str, Any], list[str]] | None:
     steps, combined = waterfall_steps(text)
@@ -775,16 +778,7 @@ def _corpus_chart(report: Report) -> tuple[dict[str, Any], list[str]] | None:
                     },
                 },
             },
-            {
-                "transform": [{"filter": "datum.value >= 0"}],
-                "mark": {"type": "text", "align": "left", "dx": 5, "fontSize": 13},
-                "encoding": {"x": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}},
-            },
-            {
-                "transform": [{"filter": "datum.value < 0"}],
-                "mark": {"type": "text", "align": "right", "dx": -5, "fontSize": 13},
-                "encoding": {"x": {"field": "value", "type": "quantitative"}, "text": {"field": "shown"}},
-            },
+            *_value_labels(13),
         ],
     }
     return chart, labels

@@ -6,6 +6,8 @@ corpus, so tokenisation, special tokens and offsets behave exactly as with a use
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -183,13 +185,30 @@ class WheelDemo:
 
 
 @pytest.fixture(scope="session")
-def wheel_demo(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> WheelDemo:
+def wheel_demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> WheelDemo:
     """``reportgen demo`` run by a fresh interpreter from the unpacked wheel, in an empty folder.
 
     The packaging test checks the run; the browser tests open the report it wrote (the demo
-    report, made by the same code): one demo run serves both.
+    report, made by the same code): one demo run serves both. It is the slowest fixture of the
+    suite, so pytest-xdist's workers share it: the first worker to need it runs it in the folder
+    all the workers' temporary folders sit in, holding a lock; the others wait for the lock and
+    read what it left.
     """
-    root = tmp_path_factory.mktemp("wheel-demo")
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "wheel-demo"
+    with (shared / "wheel-demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = root / "result.json"
+        if not saved.exists():
+            _run_wheel_demo(request.getfixturevalue("wheel"), root, saved)
+        run = json.loads(saved.read_text(encoding="utf-8"))
+    result = subprocess.CompletedProcess(run["args"], run["returncode"], run["stdout"], run["stderr"])
+    return WheelDemo(site=root / "site", work=root / "elsewhere", result=result)
+
+
+def _run_wheel_demo(wheel: Path, root: Path, saved: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)  # what a worker that failed part-way left
     site, work = root / "site", root / "elsewhere"
     zipfile.ZipFile(wheel).extractall(site)
     work.mkdir()
@@ -207,8 +226,13 @@ def wheel_demo(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> WheelDe
         f"import os, sys; os.sched_setaffinity(0, {{{cpu}}}); "
         "from reportgen.cli import app; sys.argv = ['reportgen', 'demo']; app()"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=600)
-    return WheelDemo(site=site, work=work, result=result)
+    args = [sys.executable, "-c", code]
+    result = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    # Written last: its presence says the run finished (whatever its exit code).
+    saved.write_text(
+        json.dumps({"args": args, "returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}),
+        encoding="utf-8",
+    )
 
 
 @pytest.fixture(scope="session")

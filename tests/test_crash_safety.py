@@ -18,6 +18,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -129,15 +130,20 @@ def _log_tail(log: Path) -> str:
 
 def kill_when_paused(mode: str, args: list[str], folder: Path) -> None:
     pid, marker, log = fork_cli(mode, args, folder)
+    kill_when(pid, log, marker.exists, "the pause")
+
+
+def kill_when(pid: int, log: Path, ready: Callable[[], bool], what: str) -> None:
+    """SIGKILL the child ``pid`` as soon as ``ready()``; fails if it ends first or never gets there."""
     deadline = time.monotonic() + 120
     status = None
     try:
-        while not marker.exists():
+        while not ready():
             status = _status(pid, block=False)
             if status is not None:
-                pytest.fail(f"the run ended (status {status}) before pausing: {_log_tail(log)}")
+                pytest.fail(f"the run ended (status {status}) before {what}: {_log_tail(log)}")
             if time.monotonic() > deadline:
-                pytest.fail("the run never reached the pause")
+                pytest.fail(f"the run never reached {what}")
             time.sleep(0.01)
         os.kill(pid, signal.SIGKILL)
         status = _status(pid, block=True)

@@ -8,9 +8,6 @@ with an uninterrupted run's, byte for byte.
 from __future__ import annotations
 
 import io
-import os
-import signal
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +21,7 @@ from reportgen.inputs import read_inputs
 from reportgen.loading import load_model
 from reportgen.progress import TextProgress, clock_text
 
-from test_crash_safety import _log_tail, _status, fork_cli
+from test_crash_safety import fork_cli, kill_when
 
 TEXTS = [
     "本日はご来店いただき、誠にありがとうございます。",
@@ -107,22 +104,7 @@ def test_a_killed_run_resumes_to_the_files_of_an_uninterrupted_run(
 
     parts = parts_folder(work / "d.parquet")
     pid, _marker, child_log = fork_cli("none", args, tmp_path)
-    deadline = time.monotonic() + 120
-    status = None
-    try:
-        while len(list(parts.glob("chunk-*.parquet"))) < 2:
-            status = _status(pid, block=False)
-            if status is not None:
-                pytest.fail(f"the run ended (status {status}) before it was killed: {_log_tail(child_log)}")
-            assert time.monotonic() < deadline, "no chunk was written"
-            time.sleep(0.01)
-        os.kill(pid, signal.SIGKILL)
-        status = _status(pid, block=True)
-    finally:
-        if status is None:
-            os.kill(pid, signal.SIGKILL)
-            status = _status(pid, block=True)
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    kill_when(pid, child_log, lambda: len(list(parts.glob("chunk-*.parquet"))) >= 2, "two written chunks")
     done = len(list(parts.glob("chunk-*.parquet")))
     assert 2 <= done < len(TEXTS), "the kill came after the run finished its chunks"
     assert not (work / "r.html").exists() and not (work / "d.parquet").exists()
