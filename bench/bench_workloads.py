@@ -5,7 +5,8 @@ source trees, side by side:
 
 * **before**: the pipeline as the issue measured it, a ``git archive`` of ``--baseline``
   (default ``bff6592``, the last commit before issues 9-14) unpacked in a temporary folder;
-* **after**: this checkout.
+* **after**: this checkout; with ``--fast`` also **after-fast**, this checkout with
+  ``--faithfulness fast`` (see ``TREES``).
 
 Both run as separate processes with one torch thread (``OMP_NUM_THREADS=1``, and ``--threads 1``
 where the option exists), the same model folder and the same input file; ``before`` and
@@ -61,6 +62,13 @@ class Workload:
     model: str  # "sample" or "base"
     inputs: Path
     extra: tuple[str, ...] = ()
+
+
+TREES = {"before": (), "after": (), "after-fast": ("--faithfulness", "fast")}
+"""The runs of each workload and their extra options. ``after-fast`` (``--fast``): this checkout
+measuring faithfulness at the steps the old pipeline used (1, 5, 10, 20 and 50% of the tokens),
+with 2 random orders instead of its 5; ``after`` is the default, token-resolution faithfulness
+(issue 10), which evaluates 2.5x (short texts) to about 10x (128 tokens) as many model rows."""
 
 
 @dataclass(frozen=True)
@@ -143,11 +151,13 @@ def has_option(tree: Path, option: str) -> bool:
     return option in (tree / "reportgen" / "cli.py").read_text(encoding="utf-8")
 
 
-def run_once(tree: Path, tree_name: str, work: Workload, model: Path, folder: Path, round_: int) -> Measured:
+def run_once(
+    tree: Path, tree_name: str, work: Workload, model: Path, folder: Path, round_: int, options: tuple[str, ...] = ()
+) -> Measured:
     folder.mkdir(parents=True)
     args = [
         "run", str(work.inputs), "--model", str(model), "--out", str(folder / "report.html"),
-        "--faithfulness-csv", str(folder / "faithfulness.csv"), *work.extra,
+        "--faithfulness-csv", str(folder / "faithfulness.csv"), *work.extra, *options,
     ]
     if has_option(tree, '"--threads"') or has_option(tree, "threads:"):
         args += ["--threads", "1"]
@@ -221,7 +231,7 @@ def table(results: list[Measured], workloads: dict[str, Workload]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, work in workloads.items():
-        for tree in ("before", "after"):
+        for tree in TREES:
             runs = [r for r in results if r.workload == key and r.tree == tree]
             if not runs:
                 continue
@@ -242,6 +252,8 @@ def main() -> None:
     parser.add_argument("--workloads", default="a,b,c")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "workloads.json")
+    parser.add_argument("--fast", action="store_true", help='also run this checkout with --faithfulness fast ("after-fast")')
+    parser.add_argument("--no-before", action="store_true", help="skip the baseline tree (e.g. to add after-fast rows to an earlier run)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-workloads-") as tmp:
@@ -261,11 +273,12 @@ def main() -> None:
             for key, work in workloads.items():
                 model = SAMPLE_MODEL if work.model == "sample" else base
                 assert model is not None
-                order = [("after", REPO), ("before", before)]
+                names = [n for n in ("after", "after-fast", "before") if (n != "before" or not args.no_before) and (n != "after-fast" or args.fast)]
                 if round_ % 2 == 0:
-                    order.reverse()
+                    names.reverse()
+                order = [(name, before if name == "before" else REPO) for name in names]
                 for name, tree in order:
-                    measured = run_once(tree, name, work, model, folder / f"r{round_}-{key}-{name}", round_)
+                    measured = run_once(tree, name, work, model, folder / f"r{round_}-{key}-{name}", round_, TREES[name])
                     print(json.dumps(asdict(measured), ensure_ascii=False), flush=True)
                     results.append(measured)
         print()
