@@ -27,6 +27,13 @@ page's size and speed depend on the token count and the model's shape, hardly on
 ``--code DIR`` builds the reports with another checkout (e.g. the commit before issue 14) for a
 before/after comparison on the same machine; its pages are measured the same way.
 
+``--faithfulness fast`` (or ``off``) cuts the generation of the large cases: the deletion
+measurement is most of their run time, and the page draws the same charts from fewer steps
+(``off``: no deletion chart). ``--keep DIR`` keeps each case's report and data file
+(``CASE.parquet``, every attention head); ``--render`` then rebuilds the reports from those data
+files as ``reportgen render`` does (no model) instead of generating them, so a
+change to the page can be measured again without the hours of generation.
+
     PYTHONPATH=. python bench/bench_page.py --out bench/out/page.json
 """
 
@@ -102,8 +109,11 @@ def write_inputs(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def case_options(case: str, inputs: dict[str, Path], base_model: Path | None, out: Path) -> dict[str, Any]:
-    common = {"out": out, "force": True}
+def case_options(case: str, inputs: dict[str, Path], base_model: Path | None, out: Path, faithfulness: str) -> dict[str, Any]:
+    common = {"out": out, "force": True, "faithfulness": faithfulness}
+    if case != "mem128":
+        # The data file re-renders the page (--render); mem128 measures generation memory alone.
+        common["data"] = out.with_suffix(".parquet")
     if case == "demo":
         return {**common, "inputs": (str(REPO / "samples/texts.txt"),), "model_dir": SAMPLE_MODEL, "title": "demo"}
     if case in ("keico1000", "aozora20"):
@@ -148,6 +158,22 @@ def generate(code: str, options: dict[str, Any], threads: int) -> dict[str, Any]
         "texts": result.texts,
         "budget": fit.summary_line() if fit is not None else "(no size budget in this version)",
         "rungs": list(fit.rungs) if fit is not None else None,
+    }
+
+
+def render(code: str, out: Path) -> dict[str, Any]:
+    """In a fresh process: the report at ``out`` rebuilt from ``out``'s kept data file (``--render``)."""
+    sys.path.insert(0, code)
+    from reportgen.pipeline import Outputs, render_data_file
+
+    start = time.perf_counter()
+    result = render_data_file(out.with_suffix(".parquet"), Outputs(out=out, force=True))
+    return {
+        "code": code,
+        "rendered_from": str(out.with_suffix(".parquet")),
+        "render_seconds": round(time.perf_counter() - start, 1),
+        "texts": result.texts,
+        "budget": result.fit.summary_line() if result.fit is not None else "-",
     }
 
 
@@ -291,10 +317,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", type=Path, default=None, help="keep the reports in this folder")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--faithfulness", default="full", choices=("full", "fast", "off"),
+                        help="--faithfulness of the generated reports (fast or off: shorter generation)")
+    parser.add_argument("--render", action="store_true",
+                        help="rebuild each report from the data file a previous run kept in --keep (no model)")
     parser.add_argument("--scroll-texts", type=int, default=25, help="texts to scroll through after load")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a page")
     parser.add_argument("--out", type=Path, default=Path("bench/out/page.json"))
     args = parser.parse_args()
+    if args.render and args.keep is None:
+        parser.error("--render needs --keep DIR: the folder where a generating run kept its data files")
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     info = begin(args.threads)
     results: dict[str, Any] = {"machine": info, "code": str(args.code.resolve()), "cases": {}}
@@ -303,17 +335,21 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         inputs = write_inputs(folder)
         base_model = None
-        if any(c in ("base100", "mem128") for c in cases):
+        if not args.render and any(c in ("base100", "mem128") for c in cases):
             from benchlib import load_models
 
             base_model = load_models(["sample", "base"], folder)["base"].folder
         context = multiprocessing.get_context("spawn")
         for case in cases:
             out = folder / f"{case}.html"
-            options = case_options(case, inputs, base_model, out)
-            print(f"[{case}] generating with {args.code} ...", flush=True)
             with context.Pool(1) as pool:
-                generated = pool.apply(generate, (str(args.code.resolve()), options, args.threads))
+                if args.render:
+                    print(f"[{case}] rendering from {out.with_suffix('.parquet')} ...", flush=True)
+                    generated = pool.apply(render, (str(args.code.resolve()), out))
+                else:
+                    options = case_options(case, inputs, base_model, out, args.faithfulness)
+                    print(f"[{case}] generating with {args.code} ...", flush=True)
+                    generated = pool.apply(generate, (str(args.code.resolve()), options, args.threads))
             print(f"[{case}] {generated}", flush=True)
             row: dict[str, Any] = {"generation": generated}
             if not args.no_browser and case != "mem128":
@@ -339,7 +375,8 @@ def table(results: dict[str, Any]) -> str:
             f"{p.get('load_longest_task_after_bundle_ms')} / {p.get('scroll_longest_task_ms')} ms" if p else "-",
             f"{p.get('heap_after_load_mb')} / {p.get('heap_after_scroll_mb')} MB" if p else "-",
             f"{p.get('deep_link_drawn_ms')} ms ({p.get('deep_link_own_draw_ms')} ms)" if p else "-",
-            f"{g['seconds']} s", f"{g['peak_rss_mib']} MiB",
+            f"{g['seconds']} s" if "seconds" in g else f"rendered in {g['render_seconds']} s",
+            f"{g['peak_rss_mib']} MiB" if "peak_rss_mib" in g else "-",
         ])
     return markdown_table(headers, rows)
 

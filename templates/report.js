@@ -725,9 +725,13 @@
 
     // Tokens the bar charts show at once: as many as fit the section's width with the raw and
     // renormalised panels side by side (a slider moves the window over a longer text).
-    function windowSize(section) {
-      var width = section.clientWidth || 1100;
-      return Math.max(12, Math.floor((width - 170) / (2 * TOKEN_STEP)));
+    // Every section is as wide as the list of texts: its width is read once (until the window is
+    // resized), since each read after a text is filled forces a layout of the page.
+    var listWidth = 0;
+    window.addEventListener("resize", function () { listWidth = 0; });
+    function windowSize() {
+      if (!listWidth) listWidth = list.clientWidth;
+      return Math.max(12, Math.floor(((listWidth || 1100) - 170) / (2 * TOKEN_STEP)));
     }
 
     function setupPickers(section, t) {
@@ -754,7 +758,7 @@
       var redraw = function () { if (partDrawn(section, "attention")) drawAttention(section, t); };
       layerPick.addEventListener("change", redraw);
       headPick.addEventListener("change", redraw);
-      var size = windowSize(section);
+      var size = windowSize();
       section.dataset.window = String(size);
       if (t.n > size) {
         var box = section.querySelector(".token-window");
@@ -1181,10 +1185,14 @@
         return request(target, true);
       }).then(function () { keepPinned(); pinned = null; });
     }
-    function fromHash() {
+    // The text a #text-N link names (its index), or null.
+    function linked() {
       var match = /^#text-(\d+)$/.exec(window.location.hash);
-      if (!match || !indexOf.has(Number(match[1]))) return null;
-      return openText(indexOf.get(Number(match[1])), true);
+      return match && indexOf.has(Number(match[1])) ? indexOf.get(Number(match[1])) : null;
+    }
+    function fromHash() {
+      var index = linked();
+      return index === null ? null : openText(index, true);
     }
 
     // ---- wiring ------------------------------------------------------------------------------
@@ -1383,25 +1391,30 @@
       wireOverview();
       computeRows();
       renderTable();
-      var jobs = [];
-      jobs.push(inflateJSON(ov.texts).then(function (shown) {
-        texts = shown;
-        lowered = shown.map(function (s) { return s.toLowerCase(); });
+      var shown = inflateJSON(ov.texts).then(function (all) {
+        texts = all;
+        lowered = all.map(function (s) { return s.toLowerCase(); });
         renderTable();
-      }));
-      jobs.push(nextTask().then(warmUp).then(nextTask).then(overviewChart));
-      var corpus = document.querySelector("section.corpus");
-      if (corpus && payload.corpus) jobs.push(nextTask().then(function () { return startCorpus(corpus, payload.corpus); }));
-      var mean = document.querySelector('section.methods [data-chart="agreement"]');
-      if (mean && payload.agreement) {
-        jobs.push(nextTask().then(function () {
-          return show(mean, payload.specs.agreement, { agreement: agreementRows(payload.agreementMethods, payload.agreement.rho, payload.agreement.texts) }, [],
-            "Agreement of the methods' token rankings, mean over texts (Spearman ρ)");
-        }));
+      });
+      function pageCharts() {
+        var jobs = [nextTask().then(warmUp).then(nextTask).then(overviewChart)];
+        var corpus = document.querySelector("section.corpus");
+        if (corpus && payload.corpus) jobs.push(nextTask().then(function () { return startCorpus(corpus, payload.corpus); }));
+        var mean = document.querySelector('section.methods [data-chart="agreement"]');
+        if (mean && payload.agreement) {
+          jobs.push(nextTask().then(function () {
+            return show(mean, payload.specs.agreement, { agreement: agreementRows(payload.agreementMethods, payload.agreement.rho, payload.agreement.texts) }, [],
+              "Agreement of the methods' token rankings, mean over texts (Spearman ρ)");
+          }));
+        }
+        return Promise.all(jobs);
       }
-      Promise.all(jobs).then(function () {
-        return window.location.hash ? (fromHash() || renderSections()) : renderSections();
-      }).then(frames).then(settled).then(function () {
+      // A deep link opens its text before anything else is drawn (the reader came for it); the
+      // page-wide charts follow. Otherwise the overview's charts come first, the texts after.
+      var ready = linked() !== null
+        ? shown.then(fromHash).then(pageCharts)
+        : Promise.all([shown, pageCharts()]).then(renderSections);
+      ready.then(frames).then(settled).then(function () {
         document.body.dataset.charts = "done";
         return warmCharts();
       });
