@@ -100,14 +100,77 @@
 
     // ---- Vega charts -------------------------------------------------------------------------
     var views = new Map();     // chart element -> live Vega view
+    var drawings = new Map();  // chart element -> the token of the drawing under way in it
     function fail(box, err) {
       box.dataset.state = "error";
       box.appendChild(el("p", "error", "This chart could not be drawn: " + (err && err.message ? err.message : String(err))));
     }
     function release(box) {
+      drawings.delete(box);  // a drawing under way stops at its next step
       var old = views.get(box);
       if (old) { old.finalize(); views.delete(box); }
     }
+
+    // vegaEmbed parses a spec, sets up its view and runs its dataflow in one task; here each of
+    // the three is a task of its own, so that one chart never freezes the page for their sum.
+    // vegaEmbed still parses the spec (and adds its stylesheet, tooltip handler and hover), but
+    // builds a Parsed stand-in that keeps what the view would get; the real view is built and
+    // run in the next tasks. The bundle exports no vega, so the View class is the one of the
+    // first chart (warmUp, a tiny one drawn by vegaEmbed in full), which also pays for
+    // compiling Vega's own code, in tasks of its own.
+    function Parsed(runtime, options) { this.runtime = runtime; this.options = options; this.handler = null; this.hovers = false; }
+    Parsed.prototype.addSignalListener = function () { return this; };
+    Parsed.prototype.tooltip = function (handler) { this.handler = handler; return this; };
+    Parsed.prototype.hover = function () { this.hovers = true; return this; };
+    Parsed.prototype.initialize = function () { return this; };
+    Parsed.prototype.runAsync = function () { return Promise.resolve(this); };
+    var PARSE_ONLY = Object.assign({ viewClass: Parsed }, OPTIONS);
+    var embedding = null;      // Promise of the View class, once the first chart is drawn
+    function warmUp() {
+      if (embedding) return embedding;
+      var box = document.createElement("div");
+      var spec = { width: 10, height: 10, data: [{ name: "d", values: [{ x: 1 }] }],
+        scales: [{ name: "x", type: "linear", domain: { data: "d", field: "x" }, range: "width" }],
+        axes: [{ orient: "bottom", scale: "x" }],
+        marks: [{ type: "rect", from: { data: "d" }, encode: { enter: { x: { scale: "x", field: "x" }, width: { value: 1 }, y: { value: 0 }, height: { value: 1 } } } }] };
+      // Parsed first, then drawn in full: Vega's code for each half is compiled in a task of its own.
+      embedding = vegaEmbed(box, spec, PARSE_ONLY).then(nextTask).then(function () {
+        return vegaEmbed(box, spec, OPTIONS);
+      }).then(function (res) {
+        res.view.finalize();
+        return res.view.constructor;
+      });
+      return embedding;
+    }
+    // ``current()`` says whether the drawing is still wanted after each step.
+    function embed(box, spec, current) {
+      var View, parsed, view = null;
+      function wanted() {
+        if (current()) return true;
+        if (view) view.finalize();
+        return false;
+      }
+      return warmUp().then(function (cls) {
+        View = cls;
+        return nextTask();
+      }).then(function () {
+        return wanted() ? vegaEmbed(box, spec, PARSE_ONLY) : null;
+      }).then(function (res) {
+        if (!res || !wanted()) return null;
+        parsed = res.view;
+        return nextTask();
+      }).then(function () {
+        if (!parsed || !wanted()) return null;
+        view = new View(parsed.runtime, parsed.options);
+        if (parsed.handler) view.tooltip(parsed.handler);
+        if (parsed.hovers) view.hover();
+        view.initialize(box);
+        return nextTask();
+      }).then(function () {
+        return view && wanted() ? view.runAsync() : null;
+      }).then(function () { return view && wanted() ? view : null; });
+    }
+
     // Each chart is its template (a Vega spec) plus this text's data (the values of its named
     // data sources) and tokens (the "tokens" signal the axis labels read).
     // ``title`` names what the chart shows (method; layer and head; view): the chart draws it
@@ -124,12 +187,21 @@
       release(box);
       box.textContent = "";
       box.dataset.state = "drawing";
-      return vegaEmbed(box, spec, OPTIONS).then(function (res) {
-        views.set(box, res.view);
+      var token = {};
+      drawings.set(box, token);
+      return embed(box, spec, function () { return drawings.get(box) === token; }).then(function (view) {
+        if (!view) return null;  // released, or drawn again, before it was done
+        drawings.delete(box);
+        views.set(box, view);
         box.dataset.state = "done";
         box.style.minHeight = "";
-        return res.view;
-      }, function (err) { fail(box, err); return null; });
+        return view;
+      }, function (err) {
+        if (drawings.get(box) !== token) return null;
+        drawings.delete(box);
+        fail(box, err);
+        return null;
+      });
     }
 
     // ---- the overview: every text, sorted, filtered, paged -------------------------------------
@@ -1224,17 +1296,6 @@
       });
     }
 
-    // The first chart pays for compiling Vega's own code in the browser; drawing a tiny chart
-    // first splits that cost over two tasks instead of one long one.
-    function warmUp() {
-      var box = document.createElement("div");
-      var spec = { width: 10, height: 10, data: [{ name: "d", values: [{ x: 1 }] }],
-        scales: [{ name: "x", type: "linear", domain: { data: "d", field: "x" }, range: "width" }],
-        axes: [{ orient: "bottom", scale: "x" }],
-        marks: [{ type: "rect", from: { data: "d" }, encode: { enter: { x: { scale: "x", field: "x" }, width: { value: 1 }, y: { value: 0 }, height: { value: 1 } } } }] };
-      return vegaEmbed(box, spec, OPTIONS).then(function (res) { res.view.finalize(); }, function () { return null; });
-    }
-
     // Each chart kind's first drawing also pays for compiling the Vega code it needs; doing
     // that once per kind with one row of data, in idle time after load, keeps the reader's
     // first scroll from paying it in one long task.
@@ -1257,7 +1318,7 @@
         chain = chain.then(idleTask).then(function () {
           var spec = JSON.parse(JSON.stringify(payload.specs[kind]));
           (spec.data || []).forEach(function (d) { if (SAMPLE_ROWS[kind][d.name]) d.values = SAMPLE_ROWS[kind][d.name]; });
-          return vegaEmbed(document.createElement("div"), spec, OPTIONS).then(function (res) { res.view.finalize(); }, function () { return null; });
+          return embed(document.createElement("div"), spec, function () { return true; }).then(function (view) { view.finalize(); }, function () { return null; });
         });
       });
       return chain;
@@ -1396,18 +1457,18 @@
         lowered = all.map(function (s) { return s.toLowerCase(); });
         renderTable();
       });
+      // One after the other, the overview first: each chart's steps are tasks of their own, and
+      // charts drawn side by side would interleave them and all be done late.
       function pageCharts() {
-        var jobs = [nextTask().then(warmUp).then(nextTask).then(overviewChart)];
         var corpus = document.querySelector("section.corpus");
-        if (corpus && payload.corpus) jobs.push(nextTask().then(function () { return startCorpus(corpus, payload.corpus); }));
         var mean = document.querySelector('section.methods [data-chart="agreement"]');
-        if (mean && payload.agreement) {
-          jobs.push(nextTask().then(function () {
-            return show(mean, payload.specs.agreement, { agreement: agreementRows(payload.agreementMethods, payload.agreement.rho, payload.agreement.texts) }, [],
-              "Agreement of the methods' token rankings, mean over texts (Spearman ρ)");
-          }));
-        }
-        return Promise.all(jobs);
+        return nextTask().then(overviewChart).then(function () {
+          if (!mean || !payload.agreement) return null;
+          return show(mean, payload.specs.agreement, { agreement: agreementRows(payload.agreementMethods, payload.agreement.rho, payload.agreement.texts) }, [],
+            "Agreement of the methods' token rankings, mean over texts (Spearman ρ)");
+        }).then(function () {
+          return corpus && payload.corpus ? startCorpus(corpus, payload.corpus) : null;
+        });
       }
       // A deep link opens its text before anything else is drawn (the reader came for it); the
       // page-wide charts follow. Otherwise the overview's charts come first, the texts after.
