@@ -1,9 +1,11 @@
 // reportgen page logic. The page data is one JSON block: an overview of every text and, per
 // text, compressed blocks (its detail, its attention codes) that are inflated with the
 // browser's own DecompressionStream only when the text is opened. Nothing per text is drawn at
-// load: a text's charts are drawn when its section comes into view, one chart per task, and at
-// most LIVE_TEXTS texts keep their charts (the farthest are finalised). User text reaches the
-// page only as data: textContent, canvas text and Vega datasets, never as markup or code.
+// load: a text's charts are drawn when its section comes into view, each chart's steps (spec
+// parsed, view set up, dataflow run, marks drawn) in tasks of their own, and at most LIVE_TEXTS
+// texts keep their charts (the farthest are finalised); a deep link's text is drawn first. User
+// text reaches the page only as data: textContent, canvas text and Vega datasets, never as
+// markup or code.
 (function () {
   "use strict";
   // Everything runs in a task of its own after the Vega bundle's evaluation, so that no task of
@@ -111,8 +113,8 @@
       if (old) { old.finalize(); views.delete(box); }
     }
 
-    // vegaEmbed parses a spec, sets up its view and runs its dataflow in one task; here each of
-    // the three is a task of its own, so that one chart never freezes the page for their sum.
+    // vegaEmbed parses a spec, sets up its view, runs its dataflow and draws its marks in one
+    // task; here each is a task of its own, so that one chart never freezes the page for their sum.
     // vegaEmbed still parses the spec (and adds its stylesheet, tooltip handler and hover), but
     // builds a Parsed stand-in that keeps what the view would get; the real view is built and
     // run in the next tasks. The bundle exports no vega, so the View class is the one of the
@@ -164,10 +166,12 @@
         view = new View(parsed.runtime, parsed.options);
         if (parsed.handler) view.tooltip(parsed.handler);
         if (parsed.hovers) view.hover();
-        view.initialize(box);
         return nextTask();
       }).then(function () {
-        return view && wanted() ? view.runAsync() : null;
+        // The dataflow runs before the view has a renderer: drawing its marks is the next task.
+        return view && wanted() ? view.runAsync().then(nextTask) : null;
+      }).then(function () {
+        return view && wanted() ? view.initialize(box).runAsync() : null;
       }).then(function () { return view && wanted() ? view : null; });
     }
 
@@ -701,12 +705,14 @@
       }
     }
     function releaseCharts(root) {
-      root.querySelectorAll(".chart").forEach(function (box) {
-        var height = box.getBoundingClientRect().height;
+      var boxes = Array.prototype.slice.call(root.querySelectorAll(".chart"));
+      // Every height is read before any chart is emptied: a read after a change forces a layout.
+      var heights = boxes.map(function (box) { return box.getBoundingClientRect().height; });
+      boxes.forEach(function (box, k) {
         release(box);
         if (box.dataset.state) {
           box.textContent = "";
-          box.style.minHeight = Math.max(40, Math.round(height)) + "px";
+          box.style.minHeight = Math.max(40, Math.round(heights[k])) + "px";
           box.dataset.state = "released";
         }
       });
@@ -900,8 +906,7 @@
       return codes(i).then(function (att) {
         if (!att || !section.isConnected) return null;
         var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
-        if (!barsOnly) heatmap(heatBox, t, m, r, which);
-        return nextTask().then(function () {
+        return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(nextTask).then(function () {
           return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens, barsTitle(t, win, which));
         });
       });
@@ -1059,22 +1064,35 @@
         state.k = Math.max(0, Math.min(t.n - span, j - Math.floor(span / 2)));
         drawZoom();
       }
-      [[m, RAW, tops[0]], [r, RENORM, tops[1]]].forEach(function (spec) {
-        var p = el("div", "hm-panel");
-        p.appendChild(el("div", "hm-title", "Attention, " + which + " · " + spec[1]));
-        var drawn = panel(t, spec[0], spec[1], 0, t.n, 0, t.n, each, spec[2], pick);
-        needZoom = needZoom || !drawn.labelled;
-        p.appendChild(drawn.canvas);
-        p.appendChild(legend(spec[2]));
-        panels.appendChild(p);
+      // One panel per task (a 512-token panel has a quarter of a million cells); a drawing
+      // started over, or released, stops this one at its next step.
+      var token = {};
+      drawings.set(box, token);
+      function current() { return drawings.get(box) === token; }
+      var chain = Promise.resolve();
+      [[m, RAW, tops[0]], [r, RENORM, tops[1]]].forEach(function (spec, k) {
+        chain = chain.then(k ? nextTask : null).then(function () {
+          if (!current()) return;
+          var p = el("div", "hm-panel");
+          p.appendChild(el("div", "hm-title", "Attention, " + which + " · " + spec[1]));
+          var drawn = panel(t, spec[0], spec[1], 0, t.n, 0, t.n, each, spec[2], pick);
+          needZoom = needZoom || !drawn.labelled;
+          p.appendChild(drawn.canvas);
+          p.appendChild(legend(spec[2]));
+          panels.appendChild(p);
+        });
       });
-      box.appendChild(el("p", "muted small hm-help", needZoom
-        ? "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight; click one to read its neighbourhood with labels below."
-        : "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight."));
-      box.appendChild(panels);
-      if (needZoom) { box.appendChild(zoomBox); drawZoom(); }
-      box.dataset.state = "done";
-      box.style.minHeight = "";
+      return chain.then(function () {
+        if (!current()) return;
+        drawings.delete(box);
+        box.appendChild(el("p", "muted small hm-help", needZoom
+          ? "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight; click one to read its neighbourhood with labels below."
+          : "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight."));
+        box.appendChild(panels);
+        if (needZoom) { box.appendChild(zoomBox); drawZoom(); }
+        box.dataset.state = "done";
+        box.style.minHeight = "";
+      });
     }
 
     // ---- the other charts of a text ----------------------------------------------------------
