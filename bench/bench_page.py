@@ -356,6 +356,9 @@ def main() -> None:
             base_model = load_models(["sample", "base"], folder)["base"].folder
         context = multiprocessing.get_context("spawn")
         for case in cases:
+            if args.render and case == "mem128":
+                print("[mem128] skipped: --render rebuilds pages, and mem128 measures generation memory (no page, no data file)", flush=True)
+                continue
             out = folder / f"{case}.html"
             with context.Pool(1) as pool:
                 if args.render:
