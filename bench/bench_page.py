@@ -9,11 +9,14 @@ peak RSS) and opens each in headless Chromium, recording:
 * the Vega bundle's evaluation (marked by a setter on ``window.vegaEmbed``, which the bundle
   assigns last), and the longest main-thread task that starts after it (``longtask``
   PerformanceObserver registered before load, ``buffered``), at load and while scrolling
-  through the overview's first page of texts;
+  through the overview's first page of texts, opening each text's detail on the way (every
+  chart of it drawn before the next text);
 * JS heap after load (CDP ``Performance.getMetrics`` ``JSHeapUsedSize``, as found and after a
   forced garbage collection), and the same after scrolling;
-* a deep link to a text in the middle of the report: time from navigation start until its
-  section is drawn, and how long its own drawing took (``data-draw-ms``);
+* a deep link to a text in the middle of the report, whose detail (attention and method parts)
+  the reader opens as soon as its section is there: time from navigation start until its section
+  (the answer part) is drawn, until every chart of its detail is drawn, and how long its own
+  drawing took (``data-draw-ms``);
 * what the size budget kept (the CLI's line).
 
 Cases (``--cases``): ``demo`` (the bundled texts, every method), ``keico1000`` (1,000 KeiCO
@@ -26,6 +29,13 @@ page's size and speed depend on the token count and the model's shape, hardly on
 
 ``--code DIR`` builds the reports with another checkout (e.g. the commit before issue 14) for a
 before/after comparison on the same machine; its pages are measured the same way.
+
+``--faithfulness fast`` (or ``off``) cuts the generation of the large cases: the deletion
+measurement is most of their run time, and the page draws the same charts from fewer steps
+(``off``: no deletion chart). ``--keep DIR`` keeps each case's report and data file
+(``CASE.parquet``, every attention head); ``--render`` then rebuilds the reports from those data
+files as ``reportgen render`` does (no model) instead of generating them, so a
+change to the page can be measured again without the hours of generation.
 
     PYTHONPATH=. python bench/bench_page.py --out bench/out/page.json
 """
@@ -51,7 +61,13 @@ AOZORA = REPO / "samples/data/aozora/wagahaiwa_nekodearu.txt"
 CASES = ("demo", "keico1000", "aozora20", "base100", "mem128")
 
 INIT_SCRIPT = """
-window.__bench = {longtasks: [], bundleEnd: null, firstChart: null, target: null, targetDrawn: null};
+window.__bench = {longtasks: [], bundleEnd: null, firstChart: null, target: null, targetDrawn: null, targetDetail: null};
+// Every open part of a text section drawn: each of its charts done (or failed).
+var detailDrawn = window.__benchDetailDrawn = function (s) {
+  return s.dataset.state === "drawn" && Array.prototype.every.call(s.querySelectorAll("details.more[open]"), function (d) {
+    return d.dataset.drawn === "1" && Array.prototype.every.call(d.querySelectorAll(".chart"), function (c) { return c.dataset.state === "done" || c.dataset.state === "error"; });
+  });
+};
 try {
   new PerformanceObserver(function (list) {
     list.getEntries().forEach(function (e) { window.__bench.longtasks.push([e.startTime, e.duration]); });
@@ -70,13 +86,17 @@ try {
   if (b.firstChart === null && document.querySelector && document.querySelector('.chart[data-state="done"]')) {
     requestAnimationFrame(function () { if (b.firstChart === null) b.firstChart = performance.now(); });
   }
-  if (b.target && b.targetDrawn === null) {
+  if (b.target && (b.targetDrawn === null || b.targetDetail === null)) {
     var s = document.getElementById(b.target);
-    if (s && (s.dataset.state === "drawn" || (!s.dataset.state && s.querySelector('[data-chart="heatmap"][data-state="done"]')))) {
+    // The reader opens the text's detail (its attention and method parts) as soon as it is there.
+    if (s && !s.dataset.benchOpened) { s.dataset.benchOpened = "1"; s.querySelectorAll("details.more").forEach(function (d) { d.open = true; }); }
+    // Its answer part (the shaded text, the walk to f(x)) is shown once the section is filled.
+    if (s && b.targetDrawn === null && (["ready", "drawing", "drawn"].indexOf(s.dataset.state) >= 0 || (!s.dataset.state && s.querySelector('[data-chart="heatmap"][data-state="done"]')))) {
       b.targetDrawn = performance.now();
     }
+    if (s && b.targetDetail === null && b.targetDrawn !== null && detailDrawn(s)) b.targetDetail = performance.now();
   }
-  if (b.firstChart === null || (b.target && b.targetDrawn === null)) requestAnimationFrame(poll);
+  if (b.firstChart === null || (b.target && (b.targetDrawn === null || b.targetDetail === null))) requestAnimationFrame(poll);
 })();
 """
 
@@ -102,8 +122,11 @@ def write_inputs(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def case_options(case: str, inputs: dict[str, Path], base_model: Path | None, out: Path) -> dict[str, Any]:
-    common = {"out": out, "force": True}
+def case_options(case: str, inputs: dict[str, Path], base_model: Path | None, out: Path, faithfulness: str) -> dict[str, Any]:
+    common = {"out": out, "force": True, "faithfulness": faithfulness}
+    if case != "mem128":
+        # The data file re-renders the page (--render); mem128 measures generation memory alone.
+        common["data"] = out.with_suffix(".parquet")
     if case == "demo":
         return {**common, "inputs": (str(REPO / "samples/texts.txt"),), "model_dir": SAMPLE_MODEL, "title": "demo"}
     if case in ("keico1000", "aozora20"):
@@ -148,6 +171,22 @@ def generate(code: str, options: dict[str, Any], threads: int) -> dict[str, Any]
         "texts": result.texts,
         "budget": fit.summary_line() if fit is not None else "(no size budget in this version)",
         "rungs": list(fit.rungs) if fit is not None else None,
+    }
+
+
+def render(code: str, out: Path) -> dict[str, Any]:
+    """In a fresh process: the report at ``out`` rebuilt from ``out``'s kept data file (``--render``)."""
+    sys.path.insert(0, code)
+    from reportgen.pipeline import Outputs, render_data_file
+
+    start = time.perf_counter()
+    result = render_data_file(out.with_suffix(".parquet"), Outputs(out=out, force=True))
+    return {
+        "code": code,
+        "rendered_from": str(out.with_suffix(".parquet")),
+        "render_seconds": round(time.perf_counter() - start, 1),
+        "texts": result.texts,
+        "budget": result.fit.summary_line() if result.fit is not None else "-",
     }
 
 
@@ -234,10 +273,11 @@ def _load_and_scroll(browser: Any, path: Path, scroll_texts: int, timeout_s: flo
         count = page.evaluate("() => document.querySelectorAll('section.text').length")
         scroll_start = page.evaluate("() => performance.now()")
         for k in range(min(count, scroll_texts)):
-            page.evaluate(f"() => document.querySelectorAll('section.text')[{k}].scrollIntoView()")
+            # Scrolled to, and its detail opened as a reader would: its charts are drawn now.
+            page.evaluate(f"() => {{ const s = document.querySelectorAll('section.text')[{k}]; s.scrollIntoView(); s.querySelectorAll('details.more').forEach(d => {{ d.open = true; }}); }}")
             try:
                 page.wait_for_function(
-                    f"() => {{ const s = document.querySelectorAll('section.text')[{k}]; return !s.dataset.state || ['drawn', 'summary'].includes(s.dataset.state); }}",
+                    f"() => {{ const s = document.querySelectorAll('section.text')[{k}]; return s.dataset.state === 'summary' || window.__benchDetailDrawn(s); }}",
                     timeout=60_000,
                 )
             except Exception:  # noqa: BLE001
@@ -263,7 +303,7 @@ def _deep_link(browser: Any, path: Path, index: int, timeout_s: float) -> dict[s
     page.add_init_script("if (window.__bench) window.__bench.target = window.__bench_target;")
     try:
         page.goto(path.resolve().as_uri() + "#" + target, wait_until="load", timeout=timeout_s * 1000)
-        page.wait_for_function("() => window.__bench.targetDrawn !== null", timeout=timeout_s * 1000)
+        page.wait_for_function("() => window.__bench.targetDetail !== null", timeout=timeout_s * 1000)
         bench = page.evaluate("() => window.__bench")
         own = page.evaluate(f"() => {{ const s = document.getElementById({json.dumps(target)}); return s && s.dataset.drawMs ? Number(s.dataset.drawMs) : null; }}")
         tasks = _tasks(page)
@@ -272,6 +312,7 @@ def _deep_link(browser: Any, path: Path, index: int, timeout_s: float) -> dict[s
             "deep_link_drawn_ms": round(bench["targetDrawn"]),
             "deep_link_after_bundle_ms": round(bench["targetDrawn"] - (bench["bundleEnd"] or 0)),
             "deep_link_own_draw_ms": own,
+            "deep_link_detail_ms": round(bench["targetDetail"]),
             "deep_link_longest_task_ms": tasks["longest_task_after_bundle_ms"],
             "deep_link_errors": errors[:5],
         }
@@ -291,10 +332,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", type=Path, default=None, help="keep the reports in this folder")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--faithfulness", default="full", choices=("full", "fast", "off"),
+                        help="--faithfulness of the generated reports (fast or off: shorter generation)")
+    parser.add_argument("--render", action="store_true",
+                        help="rebuild each report from the data file a previous run kept in --keep (no model)")
     parser.add_argument("--scroll-texts", type=int, default=25, help="texts to scroll through after load")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a page")
     parser.add_argument("--out", type=Path, default=Path("bench/out/page.json"))
     args = parser.parse_args()
+    if args.render and args.keep is None:
+        parser.error("--render needs --keep DIR: the folder where a generating run kept its data files")
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     info = begin(args.threads)
     results: dict[str, Any] = {"machine": info, "code": str(args.code.resolve()), "cases": {}}
@@ -303,17 +350,24 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         inputs = write_inputs(folder)
         base_model = None
-        if any(c in ("base100", "mem128") for c in cases):
+        if not args.render and any(c in ("base100", "mem128") for c in cases):
             from benchlib import load_models
 
             base_model = load_models(["sample", "base"], folder)["base"].folder
         context = multiprocessing.get_context("spawn")
         for case in cases:
+            if args.render and case == "mem128":
+                print("[mem128] skipped: --render rebuilds pages, and mem128 measures generation memory (no page, no data file)", flush=True)
+                continue
             out = folder / f"{case}.html"
-            options = case_options(case, inputs, base_model, out)
-            print(f"[{case}] generating with {args.code} ...", flush=True)
             with context.Pool(1) as pool:
-                generated = pool.apply(generate, (str(args.code.resolve()), options, args.threads))
+                if args.render:
+                    print(f"[{case}] rendering from {out.with_suffix('.parquet')} ...", flush=True)
+                    generated = pool.apply(render, (str(args.code.resolve()), out))
+                else:
+                    options = case_options(case, inputs, base_model, out, args.faithfulness)
+                    print(f"[{case}] generating with {args.code} ...", flush=True)
+                    generated = pool.apply(generate, (str(args.code.resolve()), options, args.threads))
             print(f"[{case}] {generated}", flush=True)
             row: dict[str, Any] = {"generation": generated}
             if not args.no_browser and case != "mem128":
@@ -328,7 +382,7 @@ def main() -> None:
 
 def table(results: dict[str, Any]) -> str:
     headers = ["case", "texts", "file", "budget outcome", "first chart", "bundle task", "longest task after bundle (load / scroll)",
-               "JS heap (load / scroll)", "deep link drawn (its own draw)", "generation", "peak RSS"]
+               "JS heap (load / scroll)", "deep link: answer / detail drawn (its own draw)", "generation", "peak RSS"]
     rows = []
     for case, row in results["cases"].items():
         g, p = row["generation"], row.get("page", {})
@@ -338,8 +392,9 @@ def table(results: dict[str, Any]) -> str:
             f"{p.get('bundle_task_ms')} ms" if p else "-",
             f"{p.get('load_longest_task_after_bundle_ms')} / {p.get('scroll_longest_task_ms')} ms" if p else "-",
             f"{p.get('heap_after_load_mb')} / {p.get('heap_after_scroll_mb')} MB" if p else "-",
-            f"{p.get('deep_link_drawn_ms')} ms ({p.get('deep_link_own_draw_ms')} ms)" if p else "-",
-            f"{g['seconds']} s", f"{g['peak_rss_mib']} MiB",
+            f"{p.get('deep_link_drawn_ms')} / {p.get('deep_link_detail_ms')} ms ({p.get('deep_link_own_draw_ms')} ms)" if p else "-",
+            f"{g['seconds']} s" if "seconds" in g else f"rendered in {g['render_seconds']} s",
+            f"{g['peak_rss_mib']} MiB" if "peak_rss_mib" in g else "-",
         ])
     return markdown_table(headers, rows)
 

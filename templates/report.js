@@ -1,9 +1,11 @@
 // reportgen page logic. The page data is one JSON block: an overview of every text and, per
 // text, compressed blocks (its detail, its attention codes) that are inflated with the
 // browser's own DecompressionStream only when the text is opened. Nothing per text is drawn at
-// load: a text's charts are drawn when its section comes into view, one chart per task, and at
-// most LIVE_TEXTS texts keep their charts (the farthest are finalised). User text reaches the
-// page only as data: textContent, canvas text and Vega datasets, never as markup or code.
+// load: a text's charts are drawn when its section comes into view, each chart's steps (spec
+// parsed, view set up, dataflow run, marks drawn) in tasks of their own, and at most LIVE_TEXTS
+// texts keep their charts (the farthest are finalised); a deep link's text is drawn first. User
+// text reaches the page only as data: textContent, canvas text and Vega datasets, never as
+// markup or code.
 (function () {
   "use strict";
   // Everything runs in a task of its own after the Vega bundle's evaluation, so that no task of
@@ -100,14 +102,79 @@
 
     // ---- Vega charts -------------------------------------------------------------------------
     var views = new Map();     // chart element -> live Vega view
+    var drawings = new Map();  // chart element -> the token of the drawing under way in it
     function fail(box, err) {
       box.dataset.state = "error";
       box.appendChild(el("p", "error", "This chart could not be drawn: " + (err && err.message ? err.message : String(err))));
     }
     function release(box) {
+      drawings.delete(box);  // a drawing under way stops at its next step
       var old = views.get(box);
       if (old) { old.finalize(); views.delete(box); }
     }
+
+    // vegaEmbed parses a spec, sets up its view, runs its dataflow and draws its marks in one
+    // task; here each is a task of its own, so that one chart never freezes the page for their sum.
+    // vegaEmbed still parses the spec (and adds its stylesheet, tooltip handler and hover), but
+    // builds a Parsed stand-in that keeps what the view would get; the real view is built and
+    // run in the next tasks. The bundle exports no vega, so the View class is the one of the
+    // first chart (warmUp, a tiny one drawn by vegaEmbed in full), which also pays for
+    // compiling Vega's own code, in tasks of its own.
+    function Parsed(runtime, options) { this.runtime = runtime; this.options = options; this.handler = null; this.hovers = false; }
+    Parsed.prototype.addSignalListener = function () { return this; };
+    Parsed.prototype.tooltip = function (handler) { this.handler = handler; return this; };
+    Parsed.prototype.hover = function () { this.hovers = true; return this; };
+    Parsed.prototype.initialize = function () { return this; };
+    Parsed.prototype.runAsync = function () { return Promise.resolve(this); };
+    var PARSE_ONLY = Object.assign({ viewClass: Parsed }, OPTIONS);
+    var embedding = null;      // Promise of the View class, once the first chart is drawn
+    function warmUp() {
+      if (embedding) return embedding;
+      var box = document.createElement("div");
+      var spec = { width: 10, height: 10, data: [{ name: "d", values: [{ x: 1 }] }],
+        scales: [{ name: "x", type: "linear", domain: { data: "d", field: "x" }, range: "width" }],
+        axes: [{ orient: "bottom", scale: "x" }],
+        marks: [{ type: "rect", from: { data: "d" }, encode: { enter: { x: { scale: "x", field: "x" }, width: { value: 1 }, y: { value: 0 }, height: { value: 1 } } } }] };
+      // Parsed first, then drawn in full: Vega's code for each half is compiled in a task of its own.
+      embedding = vegaEmbed(box, spec, PARSE_ONLY).then(nextTask).then(function () {
+        return vegaEmbed(box, spec, OPTIONS);
+      }).then(function (res) {
+        res.view.finalize();
+        return res.view.constructor;
+      });
+      return embedding;
+    }
+    // ``current()`` says whether the drawing is still wanted after each step.
+    function embed(box, spec, current) {
+      var View, parsed, view = null;
+      function wanted() {
+        if (current()) return true;
+        if (view) view.finalize();
+        return false;
+      }
+      return warmUp().then(function (cls) {
+        View = cls;
+        return nextTask();
+      }).then(function () {
+        return wanted() ? vegaEmbed(box, spec, PARSE_ONLY) : null;
+      }).then(function (res) {
+        if (!res || !wanted()) return null;
+        parsed = res.view;
+        return nextTask();
+      }).then(function () {
+        if (!parsed || !wanted()) return null;
+        view = new View(parsed.runtime, parsed.options);
+        if (parsed.handler) view.tooltip(parsed.handler);
+        if (parsed.hovers) view.hover();
+        return nextTask();
+      }).then(function () {
+        // The dataflow runs before the view has a renderer: drawing its marks is the next task.
+        return view && wanted() ? view.runAsync().then(nextTask) : null;
+      }).then(function () {
+        return view && wanted() ? view.initialize(box).runAsync() : null;
+      }).then(function () { return view && wanted() ? view : null; });
+    }
+
     // Each chart is its template (a Vega spec) plus this text's data (the values of its named
     // data sources) and tokens (the "tokens" signal the axis labels read).
     // ``title`` names what the chart shows (method; layer and head; view): the chart draws it
@@ -124,12 +191,21 @@
       release(box);
       box.textContent = "";
       box.dataset.state = "drawing";
-      return vegaEmbed(box, spec, OPTIONS).then(function (res) {
-        views.set(box, res.view);
+      var token = {};
+      drawings.set(box, token);
+      return embed(box, spec, function () { return drawings.get(box) === token; }).then(function (view) {
+        if (!view) return null;  // released, or drawn again, before it was done
+        drawings.delete(box);
+        views.set(box, view);
         box.dataset.state = "done";
         box.style.minHeight = "";
-        return res.view;
-      }, function (err) { fail(box, err); return null; });
+        return view;
+      }, function (err) {
+        if (drawings.get(box) !== token) return null;
+        drawings.delete(box);
+        fail(box, err);
+        return null;
+      });
     }
 
     // ---- the overview: every text, sorted, filtered, paged -------------------------------------
@@ -629,12 +705,14 @@
       }
     }
     function releaseCharts(root) {
-      root.querySelectorAll(".chart").forEach(function (box) {
-        var height = box.getBoundingClientRect().height;
+      var boxes = Array.prototype.slice.call(root.querySelectorAll(".chart"));
+      // Every height is read before any chart is emptied: a read after a change forces a layout.
+      var heights = boxes.map(function (box) { return box.getBoundingClientRect().height; });
+      boxes.forEach(function (box, k) {
         release(box);
         if (box.dataset.state) {
           box.textContent = "";
-          box.style.minHeight = Math.max(40, Math.round(height)) + "px";
+          box.style.minHeight = Math.max(40, Math.round(heights[k])) + "px";
           box.dataset.state = "released";
         }
       });
@@ -725,9 +803,13 @@
 
     // Tokens the bar charts show at once: as many as fit the section's width with the raw and
     // renormalised panels side by side (a slider moves the window over a longer text).
-    function windowSize(section) {
-      var width = section.clientWidth || 1100;
-      return Math.max(12, Math.floor((width - 170) / (2 * TOKEN_STEP)));
+    // Every section is as wide as the list of texts: its width is read once (until the window is
+    // resized), since each read after a text is filled forces a layout of the page.
+    var listWidth = 0;
+    window.addEventListener("resize", function () { listWidth = 0; });
+    function windowSize() {
+      if (!listWidth) listWidth = list.clientWidth;
+      return Math.max(12, Math.floor(((listWidth || 1100) - 170) / (2 * TOKEN_STEP)));
     }
 
     function setupPickers(section, t) {
@@ -754,7 +836,7 @@
       var redraw = function () { if (partDrawn(section, "attention")) drawAttention(section, t); };
       layerPick.addEventListener("change", redraw);
       headPick.addEventListener("change", redraw);
-      var size = windowSize(section);
+      var size = windowSize();
       section.dataset.window = String(size);
       if (t.n > size) {
         var box = section.querySelector(".token-window");
@@ -824,8 +906,7 @@
       return codes(i).then(function (att) {
         if (!att || !section.isConnected) return null;
         var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
-        if (!barsOnly) heatmap(heatBox, t, m, r, which);
-        return nextTask().then(function () {
+        return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(nextTask).then(function () {
           return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens, barsTitle(t, win, which));
         });
       });
@@ -983,22 +1064,35 @@
         state.k = Math.max(0, Math.min(t.n - span, j - Math.floor(span / 2)));
         drawZoom();
       }
-      [[m, RAW, tops[0]], [r, RENORM, tops[1]]].forEach(function (spec) {
-        var p = el("div", "hm-panel");
-        p.appendChild(el("div", "hm-title", "Attention, " + which + " · " + spec[1]));
-        var drawn = panel(t, spec[0], spec[1], 0, t.n, 0, t.n, each, spec[2], pick);
-        needZoom = needZoom || !drawn.labelled;
-        p.appendChild(drawn.canvas);
-        p.appendChild(legend(spec[2]));
-        panels.appendChild(p);
+      // One panel per task (a 512-token panel has a quarter of a million cells); a drawing
+      // started over, or released, stops this one at its next step.
+      var token = {};
+      drawings.set(box, token);
+      function current() { return drawings.get(box) === token; }
+      var chain = Promise.resolve();
+      [[m, RAW, tops[0]], [r, RENORM, tops[1]]].forEach(function (spec, k) {
+        chain = chain.then(k ? nextTask : null).then(function () {
+          if (!current()) return;
+          var p = el("div", "hm-panel");
+          p.appendChild(el("div", "hm-title", "Attention, " + which + " · " + spec[1]));
+          var drawn = panel(t, spec[0], spec[1], 0, t.n, 0, t.n, each, spec[2], pick);
+          needZoom = needZoom || !drawn.labelled;
+          p.appendChild(drawn.canvas);
+          p.appendChild(legend(spec[2]));
+          panels.appendChild(p);
+        });
       });
-      box.appendChild(el("p", "muted small hm-help", needZoom
-        ? "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight; click one to read its neighbourhood with labels below."
-        : "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight."));
-      box.appendChild(panels);
-      if (needZoom) { box.appendChild(zoomBox); drawZoom(); }
-      box.dataset.state = "done";
-      box.style.minHeight = "";
+      return chain.then(function () {
+        if (!current()) return;
+        drawings.delete(box);
+        box.appendChild(el("p", "muted small hm-help", needZoom
+          ? "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight; click one to read its neighbourhood with labels below."
+          : "Rows: attending (query) token; columns: attended-to (key) token. Hover a cell for its weight."));
+        box.appendChild(panels);
+        if (needZoom) { box.appendChild(zoomBox); drawZoom(); }
+        box.dataset.state = "done";
+        box.style.minHeight = "";
+      });
     }
 
     // ---- the other charts of a text ----------------------------------------------------------
@@ -1181,10 +1275,14 @@
         return request(target, true);
       }).then(function () { keepPinned(); pinned = null; });
     }
-    function fromHash() {
+    // The text a #text-N link names (its index), or null.
+    function linked() {
       var match = /^#text-(\d+)$/.exec(window.location.hash);
-      if (!match || !indexOf.has(Number(match[1]))) return null;
-      return openText(indexOf.get(Number(match[1])), true);
+      return match && indexOf.has(Number(match[1])) ? indexOf.get(Number(match[1])) : null;
+    }
+    function fromHash() {
+      var index = linked();
+      return index === null ? null : openText(index, true);
     }
 
     // ---- wiring ------------------------------------------------------------------------------
@@ -1216,17 +1314,6 @@
       });
     }
 
-    // The first chart pays for compiling Vega's own code in the browser; drawing a tiny chart
-    // first splits that cost over two tasks instead of one long one.
-    function warmUp() {
-      var box = document.createElement("div");
-      var spec = { width: 10, height: 10, data: [{ name: "d", values: [{ x: 1 }] }],
-        scales: [{ name: "x", type: "linear", domain: { data: "d", field: "x" }, range: "width" }],
-        axes: [{ orient: "bottom", scale: "x" }],
-        marks: [{ type: "rect", from: { data: "d" }, encode: { enter: { x: { scale: "x", field: "x" }, width: { value: 1 }, y: { value: 0 }, height: { value: 1 } } } }] };
-      return vegaEmbed(box, spec, OPTIONS).then(function (res) { res.view.finalize(); }, function () { return null; });
-    }
-
     // Each chart kind's first drawing also pays for compiling the Vega code it needs; doing
     // that once per kind with one row of data, in idle time after load, keeps the reader's
     // first scroll from paying it in one long task.
@@ -1249,7 +1336,7 @@
         chain = chain.then(idleTask).then(function () {
           var spec = JSON.parse(JSON.stringify(payload.specs[kind]));
           (spec.data || []).forEach(function (d) { if (SAMPLE_ROWS[kind][d.name]) d.values = SAMPLE_ROWS[kind][d.name]; });
-          return vegaEmbed(document.createElement("div"), spec, OPTIONS).then(function (res) { res.view.finalize(); }, function () { return null; });
+          return embed(document.createElement("div"), spec, function () { return true; }).then(function (view) { view.finalize(); }, function () { return null; });
         });
       });
       return chain;
@@ -1383,25 +1470,30 @@
       wireOverview();
       computeRows();
       renderTable();
-      var jobs = [];
-      jobs.push(inflateJSON(ov.texts).then(function (shown) {
-        texts = shown;
-        lowered = shown.map(function (s) { return s.toLowerCase(); });
+      var shown = inflateJSON(ov.texts).then(function (all) {
+        texts = all;
+        lowered = all.map(function (s) { return s.toLowerCase(); });
         renderTable();
-      }));
-      jobs.push(nextTask().then(warmUp).then(nextTask).then(overviewChart));
-      var corpus = document.querySelector("section.corpus");
-      if (corpus && payload.corpus) jobs.push(nextTask().then(function () { return startCorpus(corpus, payload.corpus); }));
-      var mean = document.querySelector('section.methods [data-chart="agreement"]');
-      if (mean && payload.agreement) {
-        jobs.push(nextTask().then(function () {
+      });
+      // One after the other, the overview first: each chart's steps are tasks of their own, and
+      // charts drawn side by side would interleave them and all be done late.
+      function pageCharts() {
+        var corpus = document.querySelector("section.corpus");
+        var mean = document.querySelector('section.methods [data-chart="agreement"]');
+        return nextTask().then(overviewChart).then(function () {
+          if (!mean || !payload.agreement) return null;
           return show(mean, payload.specs.agreement, { agreement: agreementRows(payload.agreementMethods, payload.agreement.rho, payload.agreement.texts) }, [],
             "Agreement of the methods' token rankings, mean over texts (Spearman ρ)");
-        }));
+        }).then(function () {
+          return corpus && payload.corpus ? startCorpus(corpus, payload.corpus) : null;
+        });
       }
-      Promise.all(jobs).then(function () {
-        return window.location.hash ? (fromHash() || renderSections()) : renderSections();
-      }).then(frames).then(settled).then(function () {
+      // A deep link opens its text before anything else is drawn (the reader came for it); the
+      // page-wide charts follow. Otherwise the overview's charts come first, the texts after.
+      var ready = linked() !== null
+        ? shown.then(fromHash).then(pageCharts)
+        : Promise.all([shown, pageCharts()]).then(renderSections);
+      ready.then(frames).then(settled).then(function () {
         document.body.dataset.charts = "done";
         return warmCharts();
       });

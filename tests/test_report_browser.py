@@ -130,6 +130,62 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
         context.close()
 
 
+# Records, in order, each text section as it is drawn and each page-wide chart (overview,
+# agreement, corpus) as it is done, from the page's own data-state marks.
+_DRAW_ORDER = """
+window.__order = [];
+new MutationObserver(function (changes) {
+  changes.forEach(function (c) {
+    var e = c.target;
+    if (e.matches('section.text') && e.dataset.state === 'drawn') window.__order.push(e.id);
+    if (e.matches('.chart') && !e.closest('section.text') && e.dataset.state === 'done') window.__order.push(e.dataset.chart);
+  });
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-state']});
+"""
+
+
+def test_a_deep_link_draws_its_text_before_the_page_wide_charts(demo_report: Path, browser: object) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.add_init_script(_DRAW_ORDER)
+        tab.goto(demo_report.resolve().as_uri() + "#text-20", wait_until="load")
+        tab.wait_for_function("() => document.body.dataset.charts === 'done'")
+        order = tab.evaluate("() => window.__order")
+        assert order and order[0] == "text-20", order
+        assert {"overview", "agreement", "corpus"} <= set(order), order
+        # The charts drawn after it do not move it: it stays at the top of the window.
+        assert abs(tab.evaluate("() => document.getElementById('text-20').getBoundingClientRect().top")) < 60
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_a_chart_drawn_again_before_it_is_done_shows_one_drawing(demo_report: Path, browser: object) -> None:
+    # A chart is parsed, set up and run in separate tasks; a second drawing that starts in
+    # between stops the first, which must leave no view or SVG of its own behind (its steps run
+    # ahead of the second's, so they are over once the second is done).
+    with visit(browser, demo_report) as page:
+        page.open_text(3, parts=("attention",))
+        views = page.page.evaluate("() => reportgenPage.liveViews()")
+        page.page.evaluate(
+            """() => {
+                const pick = document.querySelector('#text-3 .pick-layer');
+                ['0', '1'].forEach(v => { pick.value = v; pick.dispatchEvent(new Event('change')); });
+            }"""
+        )
+        page.page.wait_for_function(
+            """() => { const b = document.querySelector('#text-3 [data-chart="bars"]');
+                       return b.dataset.state === 'done' && b.dataset.title.includes('layer 2 of'); }"""
+        )
+        bars = page.page.eval_on_selector('#text-3 [data-chart="bars"]', "b => [b.querySelectorAll('svg').length, b.dataset.state, b.dataset.title]")
+        assert bars[0] == 1 and bars[1] == "done" and "layer 2 of" in bars[2], bars
+        assert page.page.evaluate("() => reportgenPage.liveViews()") == views
+        _clean(page)
+
+
 def test_live_views_stay_bounded_while_scrolling(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
         count = LIVE_TEXTS + 4  # enough to make the page finalise the first texts
