@@ -6,7 +6,8 @@ method highlighted by default. Steps are distinct unit counts (``1, 2, 3, ...``;
 :func:`deletion_steps`), so no step repeats another's input. Every perturbed input of every text,
 method, step and random order is collected first, evaluated once per text however many of them
 produce it, and run in a few length-sorted, padded forward passes shared by the texts of a chunk
-(:func:`reportgen.forward.padded_batches`).
+(:func:`reportgen.forward.padded_batches`) that compute the output alone
+(:func:`reportgen.logits.output_logits`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 from .forward import padded_batches
 from .loading import LoadedModel
+from .logits import output_logits
 from .methods.base import explained_index, explained_value
 from .types import (
     RANDOM_METHOD,
@@ -195,7 +197,7 @@ def evaluate_outputs(
     values = np.zeros(len(rows))
     for batch in padded_batches(loaded, rows, rows_per_pass):
         with torch.inference_mode():
-            logits = loaded.model(**batch.inputs).logits
+            logits = output_logits(loaded.model, batch.inputs)
             f = explained_value(logits, torch.tensor([targets[i] for i in batch.indices], dtype=torch.long))
         values[batch.indices] = f.double().cpu().numpy()
     return values
