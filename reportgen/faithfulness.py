@@ -292,16 +292,20 @@ def unit_perturbations(
     A unit is a set of token positions (one token, or every piece of one word); removing a unit
     masks all its positions, and "only the top kept" masks every position of every other unit.
     """
-    everything = np.unique(np.concatenate([np.asarray(u, dtype=np.int64) for u in units])) if units else np.zeros(0, np.int64)
-    without, only = [], []
-    for c in counts:
-        top = (
-            np.unique(np.concatenate([np.asarray(units[int(u)], dtype=np.int64) for u in order[:c]]))
-            if c > 0 else np.zeros(0, np.int64)
-        )
-        without.append(_masked(encoded.input_ids, top, mask_id))
-        only.append(_masked(encoded.input_ids, np.setdiff1d(everything, top, assume_unique=True), mask_id))
-    return Perturbations(without_top=tuple(without), only_top=tuple(only))
+    ids = np.asarray(encoded.input_ids, dtype=np.int64)
+    # Each position's rank in ``order`` of the first unit that holds it (a token two words share
+    # goes with whichever is ranked first): the top c units cover exactly the positions ranked
+    # below c, so every step's input is one comparison, not a union of units per step.
+    first = np.full(ids.size, np.iinfo(np.int64).max, dtype=np.int64)  # never removed
+    for rank in range(len(order) - 1, -1, -1):
+        first[np.asarray(units[int(order[rank])], dtype=np.int64)] = rank
+    in_units = np.zeros(ids.size, dtype=bool)
+    for unit in units:
+        in_units[np.asarray(unit, dtype=np.int64)] = True
+    top = first[None, :] < np.asarray(counts, dtype=np.int64)[:, None]
+    without = np.where(top, mask_id, ids[None, :]).tolist()
+    only = np.where(in_units[None, :] & ~top, mask_id, ids[None, :]).tolist()
+    return Perturbations(without_top=tuple(map(tuple, without)), only_top=tuple(map(tuple, only)))
 
 
 def word_order(scores: np.ndarray) -> np.ndarray:

@@ -372,3 +372,26 @@ def test_integrated_gradients_beats_random_on_the_sample_model(sample_model: Pat
     ig, rnd = table["integrated_gradients"], table[RANDOM_METHOD]
     assert ig.mean_comprehensiveness > rnd.mean_comprehensiveness, (ig, rnd)
     assert ig.beats_random > 0.5, ig
+
+
+def test_unit_perturbations_by_hand() -> None:
+    """Whole units: a token two words share goes with whichever is ranked first, a unit the order
+    leaves out (an unscored word) is never removed but is masked when only the top is kept, and a
+    count past the order's length removes what the order has."""
+    from types import SimpleNamespace
+
+    from reportgen.faithfulness import unit_perturbations
+
+    enc = SimpleNamespace(input_ids=(10, 11, 12, 13, 14, 15, 16))  # [CLS] ... [SEP]
+    units = (np.array([1, 2]), np.array([2, 3]), np.array([4]), np.array([5]))
+    plan = unit_perturbations(enc, units, np.array([1, 2, 0]), (1, 2, 4), mask_id=0)
+    assert plan.without_top == (
+        (10, 11, 0, 0, 14, 15, 16),  # word 1 takes the shared token 2 with it
+        (10, 11, 0, 0, 0, 15, 16),
+        (10, 0, 0, 0, 0, 15, 16),  # 4 > the 3 ranked words: word 3 (unranked) stays
+    )
+    assert plan.only_top == (
+        (10, 0, 12, 13, 0, 0, 16),
+        (10, 0, 12, 13, 14, 0, 16),
+        (10, 11, 12, 13, 14, 0, 16),
+    )
