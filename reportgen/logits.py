@@ -1,9 +1,10 @@
-"""The model's output alone, for the passes that read nothing else (faithfulness).
+"""The model's output alone, for the passes that read nothing else (faithfulness, gradients).
 
 Owns :func:`output_logits`: the logits of a padded batch, the numbers ``model(**inputs).logits``
-gives, to float32 rounding. Faithfulness runs tens of thousands of masked inputs per hundred
-texts and reads one value of each, so what the model computes that nothing reads is most of its
-cost. For an ALBERT sequence classifier in eval mode this module runs the model's own modules
+gives, to float32 rounding (and their gradients, where autograd is on). Faithfulness runs tens of
+thousands of masked inputs per hundred texts and reads one value of each, and the gradient
+methods read one value's gradient, so what the model computes that nothing reads is much of
+their cost. For an ALBERT sequence classifier in eval mode this module runs the model's own modules
 (the same weights, in the same order) and skips that work:
 
 * the last layer is computed at [CLS] only: the pooler reads nothing else, so the other
@@ -13,7 +14,8 @@ cost. For an ALBERT sequence classifier in eval mode this module runs the model'
 * ``gelu_new`` (the tanh GELU that ALBERT uses) is PyTorch's fused kernel for the same formula,
   not five separate tensor operations.
 
-Measured on the sample model: about 30% less time per row (docs/benchmarks.md, issue 13). Any
+Measured on the sample model: about 30% less time per faithfulness row (docs/benchmarks.md,
+issue 13). Any
 other model, or an ALBERT this path does not reproduce (in training mode, or with a head other
 than the pooled linear classifier), runs ``model(**inputs)`` unchanged.
 """
@@ -44,20 +46,24 @@ def uses_direct_path(model: torch.nn.Module) -> bool:
 
 
 def output_logits(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``(rows, labels)`` logits of a padded batch (``input_ids`` and ``attention_mask``, as
-    :func:`reportgen.forward.pad_batch` builds it); call under ``torch.inference_mode``."""
+    """``(rows, labels)`` logits of a padded batch: ``attention_mask`` and either ``input_ids``
+    (as :func:`reportgen.forward.pad_batch` builds them) or ``inputs_embeds`` (word embeddings;
+    position and segment embeddings are the model's, as in its own forward)."""
     if not uses_direct_path(model):
         return model(**inputs).logits
-    return _albert_logits(model, inputs["input_ids"], inputs["attention_mask"])
+    return _albert_logits(model, inputs.get("input_ids"), inputs.get("inputs_embeds"), inputs["attention_mask"])
 
 
-def _albert_logits(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def _albert_logits(
+    model: torch.nn.Module, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None, attention_mask: torch.Tensor
+) -> torch.Tensor:
     albert = model.albert
     config = model.config
     activation = FUSED_ACTIVATIONS.get(config.hidden_act)
     # True where a key may be attended to: padding is never attended (as the model's own mask does).
     keys = attention_mask[:, None, None, :].bool()
-    hidden = albert.encoder.embedding_hidden_mapping_in(albert.embeddings(input_ids))
+    embedded = albert.embeddings(input_ids=input_ids, inputs_embeds=inputs_embeds)
+    hidden = albert.encoder.embedding_hidden_mapping_in(embedded)
     layers, groups = config.num_hidden_layers, config.num_hidden_groups
     for i in range(layers):
         # The layer-to-group rule of AlbertTransformer.forward.

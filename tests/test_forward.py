@@ -107,3 +107,28 @@ def test_output_logits_fall_back_to_the_model_where_the_direct_path_does_not_app
     ids = torch.tensor([[2, 7, 8, 3]])
     with torch.inference_mode():
         assert torch.equal(output_logits(model, {"input_ids": ids}), model(input_ids=ids).logits)
+
+
+def test_output_logits_gradients_equal_the_models_own(sample_model) -> None:  # noqa: ANN001 - a path fixture
+    """The gradient methods' pass: word embeddings in, the same outputs and the same gradients."""
+    import torch
+
+    from reportgen.forward import pad_batch
+    from reportgen.loading import load_model
+    from reportgen.logits import output_logits
+
+    loaded = load_model(sample_model, device="cpu")
+    rows = _rows_with_padding(len(loaded.tokenizer), int(loaded.tokenizer.mask_token_id), [20, 9, 14])
+    inputs = pad_batch(loaded, rows)
+    table = loaded.model.get_input_embeddings()
+    grads, outputs = [], []
+    for run in (lambda e: output_logits(loaded.model, {"inputs_embeds": e, "attention_mask": inputs["attention_mask"]}),
+                lambda e: loaded.model(inputs_embeds=e, attention_mask=inputs["attention_mask"]).logits):
+        embeds = table(inputs["input_ids"]).detach().requires_grad_(True)
+        logits = run(embeds)
+        (grad,) = torch.autograd.grad(logits[:, 0].sum(), embeds)
+        outputs.append(logits.detach())
+        grads.append(grad * inputs["attention_mask"][:, :, None])  # padding's gradient is never read
+    assert float((outputs[0] - outputs[1]).abs().max()) < 1e-5
+    scale = float(grads[1].abs().max())
+    assert scale > 0 and float((grads[0] - grads[1]).abs().max()) < 1e-4 * scale
