@@ -22,8 +22,15 @@ MIN_TOKENS = 3
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rho with average ranks for ties; NaN when either vector is constant."""
-    ra, rb = rankdata(a), rankdata(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return _rho(_centred_ranks(a), _centred_ranks(b))
+
+
+def _centred_ranks(values: np.ndarray) -> np.ndarray:
+    ranks = rankdata(values)
+    return ranks - ranks.mean()
+
+
+def _rho(ra: np.ndarray, rb: np.ndarray) -> float:
     denom = math.sqrt(float(ra @ ra) * float(rb @ rb))
     return float(ra @ rb) / denom if denom > 0.0 else math.nan
 
@@ -31,12 +38,13 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 def text_agreement(text_id: int, special: Sequence[bool], scores: Mapping[str, np.ndarray]) -> TextAgreement:
     methods = tuple(scores)
     keep = ~np.asarray(special, dtype=bool)
-    values = [np.abs(np.asarray(scores[m], dtype=np.float64)[keep]) for m in methods]
     matrix = np.full((len(methods), len(methods)), math.nan)
     if int(keep.sum()) >= MIN_TOKENS:
+        # Each method ranked once, not once per pair (ranking is the costly part).
+        ranks = [_centred_ranks(np.abs(np.asarray(scores[m], dtype=np.float64)[keep])) for m in methods]
         for i in range(len(methods)):
             for j in range(i, len(methods)):
-                matrix[i, j] = matrix[j, i] = spearman(values[i], values[j])
+                matrix[i, j] = matrix[j, i] = _rho(ranks[i], ranks[j])
     return TextAgreement(text_id, methods, matrix)
 
 

@@ -6,7 +6,8 @@ method highlighted by default. Steps are distinct unit counts (``1, 2, 3, ...``;
 :func:`deletion_steps`), so no step repeats another's input. Every perturbed input of every text,
 method, step and random order is collected first, evaluated once per text however many of them
 produce it, and run in a few length-sorted, padded forward passes shared by the texts of a chunk
-(:func:`reportgen.forward.padded_batches`).
+(:func:`reportgen.forward.padded_batches`) that compute the output alone
+(:func:`reportgen.logits.output_logits`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 from .forward import padded_batches
 from .loading import LoadedModel
+from .logits import output_logits
 from .methods.base import explained_index, explained_value
 from .types import (
     RANDOM_METHOD,
@@ -195,7 +197,7 @@ def evaluate_outputs(
     values = np.zeros(len(rows))
     for batch in padded_batches(loaded, rows, rows_per_pass):
         with torch.inference_mode():
-            logits = loaded.model(**batch.inputs).logits
+            logits = output_logits(loaded.model, batch.inputs)
             f = explained_value(logits, torch.tensor([targets[i] for i in batch.indices], dtype=torch.long))
         values[batch.indices] = f.double().cpu().numpy()
     return values
@@ -290,16 +292,20 @@ def unit_perturbations(
     A unit is a set of token positions (one token, or every piece of one word); removing a unit
     masks all its positions, and "only the top kept" masks every position of every other unit.
     """
-    everything = np.unique(np.concatenate([np.asarray(u, dtype=np.int64) for u in units])) if units else np.zeros(0, np.int64)
-    without, only = [], []
-    for c in counts:
-        top = (
-            np.unique(np.concatenate([np.asarray(units[int(u)], dtype=np.int64) for u in order[:c]]))
-            if c > 0 else np.zeros(0, np.int64)
-        )
-        without.append(_masked(encoded.input_ids, top, mask_id))
-        only.append(_masked(encoded.input_ids, np.setdiff1d(everything, top, assume_unique=True), mask_id))
-    return Perturbations(without_top=tuple(without), only_top=tuple(only))
+    ids = np.asarray(encoded.input_ids, dtype=np.int64)
+    # Each position's rank in ``order`` of the first unit that holds it (a token two words share
+    # goes with whichever is ranked first): the top c units cover exactly the positions ranked
+    # below c, so every step's input is one comparison, not a union of units per step.
+    first = np.full(ids.size, np.iinfo(np.int64).max, dtype=np.int64)  # never removed
+    for rank in range(len(order) - 1, -1, -1):
+        first[np.asarray(units[int(order[rank])], dtype=np.int64)] = rank
+    in_units = np.zeros(ids.size, dtype=bool)
+    for unit in units:
+        in_units[np.asarray(unit, dtype=np.int64)] = True
+    top = first[None, :] < np.asarray(counts, dtype=np.int64)[:, None]
+    without = np.where(top, mask_id, ids[None, :]).tolist()
+    only = np.where(in_units[None, :] & ~top, mask_id, ids[None, :]).tolist()
+    return Perturbations(without_top=tuple(map(tuple, without)), only_top=tuple(map(tuple, only)))
 
 
 def word_order(scores: np.ndarray) -> np.ndarray:

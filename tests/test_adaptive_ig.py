@@ -19,6 +19,7 @@ import torch
 
 from methods_fixtures import make_context, sample_texts
 from reportgen.forward import length_sorted_batches, padded_batches
+from reportgen.logits import output_logits
 from reportgen.methods import MethodContext
 from reportgen.methods import integrated_gradients as ig_module
 from reportgen.methods.base import DEFAULT_MEMORY_BUDGET, explained_index, explained_value
@@ -43,7 +44,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _old_path_gradients(ctx, starts, alphas, weights):
-    """``reportgen.methods.gradients.path_gradients`` as of commit b69a5cd (fixed 2 x batch rows)."""
+    """``reportgen.methods.gradients.path_gradients`` as of commit b69a5cd (fixed 2 x batch rows),
+    with the model's forward as it is now (``output_logits``, checked against the model's own
+    forward and gradients in tests/test_forward.py): this compares the batching and the sums."""
     loaded = ctx.loaded
     targets = ctx.targets
     table = loaded.model.get_input_embeddings()
@@ -65,7 +68,7 @@ def _old_path_gradients(ctx, starts, alphas, weights):
             embeds[row, :n] = starts[t] + float(alphas[k]) * (ends[t] - starts[t])
         embeds.requires_grad_(True)
         with torch.enable_grad():
-            logits = loaded.model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"]).logits
+            logits = output_logits(loaded.model, {"inputs_embeds": embeds, "attention_mask": inputs["attention_mask"]})
             target = torch.tensor([targets[t] for t, _ in chunk], dtype=torch.long)
             f = explained_value(logits, target)
             (grad,) = torch.autograd.grad(f.sum(), embeds)

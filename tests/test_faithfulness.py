@@ -16,6 +16,7 @@ import torch
 from scipy.stats import spearmanr
 
 from methods_fixtures import make_context, sample_texts
+from reportgen import faithfulness
 from reportgen.agreement import agreement, spearman, text_agreement
 from reportgen.faithfulness import (
     FRACTIONS,
@@ -120,21 +121,21 @@ def test_curves_and_measures_match_direct_calls(classifier_ctx: MethodContext) -
 
 
 def test_each_distinct_masked_input_is_run_once(classifier_ctx: MethodContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Model rows (counted by a wrapper around the model) = distinct masked inputs per text, and
-    no two steps of a ranking remove the same set of tokens."""
+    """Model rows (counted by a wrapper around ``output_logits``, faithfulness's one way to the
+    model) = distinct masked inputs per text, and no two steps of a ranking remove the same set of
+    tokens."""
     ctx = classifier_ctx
     results = run_methods(resolve(["attn_norm", "grad_input", "cls_attention"]), ctx)
     mask = ctx.loaded.tokenizer.mask_token_id
-    model = ctx.loaded.model
-    real_forward = model.forward
+    real = faithfulness.output_logits
     seen: list[tuple[int, ...]] = []
 
-    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        ids, keep = kwargs["input_ids"], kwargs["attention_mask"]
+    def counting(model, inputs):  # noqa: ANN001, ANN202
+        ids, keep = inputs["input_ids"], inputs["attention_mask"]
         seen.extend(tuple(int(v) for v in row[: int(m.sum())]) for row, m in zip(ids, keep))
-        return real_forward(*args, **kwargs)
+        return real(model, inputs)
 
-    monkeypatch.setattr(model, "forward", counting)
+    monkeypatch.setattr(faithfulness, "output_logits", counting)
     for mode in ("full", "fast"):
         for t, enc in enumerate(ctx.encoded):
             seen.clear()
@@ -161,15 +162,14 @@ def test_each_distinct_masked_input_is_run_once(classifier_ctx: MethodContext, m
 def test_masked_inputs_of_many_texts_share_forward_passes(classifier_ctx: MethodContext, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = classifier_ctx
     results = run_methods(resolve(["attn_norm"]), ctx)
-    model = ctx.loaded.model
-    real_forward = model.forward
+    real = faithfulness.output_logits
     batches: list[int] = []
 
-    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        batches.append(int(kwargs["input_ids"].shape[0]))
-        return real_forward(*args, **kwargs)
+    def counting(model, inputs):  # noqa: ANN001, ANN202
+        batches.append(int(inputs["input_ids"].shape[0]))
+        return real(model, inputs)
 
-    monkeypatch.setattr(model, "forward", counting)
+    monkeypatch.setattr(faithfulness, "output_logits", counting)
     evaluate_faithfulness(ctx.loaded, ctx.extractions, results, batch_size=64)
     # Far fewer passes than texts: one pass holds the inputs of several texts.
     assert len(batches) < len(ctx.extractions) and max(batches) > 1
@@ -374,3 +374,26 @@ def test_integrated_gradients_beats_random_on_the_sample_model(sample_model: Pat
     ig, rnd = table["integrated_gradients"], table[RANDOM_METHOD]
     assert ig.mean_comprehensiveness > rnd.mean_comprehensiveness, (ig, rnd)
     assert ig.beats_random > 0.5, ig
+
+
+def test_unit_perturbations_by_hand() -> None:
+    """Whole units: a token two words share goes with whichever is ranked first, a unit the order
+    leaves out (an unscored word) is never removed but is masked when only the top is kept, and a
+    count past the order's length removes what the order has."""
+    from types import SimpleNamespace
+
+    from reportgen.faithfulness import unit_perturbations
+
+    enc = SimpleNamespace(input_ids=(10, 11, 12, 13, 14, 15, 16))  # [CLS] ... [SEP]
+    units = (np.array([1, 2]), np.array([2, 3]), np.array([4]), np.array([5]))
+    plan = unit_perturbations(enc, units, np.array([1, 2, 0]), (1, 2, 4), mask_id=0)
+    assert plan.without_top == (
+        (10, 11, 0, 0, 14, 15, 16),  # word 1 takes the shared token 2 with it
+        (10, 11, 0, 0, 0, 15, 16),
+        (10, 0, 0, 0, 0, 15, 16),  # 4 > the 3 ranked words: word 3 (unranked) stays
+    )
+    assert plan.only_top == (
+        (10, 0, 12, 13, 0, 0, 16),
+        (10, 0, 12, 13, 14, 0, 16),
+        (10, 11, 12, 13, 14, 0, 16),
+    )

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..forward import pad_batch
+from ..logits import output_logits
 from .base import DEFAULT_MEMORY_BUDGET, MethodContext, explained_value
 
 GRADIENT_ROWS_PER_BATCH_TEXT = 2
@@ -151,7 +152,7 @@ def gradient_rows(
             embeds[row, :n] = starts[t] + float(alpha) * (ends[t] - starts[t])
         embeds.requires_grad_(True)
         with torch.enable_grad():
-            logits = loaded.model(inputs_embeds=embeds, attention_mask=inputs["attention_mask"]).logits
+            logits = output_logits(loaded.model, {"inputs_embeds": embeds, "attention_mask": inputs["attention_mask"]})
             target = torch.tensor([targets[t] for t, _ in chunk], dtype=torch.long)
             f = explained_value(logits, target)
             (grad,) = torch.autograd.grad(f.sum(), embeds)
