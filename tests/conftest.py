@@ -157,6 +157,27 @@ def texts_file(tmp_path: Path) -> Path:
     return path
 
 
+# --- which worker runs what (pytest-xdist, --dist loadfile in pyproject.toml) ----------------------
+
+DEMO_FILES = {"test_packaging.py", "test_report_browser.py", "test_answer_first.py"}
+"""Test files that read the demo report (:func:`wheel_demo`, the slowest fixture): one worker runs
+them all, so the demo is made once and no other worker waits for it."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile``, with the files in :data:`DEMO_FILES` as one unit of work."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class DemoFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return "demo report" if Path(file).name in DEMO_FILES else file
+
+    return DemoFilesTogether(config, log)
+
+
 # --- the wheel and the demo run from it (shared: both are slow and only read afterwards) ----------
 
 
