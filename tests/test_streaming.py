@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from reportgen import pipeline
 from reportgen.cli import app
-from reportgen.engine import DEFAULT_CHUNK_SIZE, PartStore, parts_folder
+from reportgen.engine import DEFAULT_CHUNK_SIZE, LocalEngine, PartStore, encode_part, parts_folder
 from reportgen.inputs import read_inputs
 from reportgen.loading import load_model
 from reportgen.progress import TextProgress, clock_text
@@ -74,6 +74,31 @@ def test_one_chunk_is_what_chunks_of_three_compute(tiny_model: Path, texts: Path
         assert a.comprehensiveness_raw == pytest.approx(b.comprehensiveness_raw, abs=1e-6)
     for a, b in zip(whole.faithfulness.summary, chunked.faithfulness.summary):
         assert a.score == pytest.approx(b.score, abs=1e-6) and a.texts == b.texts
+
+
+class BackwardsEngine(LocalEngine):
+    """The local engine's chunks, handed over last first, half of them as part-file bytes: what an
+    engine with several workers (Ray's actor pool) may do."""
+
+    def run(self, todo, methods, options, max_length, header, progress):  # noqa: ANN001, ANN201
+        done = list(super().run(todo, methods, options, max_length, header, progress))
+        for k, (index, result) in enumerate(reversed(done)):
+            yield index, encode_part(result, header) if k % 2 else result
+
+
+def test_chunks_handed_over_in_any_order_give_the_records_in_input_order(tiny_model: Path, texts: Path) -> None:
+    loaded = load_model(tiny_model, None, "cpu")
+    inputs = read_inputs((str(texts),))
+    options = pipeline.ExplainOptions(methods=("cls_attention", "grad_input"), chunk_size=2)
+    ordered = pipeline.compute(loaded, inputs, options)
+    shuffled = pipeline.compute(loaded, inputs, options, engine=BackwardsEngine(loaded))
+    assert [r.text_id for r in shuffled.records] == [r.text_id for r in ordered.records] == list(range(len(TEXTS)))
+    for a, b in zip(ordered.records, shuffled.records):
+        assert a.item == b.item
+        assert np.array_equal(a.extraction.heads_q, b.extraction.heads_q)
+        np.testing.assert_array_equal(a.scores["grad_input"].scores, b.scores["grad_input"].scores)
+    assert ordered.faithfulness is not None and shuffled.faithfulness is not None
+    assert ordered.faithfulness.best == shuffled.faithfulness.best
 
 
 def run_cli(args: list[str]) -> tuple[int, str]:
