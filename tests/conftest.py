@@ -15,6 +15,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -176,6 +177,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
             return "demo report" if Path(file).name in DEMO_FILES else file
 
     return DemoFilesTogether(config, log)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium per test process (tests/browser.py); each test opens its own page."""
+    from browser import chromium
+
+    with chromium() as b:
+        yield b
 
 
 # --- the wheel and the demo run from it (shared: both are slow and only read afterwards) ----------

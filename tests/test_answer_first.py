@@ -15,17 +15,11 @@ from typing import Iterator
 
 import pytest
 
-from browser import Visit, chromium, visit
+from browser import Visit, visit
 from pagedata import detail, payload
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TEXT = 1  # a demo text whose default (signed) method both raises and lowers the score (checked below)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

@@ -100,12 +100,6 @@ def hostile_report(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def hostile_page(hostile_report: tuple[Path, Path], browser: object) -> Iterator[Visit]:
     """The hostile report opened once: the tests below share one load (and one Vega bundle
     evaluation); the first opens every text as a deep link does, the next reads what is drawn."""

@@ -14,14 +14,14 @@ import pickle
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import handmade
-from browser import chromium, visit
+from browser import visit
 from pagedata import detail, payload as page_payload
 from reportgen import budget
 from reportgen.cli import app
@@ -30,12 +30,6 @@ from reportgen.render import render_report
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 REPO = Path(__file__).resolve().parents[1]
 LIVE_TEXTS = 6  # report.js: texts whose charts stay drawn at once
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium() as b:
-        yield b
 
 
 # ``demo_report`` (conftest.py): the report ``reportgen demo`` wrote from the installed wheel,
