@@ -167,8 +167,10 @@ def test_to_pandas_frames_have_the_documented_columns(small_report: reportgen.Re
     assert "word_id" not in pieces["tokens"] and "unit" not in pieces["faithfulness"]
 
 
-def test_repr_html_shows_the_report_inside_a_sandboxed_iframe(tmp_path: Path, small_report: reportgen.Report) -> None:
-    from browser import SENTINEL, chromium, visit
+def test_repr_html_shows_the_report_inside_a_sandboxed_iframe(
+    tmp_path: Path, small_report: reportgen.Report, browser: object
+) -> None:
+    from browser import SENTINEL, visit
 
     assert HOSTILE.count(SENTINEL) == 1
     report = small_report
@@ -177,7 +179,7 @@ def test_repr_html_shows_the_report_inside_a_sandboxed_iframe(tmp_path: Path, sm
     assert "<script" not in fragment, "the page must travel escaped inside the attribute"
     host = tmp_path / "notebook.html"
     host.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{fragment}</body></html>", encoding="utf-8")
-    with chromium() as browser, visit(browser, host, wait_charts=False) as page:
+    with visit(browser, host, wait_charts=False) as page:
         frame = page.page.wait_for_selector("iframe").content_frame()
         frame.wait_for_function("() => document.body && document.body.dataset.charts === 'done'", timeout=120_000)
         shown = frame.evaluate("() => document.body.innerText")

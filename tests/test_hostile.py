@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from browser import REVEAL, UNREVEAL, SENTINEL, Visit, chromium, visit
+from browser import REVEAL, UNREVEAL, SENTINEL, Visit, visit
 from conftest import ONE_THREAD
 from reportgen.cli import app
 

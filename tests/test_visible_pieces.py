@@ -11,7 +11,7 @@ import pytest
 
 from browser import visit
 from reportgen.visible import visible, visible_pieces, visible_plain
-from test_hostile import browser, render_texts  # noqa: F401  (fixtures)
+from test_hostile import render_texts  # noqa: F401  (a fixture)
 
 FAMILY = "\U0001F468\u200d\U0001F469"
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
-from browser import SENTINEL, chromium, visit
+from browser import SENTINEL, visit
 from reportgen.export import words_csv
 from reportgen.extraction import encode_texts, extract
 from reportgen.inputs import InputText
@@ -63,9 +63,9 @@ def texts_of(table: pd.DataFrame, lemma: str) -> list[str]:
     return [f"#text-{t}" for t in sorted(set(rows.text_id))]
 
 
-def test_switch_words_pieces_and_the_corpus_lists_the_right_texts(word_report) -> None:
+def test_switch_words_pieces_and_the_corpus_lists_the_right_texts(word_report, browser: object) -> None:
     report, out, table = word_report
-    with chromium() as browser, visit(browser, out, timeout_ms=180_000) as page:
+    with visit(browser, out, timeout_ms=180_000) as page:
         assert page.page_errors == [] and page.console_errors == [] and page.outside_requests == []
         states = page.chart_states()
         assert states and set(states.values()) <= {"done", ""}, states  # drawn, or not yet in view
