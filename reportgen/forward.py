@@ -83,14 +83,19 @@ def backward_row_bytes(loaded: "LoadedModel") -> RowBytes:
 
 def pad_batch(loaded: LoadedModel, rows: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
     """Right-pad to the longest row of this batch only (never to the model's maximum)."""
-    width = max(len(r) for r in rows)
     pad_id = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    return pad_rows(rows, pad_id, loaded.device)
+
+
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """``input_ids`` right-padded with ``pad_id`` to the longest row, and the ``attention_mask``."""
+    width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for row, tokens in enumerate(rows):
         ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
         mask[row, : len(tokens)] = 1
-    return {"input_ids": ids.to(loaded.device), "attention_mask": mask.to(loaded.device)}
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
 
 
 @dataclass(frozen=True, eq=False)

@@ -42,15 +42,10 @@ def _rows_with_padding(vocab: int, mask_id: int, lengths: list[int]) -> list[lis
 def _compare_with_model(model, rows, pad_id: int = 0) -> float:  # noqa: ANN001 - a transformers model
     import torch
 
+    from reportgen.forward import pad_rows
     from reportgen.logits import output_logits
 
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
-    inputs = {"input_ids": ids, "attention_mask": mask}
+    inputs = pad_rows(rows, pad_id)
     with torch.inference_mode():
         direct = output_logits(model, inputs)
         reference = model(**inputs).logits
