@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from methods_fixtures import make_context, sample_texts
 from reportgen import faithfulness
-from reportgen.agreement import agreement, spearman, text_agreement
+from reportgen.agreement import agreement, average_ranks, spearman, text_agreement
 from reportgen.faithfulness import (
     FRACTIONS,
     RANDOM_METHOD,
@@ -334,6 +334,16 @@ def test_spearman_matches_scipy_and_is_nan_for_constant_vectors() -> None:
         b[3] = b[7]  # a tie
         assert spearman(a, b) == pytest.approx(spearmanr(a, b).statistic)
     assert math.isnan(spearman(np.ones(5), np.arange(5.0)))
+
+
+def test_average_ranks_equal_scipys_with_many_ties_and_nan() -> None:
+    rng = np.random.default_rng(1)
+    for size in (1, 2, 7, 40):
+        values = rng.integers(0, 4, size).astype(float)  # mostly ties
+        np.testing.assert_array_equal(average_ranks(values), rankdata(values))
+        np.testing.assert_array_equal(average_ranks(-values), rankdata(-values))
+    assert np.isnan(average_ranks(np.array([1.0, np.nan, 2.0]))).all()
+    assert average_ranks(np.zeros(0)).size == 0
 
 
 def test_agreement_ignores_special_tokens_and_averages_defined_cells() -> None:
