@@ -5,8 +5,8 @@ source trees, side by side:
 
 * **before**: the pipeline as the issue measured it, a ``git archive`` of ``--baseline``
   (default ``bff6592``, the last commit before issues 9-14) unpacked in a temporary folder;
-* **after**: this checkout; with ``--fast`` also **after-fast**, this checkout with
-  ``--faithfulness fast`` (see ``TREES``).
+* **after**: this checkout with its defaults (``--faithfulness fast``); with ``--full`` also
+  **after-full**, this checkout with ``--faithfulness full`` (token resolution; see ``TREES``).
 
 Both run as separate processes with one torch thread (``OMP_NUM_THREADS=1``, and ``--threads 1``
 where the option exists), the same model folder and the same input file; ``before`` and
@@ -64,11 +64,11 @@ class Workload:
     extra: tuple[str, ...] = ()
 
 
-TREES = {"before": (), "after": (), "after-fast": ("--faithfulness", "fast")}
-"""The runs of each workload and their extra options. ``after-fast`` (``--fast``): this checkout
-measuring faithfulness at the steps the old pipeline used (1, 5, 10, 20 and 50% of the tokens),
-with 2 random orders instead of its 5; ``after`` is the default, token-resolution faithfulness
-(issue 10), which evaluates 2.5x (short texts) to about 10x (128 tokens) as many model rows."""
+TREES = {"before": (), "after": (), "after-full": ("--faithfulness", "full")}
+"""The runs of each workload and their extra options. ``after`` runs this checkout's defaults
+(``--faithfulness fast``: the steps the old pipeline used, 1, 5, 10, 20 and 50% of the tokens, each
+count once, with 2 random orders instead of its 5); ``after-full`` (``--full``) measures at token
+resolution (issue 10), which evaluates about 3x (short texts) to 10x (128 tokens) as many model rows."""
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,8 @@ def main() -> None:
     parser.add_argument("--workloads", default="a,b,c")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "workloads.json")
-    parser.add_argument("--fast", action="store_true", help='also run this checkout with --faithfulness fast ("after-fast")')
-    parser.add_argument("--no-before", action="store_true", help="skip the baseline tree (e.g. to add after-fast rows to an earlier run)")
+    parser.add_argument("--full", action="store_true", help='also run this checkout with --faithfulness full ("after-full")')
+    parser.add_argument("--no-before", action="store_true", help="skip the baseline tree (e.g. to add after-full rows to an earlier run)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-workloads-") as tmp:
@@ -273,7 +273,7 @@ def main() -> None:
             for key, work in workloads.items():
                 model = SAMPLE_MODEL if work.model == "sample" else base
                 assert model is not None
-                names = [n for n in ("after", "after-fast", "before") if (n != "before" or not args.no_before) and (n != "after-fast" or args.fast)]
+                names = [n for n in ("after", "after-full", "before") if (n != "before" or not args.no_before) and (n != "after-full" or args.full)]
                 if round_ % 2 == 0:
                     names.reverse()
                 order = [(name, before if name == "before" else REPO) for name in names]

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from .budget import DEFAULT_MAX_MB
 from .errors import InputError
 from .inputs import InputSet, InputText
+from .types import DEFAULT_FAITHFULNESS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -295,7 +296,7 @@ def explain(
     text_column: str = "text",
     label_column: str | None = None,
     encoding: str = "utf-8",
-    faithfulness: str = "full",
+    faithfulness: str = DEFAULT_FAITHFULNESS,
     target_name: str | None = None,
     target_range: tuple[float, float] | None = None,
     show_paths: bool = False,

@@ -28,6 +28,7 @@ from .pipeline import (
     run_report,
 )
 from .resources import sample_model_dir, sample_texts
+from .types import DEFAULT_FAITHFULNESS
 
 BAD_INPUT = 2
 
@@ -184,6 +185,19 @@ def _parse_methods(value: Optional[str]) -> Optional[tuple[str, ...]]:
     return tuple(m.strip() for m in value.split(",") if m.strip())
 
 
+FaithfulnessOpt = Annotated[
+    str,
+    typer.Option(
+        help="How much of the faithfulness measurement to run: fast (the default: the deletion steps at 1, 5, "
+        "10, 20 and 50% of each text's tokens, each count once, and 2 random orders), full (token "
+        "resolution: every step 1, 2, 3, ... tokens up to 50% of each text, at most 32 steps: past 64 "
+        "tokens, 1-16 one by one then 16 spread evenly; 5 random orders; about 3x the model calls of "
+        "fast, slightly different values), or off (not measured: no faithfulness table, no verdict; "
+        "texts are shaded by the preferred signed method).",
+    ),
+]
+
+
 @app.command()
 def run(
     inputs: InputsArg,
@@ -275,17 +289,7 @@ def run(
             "averaged), last (last layer, heads averaged) or none.",
         ),
     ] = "all",
-    faithfulness: Annotated[
-        str,
-        typer.Option(
-            help="How much of the faithfulness measurement to run: full (every deletion step 1, 2, 3, ... tokens "
-            "up to 50% of each text, at most 32 steps: past 64 tokens, 1-16 one by one then 16 spread "
-            "evenly; 5 random orders), fast (only the steps at 1, 5, 10, 20 and 50% of the "
-            "tokens, each count once, and 2 random orders: fewer model calls, slightly different values), or "
-            "off (not measured: no faithfulness table, no verdict; texts are shaded by the preferred signed "
-            "method).",
-        ),
-    ] = "full",
+    faithfulness: FaithfulnessOpt = DEFAULT_FAITHFULNESS,
     target_name: Annotated[
         Optional[str],
         typer.Option(
@@ -414,6 +418,7 @@ def demo(
     summary: SummaryOpt = None,
     max_size: MaxSizeOpt = DEFAULT_MAX_MB,
     threads: ThreadsOpt = None,
+    faithfulness: FaithfulnessOpt = DEFAULT_FAITHFULNESS,
     force: ForceOpt = False,
 ) -> None:
     """Run the bundled sample model on the bundled sample texts and write a report."""
@@ -429,6 +434,7 @@ def demo(
         summary=summary,
         max_size=max_size,
         threads=threads,
+        faithfulness=faithfulness,
     )
     _execute(options)
 

@@ -24,6 +24,8 @@ from .loading import LoadedModel
 from .logits import output_logits
 from .methods.base import explained_index, explained_value
 from .types import (
+    DEFAULT_FAITHFULNESS,
+    FAITHFULNESS_MODES,
     RANDOM_METHOD,
     DeletionCurve,
     EncodedText,
@@ -43,8 +45,8 @@ MAX_STEPS = 32
 """At most this many steps per text (``full``): a text whose cap is higher (over 64 tokens)..."""
 TOKEN_STEPS = 16
 """...takes its first ``TOKEN_STEPS`` counts one by one and the rest evenly spread up to the cap."""
-MODES = ("full", "fast", "off")
-"""``--faithfulness``: every step and 5 random orders; the checkpoints' steps and 2; nothing."""
+MODES = FAITHFULNESS_MODES
+DEFAULT_MODE = DEFAULT_FAITHFULNESS
 FAST_RANDOM_ORDERS = 2
 NORMALISER_MIN_RELATIVE = 0.01
 """Normalise only when the text's largest change is at least ``0.01 * max(|f(x)|, 1)``: else it is noise."""
@@ -116,14 +118,20 @@ WORD_RANKING_DESCRIPTION = (
     "never ranked. The random reference shuffles words."
 )
 WORD_MEASURES_DESCRIPTION = (
-    "The same steps (1, 2, 3, ... words, up to 50% of the text's words, at most 32 as for tokens; "
-    "with --faithfulness fast the checkpoints' counts only) and measures, divided by the largest change any whole-word masked "
-    "input of the text caused, under the same rule as for tokens."
+    "The same steps (1, 2, 3, ... words, up to 50% of the text's words, at most 32 as for tokens) and "
+    "measures, divided by the largest change any whole-word masked input of the text caused, under "
+    "the same rule as for tokens."
+)
+FAST_WORD_MEASURES_DESCRIPTION = (
+    "The same steps (1, 5, 10, 20 and 50% of the text's words, rounded, at least one, each count "
+    "once) and measures, divided by the largest change any whole-word masked input of the text "
+    "caused, under the same rule as for tokens."
 )
 
 
 def word_rules(mode: str = "full") -> tuple[str, ...]:
-    return (WORD_PERTURBATION_DESCRIPTION, WORD_RANKING_DESCRIPTION, WORD_MEASURES_DESCRIPTION, BEST_RULE_DESCRIPTION)
+    measures = FAST_WORD_MEASURES_DESCRIPTION if mode == "fast" else WORD_MEASURES_DESCRIPTION
+    return (WORD_PERTURBATION_DESCRIPTION, WORD_RANKING_DESCRIPTION, measures, BEST_RULE_DESCRIPTION)
 
 
 WORD_RULES = word_rules("full")

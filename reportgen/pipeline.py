@@ -43,7 +43,7 @@ from .render import Rendered, render_report
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
 from .threads import configure_threads
-from .types import Agreement, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord
+from .types import DEFAULT_FAITHFULNESS, Agreement, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord
 from .words import WORD_MODES
 
 DEFAULT_TITLE = "reportgen attention report"
@@ -66,7 +66,7 @@ class ExplainOptions:
     words: str = "auto"
     """``--words``: ``auto`` (per text: morphemes for Japanese, else spaces), ``ja``, ``space``, or
     ``pieces`` (no words: no word views, whole-word faithfulness or corpus view)."""
-    faithfulness: str = "full"
+    faithfulness: str = DEFAULT_FAITHFULNESS
     """``--faithfulness``: ``full``, ``fast`` (fewer steps and random orders, see
     ``reportgen.faithfulness.FAST_STEPS_DESCRIPTION``) or ``off`` (not measured: no verdict)."""
     target_name: str | None = None
@@ -129,7 +129,7 @@ class RunOptions:
     """How much attention the data file keeps: ``all``, ``mean``, ``last`` or ``none``."""
     threads: int | None = None
     """torch threads; None: the machine's physical cores (see :mod:`reportgen.threads`)."""
-    faithfulness: str = "full"
+    faithfulness: str = DEFAULT_FAITHFULNESS
     """See :attr:`ExplainOptions.faithfulness`."""
     target_name: str | None = None
     target_range: tuple[float, float] | None = None

@@ -164,6 +164,14 @@ class TokenScores:
 
 RANDOM_METHOD = "random"
 """The name of the random-order reference among the faithfulness results."""
+FAITHFULNESS_MODES = ("full", "fast", "off")
+"""``--faithfulness``: every step and 5 random orders; the checkpoints' steps and 2; nothing."""
+DEFAULT_FAITHFULNESS = "fast"
+"""What a run measures unless told. ``full`` evaluates about 3x as many masked inputs as ``fast``
+on short texts (828 against 308 on five KeiCO sentences, 6,450 against 1,858 on the demo) and more
+on long ones; each is a forward pass of the model at the CPU's arithmetic peak, so ``full`` made a
+base-size run about 2x slower than before token resolution existed (docs/benchmarks.md). ``fast``
+keeps the measures, the random reference and the verdict's rule; ``full`` is one flag away."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import reportgen
 import handmade
+import pagedata
 from reportgen.api import FAITHFULNESS_COLUMNS, TEXT_COLUMNS, TOKEN_COLUMNS, WORD_COLUMNS
 from reportgen.cli import app
 from reportgen.errors import InputError, ModelLoadError
@@ -137,7 +138,8 @@ HOSTILE = '"></iframe><script>window.__reportgen_pwned = 1</script><iframe srcdo
 @pytest.fixture(scope="module")
 def small_report(tiny_model: Path) -> reportgen.Report:
     return reportgen.explain(
-        ["", TEXTS[0], HOSTILE], str(tiny_model), gold=[None, 0.5, None], methods=METHODS, ig_steps=IG_STEPS, title="API test"
+        ["", TEXTS[0], HOSTILE], str(tiny_model), gold=[None, 0.5, None], methods=METHODS, ig_steps=IG_STEPS, title="API test",
+        faithfulness="full",
     )
 
 
@@ -160,6 +162,11 @@ def test_to_pandas_frames_have_the_documented_columns(small_report: reportgen.Re
     assert texts.error[0] == pytest.approx(texts.prediction[0] - 0.5)
     assert len(tokens) == sum(texts.tokens) and tokens.is_special.dtype == bool
     assert set(faith.method) == {*METHODS, "random"} and len(faith) == 2 * 3 * 2
+    # faithfulness="full" (not the default): the page gets token-resolution steps, one more each (issue 10).
+    data = pagedata.payload(small_report.html())
+    assert not data["faithFast"]
+    steps = [pagedata.detail(data, t)["faith"]["removed"] for t in range(2)]
+    assert all(s == list(range(1, len(s) + 1)) for s in steps) and max(map(len, steps)) >= 3, steps
     assert list(faith.unit) == ["token"] * 6 + ["word"] * 6
     # A report without words (--words pieces) has neither words frames nor a unit column.
     pieces = reportgen.Report(handmade.report(words="pieces")).to_pandas()

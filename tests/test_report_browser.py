@@ -97,7 +97,11 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
         assert all(state == "done" and has for _, state, has in kinds), kinds
         # The steps taken and this text's verdict on the default shading against random (issue 10).
         note = page.page.locator('#text-3 [data-slot="normaliser"]').text_content()
-        assert note.startswith("Steps: the top 1, 2, 3, …, ") and "between 0 and 1" in note
+        # The demo runs the default, --faithfulness fast: the distinct checkpoint counts, named as such.
+        steps = re.match(r"Steps: the top ([\d, ]+) tokens? \(--faithfulness fast: the 1, 5, 10, 20 and 50% steps only\)", note)
+        assert steps and "between 0 and 1" in note, note
+        counts = [int(c) for c in steps.group(1).split(", ")]
+        assert counts[0] == 1 and all(a < b for a, b in zip(counts, counts[1:])), "no step repeats another"
         verdict = page.page.locator('#text-3 [data-slot="verdict"]')
         assert verdict.is_visible() and verdict.text_content().startswith("On this text Integrated Gradients (the shaded method) ")
         _clean(page)
