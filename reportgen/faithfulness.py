@@ -24,7 +24,6 @@ from .loading import LoadedModel
 from .logits import output_logits
 from .methods.base import explained_index, explained_value
 from .types import (
-    DEFAULT_FAITHFULNESS,
     FAITHFULNESS_MODES,
     RANDOM_METHOD,
     DeletionCurve,
@@ -46,7 +45,6 @@ MAX_STEPS = 32
 TOKEN_STEPS = 16
 """...takes its first ``TOKEN_STEPS`` counts one by one and the rest evenly spread up to the cap."""
 MODES = FAITHFULNESS_MODES
-DEFAULT_MODE = DEFAULT_FAITHFULNESS
 FAST_RANDOM_ORDERS = 2
 NORMALISER_MIN_RELATIVE = 0.01
 """Normalise only when the text's largest change is at least ``0.01 * max(|f(x)|, 1)``: else it is noise."""
