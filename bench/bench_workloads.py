@@ -6,7 +6,9 @@ source trees, side by side:
 * **before**: the pipeline as the issue measured it, a ``git archive`` of ``--baseline``
   (default ``bff6592``, the last commit before issues 9-14) unpacked in a temporary folder;
 * **after**: this checkout with its defaults (``--faithfulness fast``); with ``--full`` also
-  **after-full**, this checkout with ``--faithfulness full`` (token resolution; see ``TREES``).
+  **after-full**, this checkout with ``--faithfulness full`` (token resolution), and with
+  ``--pieces`` **after-pieces**, this checkout with ``--words pieces`` (no word level: the work the
+  old pipeline did; see ``TREES``).
 
 Both run as separate processes with one torch thread (``OMP_NUM_THREADS=1``, and ``--threads 1``
 where the option exists), the same model folder and the same input file; ``before`` and
@@ -64,11 +66,14 @@ class Workload:
     extra: tuple[str, ...] = ()
 
 
-TREES = {"before": (), "after": (), "after-full": ("--faithfulness", "full")}
+TREES = {"before": (), "after": (), "after-full": ("--faithfulness", "full"), "after-pieces": ("--words", "pieces")}
 """The runs of each workload and their extra options. ``after`` runs this checkout's defaults
 (``--faithfulness fast``: the steps the old pipeline used, 1, 5, 10, 20 and 50% of the tokens, each
 count once, with 2 random orders instead of its 5); ``after-full`` (``--full``) measures at token
-resolution (issue 10), which evaluates about 3x (short texts) to 10x (128 tokens) as many model rows."""
+resolution (issue 10), which evaluates about 3x (short texts) to 10x (128 tokens) as many model rows;
+``after-pieces`` (``--pieces``) leaves out the word level (whole-word faithfulness, word views, the
+corpus view), which the old pipeline did not have and which adds 80% to fast faithfulness's rows
+on KeiCO sentences."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "workloads.json")
     parser.add_argument("--full", action="store_true", help='also run this checkout with --faithfulness full ("after-full")')
+    parser.add_argument("--pieces", action="store_true", help='also run this checkout with --words pieces ("after-pieces")')
     parser.add_argument("--no-before", action="store_true", help="skip the baseline tree (e.g. to add after-full rows to an earlier run)")
     args = parser.parse_args()
 
@@ -273,7 +279,8 @@ def main() -> None:
             for key, work in workloads.items():
                 model = SAMPLE_MODEL if work.model == "sample" else base
                 assert model is not None
-                names = [n for n in ("after", "after-full", "before") if (n != "before" or not args.no_before) and (n != "after-full" or args.full)]
+                wanted = {"before": not args.no_before, "after": True, "after-full": args.full, "after-pieces": args.pieces}
+                names = [n for n in ("after", "after-full", "after-pieces", "before") if wanted[n]]
                 if round_ % 2 == 0:
                     names.reverse()
                 order = [(name, before if name == "before" else REPO) for name in names]
