@@ -85,7 +85,9 @@ def render_page(report: Report, data: page.PageData, fit: Fit | None) -> str:
         css=Markup(css),
         app_js=Markup(app_js),
         vega_bundle=Markup(vega_bundle()),
-        page_json=Markup(page.to_json(data)),
+        page_json=Markup(page.page_json(data)),
+        # Base64 and fixed markup only: no user text, nothing to escape.
+        blocks=Markup(page.block_elements(data["blocks"])),
         fit=fit,
         search_chars=page.SEARCH_CHARS,
     )
