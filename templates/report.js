@@ -48,9 +48,22 @@
       for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
       return bytes;
     }
+    // Written to the stream directly and read back chunk by chunk: every step is a promise of
+    // the same task (no Blob, whose reading takes several tasks; while the file is still being
+    // parsed each task waits behind a long parser task, which delayed a deep link's answer).
     function inflate(text) {
-      var stream = new Blob([fromBase64(text)]).stream().pipeThrough(new DecompressionStream("deflate"));
-      return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
+      var stream = new DecompressionStream("deflate"), writer = stream.writable.getWriter();
+      writer.write(fromBase64(text)).catch(function () { return null; });  // errors reach the reader
+      writer.close().catch(function () { return null; });
+      var reader = stream.readable.getReader(), chunks = [], size = 0;
+      return (function read() {
+        return reader.read().then(function (part) {
+          if (!part.done) { chunks.push(part.value); size += part.value.length; return read(); }
+          var out = new Uint8Array(size), at = 0;
+          chunks.forEach(function (c) { out.set(c, at); at += c.length; });
+          return out;
+        });
+      })();
     }
     function inflateJSON(text) {
       return inflate(text).then(function (bytes) { return JSON.parse(new TextDecoder().decode(bytes)); });
