@@ -1,11 +1,11 @@
 // reportgen page logic. The page data is one JSON block: an overview of every text. Each text's
 // compressed blocks (its detail, its attention codes) follow this script in elements of their
-// own (#detail-N, then #attention-N), and are inflated with the browser's own DecompressionStream only when the
-// text is opened. Nothing per text is drawn at load: a text's charts are drawn when its section
-// comes into view, each chart's steps (spec parsed, view set up, dataflow run, marks drawn) in
-// tasks of their own, and at most LIVE_TEXTS texts keep their charts (the farthest are
-// finalised); a deep link's text is drawn first. User text reaches the page only as data:
-// textContent, canvas text and Vega datasets, never as markup or code.
+// own (every #detail-N, then every #attention-N), and are inflated with the browser's own
+// DecompressionStream only when the text is opened. Nothing per text is drawn at load: a text's
+// charts are drawn when its section comes into view, each chart's steps (spec parsed, view set
+// up, dataflow run, marks drawn) in tasks of their own, and at most LIVE_TEXTS texts keep their
+// charts (the farthest are finalised); a deep link's text is drawn first. User text reaches the
+// page only as data: textContent, canvas text and Vega datasets, never as markup or code.
 //
 // This script runs before the blocks and the Vega bundle are parsed (see base.html.j2): the
 // overview table and a deep-linked text's answer (plain page elements) are shown while the rest
