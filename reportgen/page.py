@@ -9,6 +9,13 @@ Blocks are zlib streams in base64, which the page inflates with the browser's ow
 ``DecompressionStream``. The TypedDicts below are the contract: ``report.js`` reads exactly
 these keys. User text only ever travels here as data.
 
+The per-text blocks do not travel inside the JSON: :func:`block_elements` writes them as one
+inert element each (``<script type="text/plain" id="detail-N">``, ``id="attention-N"``), every
+text's detail first, then every text's attention, after the page's script and before the Vega
+bundle. The page can then show a deep-linked text's answer (its detail block) as soon as the
+HTML parser has passed that element: after the details before it, not the attention blocks
+(most of the file) nor the bundle.
+
 :func:`fit` picks every text's rung so that the file stays within ``--max-size``.
 """
 
@@ -267,7 +274,8 @@ class PageData(TypedDict):
     budget: BudgetData
     overview: OverviewData
     blocks: list[list[str | None]]
-    """Per text (input order): [detail block, attention block], each base64 zlib or None."""
+    """Per text (input order): [detail block, attention block], each base64 zlib or None. In the
+    page they are :func:`block_elements`, not a key of the JSON block (see :func:`page_json`)."""
     corpus: CorpusData | None
 
 
@@ -578,20 +586,37 @@ class Fitted:
     fit: budget.Fit
 
 
-def _quoted(size: int) -> int:
-    return size + 2  # the block's quotes in the JSON; "null" is counted in the fixed part
+BLOCK_ELEMENT = '<script type="text/plain" id="{kind}-{index}">{block}</script>\n'
+"""One block in the page: base64 only (no markup can end or escape the element); a missing
+block is empty. Every text has both elements, so the page finds text N's by id, and a block
+adds exactly its own bytes to the page (the empty elements are in the fixed part)."""
+
+
+def block_elements(blocks: Sequence[Sequence[str | None]]) -> str:
+    """The per-text blocks as the page carries them: every detail (input order), then every attention."""
+    return "".join(
+        BLOCK_ELEMENT.format(kind=kind, index=i, block=text[k] or "")
+        for k, kind in enumerate(("detail", "attention"))
+        for i, text in enumerate(blocks)
+    )
+
+
+def page_json(data: PageData) -> str:
+    """The JSON block: the page data without the per-text blocks (they are :func:`block_elements`)."""
+    return to_json({k: v for k, v in data.items() if k != "blocks"})
 
 
 def fit(report: Report, base: PageData, fixed_bytes: int, max_bytes: int | None) -> Fitted:
     """Choose each text's rung (``budget.assign``) so that the page fits ``max_bytes``.
 
-    ``fixed_bytes`` is the size of the page rendered from ``base`` (every block ``null``).
+    ``fixed_bytes`` is the size of the page rendered from ``base`` (every text's element empty).
     """
     details = [block(text_data(report, t)) for t in report.texts]
     sizes = []
+    # Each text's element is in the fixed part (empty); its blocks add exactly their own bytes.
     for detail, text in zip(details, report.texts):
-        base_size = _quoted(len(detail)) - 4
-        per = {r: base_size + _quoted(size) - 4 for r, size in (text.display.sizes.items() if text.display else ())}
+        base_size = len(detail)
+        per = {r: base_size + size for r, size in (text.display.sizes.items() if text.display else ())}
         per[budget.NO_MATRIX] = base_size
         per[budget.SUMMARY] = 0
         sizes.append(per)

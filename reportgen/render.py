@@ -1,7 +1,9 @@
 """Rendering a :class:`~reportgen.report.Report` into one self-contained HTML page.
 
 Owns the Jinja2 environment (autoescape on, StrictUndefined) and the inlining of the page's CSS,
-its script and the Vega/Vega-Lite/vega-embed bundle, which appears exactly once per page. What
+its script and the Vega/Vega-Lite/vega-embed bundle, which appears exactly once per page, last
+(``base.html.j2``: the page data, the script, every text's blocks, then the bundle, so that a
+deep-linked text's answer is shown before most of the file is parsed). What
 the script reads (the page data) is built in :mod:`reportgen.page`; this module measures the
 page without any text's blocks and lets :func:`reportgen.page.fit` choose what each text keeps
 so that the file stays within ``--max-size``, then checks the rendered size.
@@ -85,7 +87,9 @@ def render_page(report: Report, data: page.PageData, fit: Fit | None) -> str:
         css=Markup(css),
         app_js=Markup(app_js),
         vega_bundle=Markup(vega_bundle()),
-        page_json=Markup(page.to_json(data)),
+        page_json=Markup(page.page_json(data)),
+        # Base64 and fixed markup only: no user text, nothing to escape.
+        blocks=Markup(page.block_elements(data["blocks"])),
         fit=fit,
         search_chars=page.SEARCH_CHARS,
     )

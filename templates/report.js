@@ -1,15 +1,18 @@
-// reportgen page logic. The page data is one JSON block: an overview of every text and, per
-// text, compressed blocks (its detail, its attention codes) that are inflated with the
-// browser's own DecompressionStream only when the text is opened. Nothing per text is drawn at
-// load: a text's charts are drawn when its section comes into view, each chart's steps (spec
-// parsed, view set up, dataflow run, marks drawn) in tasks of their own, and at most LIVE_TEXTS
-// texts keep their charts (the farthest are finalised); a deep link's text is drawn first. User
-// text reaches the page only as data: textContent, canvas text and Vega datasets, never as
-// markup or code.
+// reportgen page logic. The page data is one JSON block: an overview of every text. Each text's
+// compressed blocks (its detail, its attention codes) follow this script in elements of their
+// own (every #detail-N, then every #attention-N), and are inflated with the browser's own
+// DecompressionStream only when the text is opened. Nothing per text is drawn at load: a text's
+// charts are drawn when its section comes into view, each chart's steps (spec parsed, view set
+// up, dataflow run, marks drawn) in tasks of their own, and at most LIVE_TEXTS texts keep their
+// charts (the farthest are finalised); a deep link's text is drawn first. User text reaches the
+// page only as data: textContent, canvas text and Vega datasets, never as markup or code.
+//
+// This script runs before the blocks and the Vega bundle are parsed (see base.html.j2): the
+// overview table and a deep-linked text's answer (plain page elements) are shown while the rest
+// of the file is still being parsed; every chart waits for the bundle (vegaReady).
 (function () {
   "use strict";
-  // Everything runs in a task of its own after the Vega bundle's evaluation, so that no task of
-  // the page's own is added to the bundle's.
+  // In a task of its own, so that the parser's work and the page's are never one long task.
   setTimeout(main, 0);
   function main() {
     var payload = JSON.parse(document.getElementById("report-data").textContent);
@@ -45,27 +48,76 @@
       for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
       return bytes;
     }
+    // Written to the stream directly and read back chunk by chunk: every step is a promise of
+    // the same task (no Blob, whose reading takes several tasks; while the file is still being
+    // parsed each task waits behind a long parser task, which delayed a deep link's answer).
     function inflate(text) {
-      var stream = new Blob([fromBase64(text)]).stream().pipeThrough(new DecompressionStream("deflate"));
-      return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
+      var stream = new DecompressionStream("deflate"), writer = stream.writable.getWriter();
+      writer.write(fromBase64(text)).catch(function () { return null; });  // errors reach the reader
+      writer.close().catch(function () { return null; });
+      var reader = stream.readable.getReader(), chunks = [], size = 0;
+      return (function read() {
+        return reader.read().then(function (part) {
+          if (!part.done) { chunks.push(part.value); size += part.value.length; return read(); }
+          var out = new Uint8Array(size), at = 0;
+          chunks.forEach(function (c) { out.set(c, at); at += c.length; });
+          return out;
+        });
+      })();
     }
     function inflateJSON(text) {
       return inflate(text).then(function (bytes) { return JSON.parse(new TextDecoder().decode(bytes)); });
     }
 
+    // Text N's blocks are the elements #detail-N and #attention-N (base64; empty when the text
+    // keeps none). While the file is still being parsed, a block is read once the parser has
+    // passed its element (an element after it exists), which a MutationObserver reports as the
+    // parser adds them.
+    var waiting = new Map();   // element id -> resolve functions waiting for it
+    var parsing = null;        // the MutationObserver, while blocks are waited for
+    function parsed(id) {
+      var e = document.getElementById(id);
+      if (document.readyState !== "loading") return e;
+      return e && (e.nextElementSibling || e.parentNode.nextElementSibling) ? e : null;
+    }
+    function flushWaiting() {
+      waiting.forEach(function (resolves, id) {
+        var e = parsed(id);
+        if (!e && document.readyState === "loading") return;
+        waiting.delete(id);
+        resolves.forEach(function (resolve) { resolve(e); });
+      });
+      if (!waiting.size && parsing) { parsing.disconnect(); parsing = null; }
+    }
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", flushWaiting);
+    // The block's text (Promise), null when the text keeps none.
+    function blockOf(kind, index) {
+      var id = kind + "-" + index, e = parsed(id);
+      var found = e || document.readyState !== "loading" ? Promise.resolve(e) : new Promise(function (resolve) {
+        if (!waiting.has(id)) waiting.set(id, []);
+        waiting.get(id).push(resolve);
+        if (!parsing) {
+          parsing = new MutationObserver(flushWaiting);
+          parsing.observe(document.body, { childList: true, subtree: true });
+        }
+      });
+      return found.then(function (element) { return element && element.textContent ? element.textContent : null; });
+    }
     var details = new Map();   // text index -> Promise of its TextData (small; kept)
     function detail(index) {
-      var block = payload.blocks[index][0];
-      if (!block) return Promise.resolve(null);
-      if (!details.has(index)) details.set(index, inflateJSON(block));
+      if (ov.rung[index] > NO_MATRIX) return Promise.resolve(null);
+      if (!details.has(index)) {
+        details.set(index, blockOf("detail", index).then(function (block) { return block ? inflateJSON(block) : null; }));
+      }
       return details.get(index);
     }
     var attention = new Map(); // text index -> Promise of {rung, codes}; dropped when released
     function codes(index) {
-      var block = payload.blocks[index][1];
-      if (!block) return Promise.resolve(null);
+      if (ov.rung[index] >= NO_MATRIX) return Promise.resolve(null);
       if (!attention.has(index)) {
-        attention.set(index, inflate(block).then(function (bytes) { return { rung: ov.rung[index], codes: bytes }; }));
+        attention.set(index, blockOf("attention", index).then(function (block) {
+          return block ? inflate(block).then(function (bytes) { return { rung: ov.rung[index], codes: bytes }; }) : null;
+        }));
       }
       return attention.get(index);
     }
@@ -128,6 +180,10 @@
     Parsed.prototype.runAsync = function () { return Promise.resolve(this); };
     var PARSE_ONLY = Object.assign({ viewClass: Parsed }, OPTIONS);
     var embedding = null;      // Promise of the View class, once the first chart is drawn
+    // The bundle is the page's last element: parsed and evaluated once the document is.
+    var vegaReady = document.readyState !== "loading" ? Promise.resolve() : new Promise(function (resolve) {
+      document.addEventListener("DOMContentLoaded", function () { resolve(); });
+    });
     function warmUp() {
       if (embedding) return embedding;
       var box = document.createElement("div");
@@ -136,7 +192,9 @@
         axes: [{ orient: "bottom", scale: "x" }],
         marks: [{ type: "rect", from: { data: "d" }, encode: { enter: { x: { scale: "x", field: "x" }, width: { value: 1 }, y: { value: 0 }, height: { value: 1 } } } }] };
       // Parsed first, then drawn in full: Vega's code for each half is compiled in a task of its own.
-      embedding = vegaEmbed(box, spec, PARSE_ONLY).then(nextTask).then(function () {
+      embedding = vegaReady.then(nextTask).then(function () {
+        return vegaEmbed(box, spec, PARSE_ONLY);
+      }).then(nextTask).then(function () {
         return vegaEmbed(box, spec, OPTIONS);
       }).then(function (res) {
         res.view.finalize();
@@ -625,9 +683,11 @@
         fragment.appendChild(section);
       });
       list.appendChild(fragment);
-      // Fill each shell with its text (small blocks), yielding between texts.
+      // Fill each shell with its text (small blocks), yielding between texts; the text being
+      // opened first (while the file is still being parsed, each waits for its block).
       var chain = Promise.resolve();
-      rows.forEach(function (i) {
+      var order = pinned !== null && sections.has(pinned) ? [pinned].concat(rows.filter(function (i) { return i !== pinned; })) : rows;
+      order.forEach(function (i) {
         chain = chain.then(function () {
           if (mine !== generation) return null;
           var section = sections.get(i);
@@ -1259,9 +1319,9 @@
         position = view.rows.indexOf(index);
       }
       var page = Math.floor(position / PAGE_SIZE);
+      if (scroll) pinned = index;  // before the sections are rebuilt: they fill this one first
       var ready = page === view.page && sections.has(index) ? Promise.resolve() : (view.page = page, refresh(false));
       var section = sections.get(index);
-      if (scroll) pinned = index;
       if (section) {
         section.dataset.want = "1";
         if (scroll) section.scrollIntoView({ block: "start" });
@@ -1474,6 +1534,10 @@
         texts = all;
         lowered = all.map(function (s) { return s.toLowerCase(); });
         renderTable();
+        // Texts kept as their overview row only show their start (built before it was here).
+        sections.forEach(function (section, i) {
+          if (ov.rung[i] === SUMMARY) section.querySelector("p.highlight").textContent = texts[i];
+        });
       });
       // One after the other, the overview first: each chart's steps are tasks of their own, and
       // charts drawn side by side would interleave them and all be done late.
@@ -1488,10 +1552,11 @@
           return corpus && payload.corpus ? startCorpus(corpus, payload.corpus) : null;
         });
       }
-      // A deep link opens its text before anything else is drawn (the reader came for it); the
-      // page-wide charts follow. Otherwise the overview's charts come first, the texts after.
+      // A deep link opens its text before anything else is drawn (the reader came for it), without
+      // waiting for the overview's texts (search, snippets) or the Vega bundle; the page-wide
+      // charts follow. Otherwise the overview's charts come first, the texts after.
       var ready = linked() !== null
-        ? shown.then(fromHash).then(pageCharts)
+        ? Promise.all([shown, fromHash()]).then(pageCharts)
         : Promise.all([shown, pageCharts()]).then(renderSections);
       ready.then(frames).then(settled).then(function () {
         document.body.dataset.charts = "done";

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import pagedata
 from browser import REVEAL, UNREVEAL, SENTINEL, Visit, visit
 from conftest import ONE_THREAD
 from reportgen.cli import app
@@ -120,7 +121,11 @@ def test_inputs_read_back_exactly(hostile_report: tuple[Path, Path]) -> None:
 def test_report_static_html_keeps_texts_inert(hostile_report: tuple[Path, Path]) -> None:
     html = hostile_report[0].read_text(encoding="utf-8")
     scripts = re.findall(r"<script\b[^>]*>.*?</script>", html, flags=re.DOTALL | re.IGNORECASE)
-    assert len(scripts) == 3, "only the page's data, the Vega bundle and the page logic"
+    blocks = [s for s in scripts if s.startswith('<script type="text/plain" id="')]
+    assert len(scripts) - len(blocks) == 3, "only the page's data, the Vega bundle and the page logic"
+    # ... and two inert elements per text with its compressed blocks: base64, no user text.
+    assert len(blocks) == 2 * len(CORPUS)
+    assert all(re.fullmatch(r'<script type="text/plain" id="(detail|attention)-\d+">[A-Za-z0-9+/=]*</script>', b) for b in blocks)
     markup = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.DOTALL | re.IGNORECASE)
     for tag in ("<script", "<img", "<iframe", "<svg", 'href="javascript', "<meta http-equiv=\"refresh", "<base", "<link", "<b>"):
         assert tag not in markup.lower(), tag
@@ -132,7 +137,7 @@ def test_report_static_html_keeps_texts_inert(hostile_report: tuple[Path, Path])
         raise AssertionError(f"{constant} in the page data")
 
     payload = json.loads(data, parse_constant=refuse)
-    assert len(payload["blocks"]) == len(payload["overview"]["id"]) == len(CORPUS)
+    assert len(pagedata.blocks(html)) == len(payload["overview"]["id"]) == len(CORPUS)
     # The parser would rewrite or hide these; they only ever appear as stand-ins.
     assert "\x00" not in html and "\r" not in html and "\u202e" not in html and "\u2028" not in html
 
@@ -337,10 +342,8 @@ def shown_in_page(html: str) -> list[str]:
     import base64
     import zlib
 
-    data = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', html, flags=re.DOTALL).group(1)
-    payload = json.loads(data)
     out = []
-    for detail, _ in payload["blocks"]:
+    for detail, _ in pagedata.blocks(html):
         text = json.loads(zlib.decompress(base64.b64decode(detail)))
         runs = [run for span in text["spans"] for run in span[1:]] + text["dropped"]
         out.append("".join(run if isinstance(run, str) else run[0] for run in runs))

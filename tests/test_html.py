@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import ONE_THREAD
+from pagedata import payload as page_data
 from reportgen.cli import app
 from reportgen.render import vega_bundle
 
@@ -92,7 +93,14 @@ def test_vega_bundle_inlined_exactly_once(report_html: str) -> None:
     assert report_html.count(bundle) == 1
     assert report_html.count("window.vegaEmbed=") == 1
     tree = parse(report_html)
-    assert len(tree.scripts) == 3, "data block, Vega bundle, page logic: nothing per chart"
+    blocks = [(attrs, body) for attrs, body in tree.scripts if attrs.get("type") == "text/plain"]
+    others = [(attrs, body) for attrs, body in tree.scripts if attrs.get("type") != "text/plain"]
+    assert len(others) == 3, "data block, Vega bundle, page logic: nothing per chart"
+    # Besides them, two inert elements per text holding its compressed blocks (base64 only):
+    # every text's detail first, then every text's attention.
+    n = len(page_data(report_html)["blocks"])
+    assert [attrs.get("id") for attrs, _ in blocks] == [f"{k}-{t}" for k in ("detail", "attention") for t in range(n)]
+    assert all(re.fullmatch(r"[A-Za-z0-9+/=]*", body) for _, body in blocks)
     assert all("src" not in attrs for attrs, _ in tree.scripts)
 
 
@@ -111,7 +119,7 @@ def test_texts_are_escaped_everywhere(report_html: str) -> None:
     assert "window.__pwned" not in "".join(body for _, body in tree.scripts[1:] if "vegaEmbed" not in body)
     assert '<b id="bold">' not in report_html
     # User text travels only as data (the page sets it as textContent), never as markup.
-    payload = json.loads(tree.scripts[0][1])
+    payload = page_data(report_html)
     assert HOSTILE in json.loads(_inflate(payload["overview"]["texts"]))
     shown = "".join(run if isinstance(run, str) else run[0] for span in _detail(payload, 1)["spans"] for run in span[1:])
     assert shown == HOSTILE
@@ -121,7 +129,7 @@ def test_texts_are_escaped_everywhere(report_html: str) -> None:
     data_attrs, data = tree.scripts[0]
     assert data_attrs.get("type") == "application/json"
     assert "</script" not in data.lower()
-    payload = json.loads(data)
+    payload = page_data(report_html)
     tokens = "".join(tok for t in range(len(payload["blocks"])) for tok in _detail(payload, t)["tokens"])
     assert "script" in tokens
     assert any("<script>" in text for text in json.loads(_inflate(payload["overview"]["texts"])))
@@ -146,6 +154,7 @@ def test_report_is_compact(report_html: str) -> None:
     assert {"overview", "bars", "methods", "waterfall", "deletion", "agreement"} <= set(payload["specs"])
     # Every mark in the page belongs to a spec embedded once; per-text data carries none.
     assert data.count('"mark"') == json.dumps(payload["specs"]).count('"mark"')
+    payload = page_data(report_html)
     layers, heads = payload["layers"], payload["heads"]
     for t, (detail, attention) in enumerate(payload["blocks"]):
         text = _detail(payload, t)

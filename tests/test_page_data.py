@@ -252,8 +252,8 @@ def test_a_tight_budget_degrades_the_longest_text_first() -> None:
     base = page.base_data(report)
     roomy = page.fit(report, base, 1000, None)
     assert roomy.fit.rungs == (budget.FULL, budget.FULL)
-    # Each text's two quoted blocks replace the base's two nulls.
-    full = [len(b[0]) + 2 + len(b[1]) + 2 - 8 for b in roomy.data["blocks"]]
+    # Each text's two blocks fill its element, empty in the base.
+    full = [len(b[0]) + len(b[1]) for b in roomy.data["blocks"]]
     # Room for everything but one byte: text 0 (7 tokens) is longer than text 1 (4 tokens).
     tight = page.fit(report, base, 1000, 1000 + sum(full) - 1)
     assert tight.fit.rungs == (budget.LAYERS, budget.FULL)

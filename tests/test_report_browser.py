@@ -161,6 +161,79 @@ def test_a_deep_link_draws_its_text_before_the_page_wide_charts(demo_report: Pat
         context.close()
 
 
+# At the moment the Vega bundle has been evaluated (the bundle sets window.vegaEmbed): the state
+# of the deep-linked text's section and of the page's charts.
+_AT_BUNDLE = """
+window.__atBundle = null;
+(function () {
+  var embed;
+  Object.defineProperty(window, "vegaEmbed", {
+    configurable: true,
+    get: function () { return embed; },
+    set: function (v) {
+      embed = v;
+      if (window.__atBundle) return;
+      var s = document.getElementById(window.__linked);
+      window.__atBundle = {
+        state: s ? s.dataset.state : null,
+        shaded: s ? s.querySelectorAll('.highlight .tok').length : 0,
+        key: !!(s && s.querySelector('.key-ramp')),
+        walk: s ? s.querySelectorAll('.walk-row').length : 0,
+        prediction: s ? s.querySelector('[data-slot="prediction"]').textContent : '',
+        charts: document.querySelectorAll('.chart[data-state="done"]').length,
+        attentionParsed: !!document.getElementById('attention-0')
+      };
+    }
+  });
+})();
+"""
+SLOW = "http://reportgen.test/slow.js"
+
+
+def test_a_deep_linked_texts_answer_is_shown_before_the_vega_bundle_runs(demo_report: Path, browser: object, tmp_path: Path) -> None:
+    """The page's script and every text's detail come before the attention blocks and the bundle
+    (most of the file): a deep-linked text's answer (plain page elements) is shown while the
+    rest is still being parsed. Here the parser is held, just before the attention blocks, by a
+    script that arrives 2.5 s late (a stand-in for a large file that takes long to parse; the
+    copy's policy lets that one address through): the answer must be complete before the bundle
+    has run, and nothing drawn by Vega yet."""
+    html = demo_report.read_text(encoding="utf-8")
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    slowed = html.replace(csp, csp.replace("script-src ", f"script-src {SLOW} "), 1)
+    at = slowed.index('<script type="text/plain" id="attention-0">')
+    slowed = slowed[:at] + f'<script src="{SLOW}"></script>\n' + slowed[at:]
+    copy = tmp_path / "slow.html"
+    copy.write_text(slowed, encoding="utf-8")
+    data = page_payload(html)
+    index = len(data["overview"]["id"]) // 2
+    text_id = data["overview"]["id"][index]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+
+        def late(route) -> None:  # noqa: ANN001
+            time.sleep(2.5)
+            route.fulfill(status=200, content_type="text/javascript", body="window.__slowDone = true;")
+
+        tab.route(SLOW, late)
+        tab.add_init_script(f"window.__linked = 'text-{text_id}';")
+        tab.add_init_script(_AT_BUNDLE)
+        tab.goto(copy.resolve().as_uri() + f"#text-{text_id}", wait_until="load")
+        tab.wait_for_function("() => window.__atBundle !== null && document.body.dataset.charts === 'done'")
+        seen = tab.evaluate("() => window.__atBundle")
+        assert tab.evaluate("() => window.__slowDone === true"), "the held script ran"
+        assert seen["state"] in ("ready", "drawing", "drawn"), seen
+        assert seen["shaded"] > 0 and seen["key"] and seen["walk"] > 0 and seen["prediction"], seen
+        assert seen["charts"] == 0, "no chart is drawn before the bundle"
+        # Once the bundle is there, the page draws its charts as before.
+        assert tab.evaluate("() => document.querySelectorAll('.chart[data-state=\"done\"]').length") > 0
+        assert errors == []
+    finally:
+        context.close()
+
+
 def test_a_chart_drawn_again_before_it_is_done_shows_one_drawing(demo_report: Path, browser: object) -> None:
     # A chart is parsed, set up and run in separate tasks; a second drawing that starts in
     # between stops the first, which must leave no view or SVG of its own behind (its steps run
