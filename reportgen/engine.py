@@ -246,7 +246,9 @@ class Store(Protocol):
     def put_encoded(self, index: int, content: bytes) -> None:
         """A chunk given as its part file's bytes (a remote engine's result)."""
 
-    def results(self, count: int) -> Iterator[ChunkResult]: ...
+    def results(self, count: int, heads: bool = True) -> Iterator[ChunkResult]:
+        """Every chunk in order; ``heads=False``: a store that reads them back may leave out
+        the heads (each ``heads_q`` empty), which the report does not need."""
 
 
 class MemoryStore:
@@ -264,7 +266,7 @@ class MemoryStore:
     def put_encoded(self, index: int, content: bytes) -> None:
         self._chunks[index] = decode_part(content)
 
-    def results(self, count: int) -> Iterator[ChunkResult]:
+    def results(self, count: int, heads: bool = True) -> Iterator[ChunkResult]:
         for index in range(count):
             yield self._chunks[index]
 
@@ -274,8 +276,10 @@ class PartStore:
 
     Each part is a complete data file of its chunk's texts (every attention head), written
     crash-safely when the chunk is done and nothing of it kept in memory; :meth:`results` reads
-    them back one at a time. With ``resume`` the folder's fingerprint must equal this run's
-    and its parts are reused; without, any parts there are deleted first.
+    them back one at a time, without the heads when the caller needs none (the report's records
+    hold none; the data file reads each part's heads again as it writes its row groups). With
+    ``resume`` the folder's fingerprint must equal this run's and its parts are reused; without,
+    any parts there are deleted first.
     """
 
     def __init__(self, folder: Path, fingerprint: str, *, resume: bool) -> None:
@@ -321,12 +325,12 @@ class PartStore:
     def put_encoded(self, index: int, content: bytes) -> None:
         _write_atomic(self._path(index), content)
 
-    def _read(self, path: Path) -> ChunkResult:
-        return decode_part(path)
+    def _read(self, path: Path, heads: bool = True) -> ChunkResult:
+        return decode_part(path, heads=heads)
 
-    def results(self, count: int) -> Iterator[ChunkResult]:
+    def results(self, count: int, heads: bool = True) -> Iterator[ChunkResult]:
         for index in range(count):
-            yield self._read(self._path(index))
+            yield self._read(self._path(index), heads)
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -342,10 +346,11 @@ def encode_part(result: ChunkResult, header: ChunkHeader) -> bytes:
     )
 
 
-def decode_part(source: Path | bytes) -> ChunkResult:
+def decode_part(source: Path | bytes, heads: bool = True) -> ChunkResult:
+    """A part file's chunk; ``heads=False``: without its heads (not even read from the file)."""
     from .data import read_data
 
-    stored = read_data(source)
+    stored = read_data(source, heads=heads)
     return ChunkResult(stored.records, stored.faithfulness, stored.agreement)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 from . import budget, images
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
@@ -82,8 +82,9 @@ class ExplainOptions:
     """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``). The
     page's attention store is sized for it while the model runs."""
     keep_heads: bool = True
-    """Keep every head (uint16) in the records, as a data file needs; False: the heads go only to
-    the page's size-bounded store (a run's memory then grows with the budget, not the texts)."""
+    """Keep every head (uint16) in the records; False: the heads go only to the page's
+    size-bounded store, and a data file reads them back from the chunks as it writes
+    (:attr:`Computation.rows`), so a run's memory grows with the budget, not the texts."""
 
     @property
     def max_bytes(self) -> int | None:
@@ -178,7 +179,9 @@ class RunOptions:
             show_paths=self.show_paths,
             chunk_size=self.chunk_size,
             max_size=self.max_size,
-            keep_heads=self.data is not None,
+            # The data file streams the heads from the run's part files (Computation.rows):
+            # the records the report is built from never hold every text's heads.
+            keep_heads=False,
         )
 
 
@@ -252,6 +255,9 @@ class Computation:
     faithfulness: FaithfulnessReport | None
     agreement: Agreement | None
     ig_tolerance: float
+    rows: Callable[[], Iterator[TextRecord]] | None = None
+    """The same records with every head, read again chunk by chunk on each call, for the data
+    file (:func:`reportgen.data.stream_data`); None: ``records`` hold their heads."""
 
     def report(self) -> Report:
         return build_report(
@@ -325,12 +331,18 @@ def compute(
     finally:
         progress.stop()
     shown = ladder.result()
-    chunks = [c if options.keep_heads else _without_heads(c) for c in store.results(len(spans))]
+    count = len(spans)
+    keep = options.keep_heads
+    # Without keep_heads the parts are read back without their heads: every text's heads at
+    # once is what made the end of a run grow with the corpus.
+    chunks = [c if keep else _without_heads(c) for c in store.results(count, heads=keep)]
     records, faithful, agreed = combine(chunks, [m.info.name for m in methods])
     records = tuple(replace(r, display=shown.get(k)) for k, r in enumerate(records))
+    del chunks
+    rows = None if keep else (lambda: (r for c in store.results(count) for r in c.records))
     return Computation(
         _run_info(loaded, inputs, options, max_length), info, tuple(m.info for m in methods),
-        records, faithful, agreed, DELTA_TOLERANCE,
+        records, faithful, agreed, DELTA_TOLERANCE, rows,
     )
 
 
@@ -451,14 +463,20 @@ class Outputs:
         if self.data is not None:
             if computation is None:
                 raise ValueError("a data file needs the computation behind the report")
-            from .data import write_data
+            from .data import stream_data
 
-            c = computation
-            content = write_data(
-                None, c.run, c.model, c.methods, c.records, faithfulness=c.faithfulness,
-                agreement=c.agreement, ig_tolerance=c.ig_tolerance, attention=self.data_attention,
-            )
-            files.append(PlannedFile(self.data, content))
+            c, attention = computation, self.data_attention
+
+            def write_data_file(handle: BinaryIO) -> None:
+                # Streamed into the file's temporary sibling row group by row group (the heads
+                # read back from the run's parts as they are written), not built in memory.
+                stream_data(
+                    handle, c.run, c.model, c.methods, c.records, faithfulness=c.faithfulness,
+                    agreement=c.agreement, ig_tolerance=c.ig_tolerance, attention=attention,
+                    rows=c.rows() if c.rows is not None else None,
+                )
+
+            files.append(PlannedFile(self.data, write_data_file))
         if self.out is not None:
             rendered_page = page if page is not None else self.render(report)
             files.append(PlannedFile(self.out, rendered_page.html.encode("utf-8")))

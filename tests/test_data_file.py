@@ -452,7 +452,6 @@ def test_render_of_the_data_file_equals_the_direct_report_byte_for_byte(
         # about the round trip, not about long texts.
         max_length=24,
         words="auto",
-        # A run keeps every head only for a data file (otherwise they go straight to the page).
         data=tmp_path / "run.parquet",
     )
     pipeline.run_report(options)
@@ -462,13 +461,19 @@ def test_render_of_the_data_file_equals_the_direct_report_byte_for_byte(
     # Words and whole-word faithfulness travel too (Japanese texts: MeCab words).
     assert all(r.words is not None and r.word_faithfulness for r in records)
     assert kwargs["faithfulness"].by_word is not None
-    content = data.write_data(None, run, model, methods, records, **kwargs)
-    stored = data.read_data(content)
-    assert_same(stored_form(records), stored.records, "records")
+    # The report is built from records without heads, even with a data file: the file streams
+    # every head from the run's part files as it writes (memory does not grow with the texts).
+    assert all(r.extraction.heads_q.shape[:2] == (0, 0) for r in records)
+    written = tmp_path / "run.parquet"
+    stored = data.read_data(written)
+    assert all(r.extraction.heads_q.shape[:2] == (model.num_layers, model.num_heads) for r in stored.records)
+    assert_same(stored_form(records), data.read_data(written, heads=False).records, "records")
+    # The same numbers as one file written from the records with their heads, byte for byte.
+    assert data.write_data(None, run, model, methods, stored.records, **kwargs) == written.read_bytes()
     # The run's default --max-size (10 MB) shapes the page; render is given the same.
-    html = data.render_data(content, budget.max_bytes(budget.DEFAULT_MAX_MB))
+    html = data.render_data(written, budget.max_bytes(budget.DEFAULT_MAX_MB))
     assert html.encode("utf-8") == out.read_bytes()
-    assert (tmp_path / "run.parquet").read_bytes() == content
+    content = written.read_bytes()
     # The CSV exports of the direct run are views of the same tables.
     report = real_build_report(run, model, records, methods, **kwargs)
     tables = data.read_tables(content)
