@@ -226,6 +226,77 @@ def write_data(
     return data
 
 
+@dataclass(frozen=True)
+class DataHeader:
+    """What a data file says about the whole run, decided from every text's record before any
+    row is written (:func:`data_header`); the rows then only need to be the same texts."""
+
+    schema: pa.Schema
+    """The Arrow schema, the ``reportgen`` metadata document included."""
+    score_methods: tuple[str, ...]
+    check_methods: tuple[str, ...]
+    attention: str
+    text_ids: tuple[int, ...]
+    """The texts, in the order their rows must come."""
+
+
+def data_header(
+    run: RunInfo,
+    model: ModelInfo,
+    methods: Sequence[MethodInfo],
+    records: Sequence[TextRecord],
+    *,
+    faithfulness: FaithfulnessReport | None,
+    agreement: Agreement | None,
+    ig_tolerance: float,
+    attention: str = "all",
+    heads: bool = True,
+) -> DataHeader:
+    """The header of the data file of ``records`` (checked: a record the file cannot store as it
+    is raises ValueError). ``heads=False``: the records may hold no heads (the rows written
+    later bring them, see :func:`write_rows`)."""
+    check_attention_mode(attention)
+    records = list(records)
+    score_methods = _score_methods(records)
+    check_methods = _check_methods(records, score_methods)
+    for record in records:
+        _check_record(record, score_methods, heads=heads)
+    meta = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "attention": attention,
+        "quant_scale": QUANT_SCALE,
+        "texts": len(records),
+        "ig_tolerance": _jsonable(float(ig_tolerance)),
+        "score_methods": score_methods,
+        "check_methods": check_methods,
+        "run": _jsonable(run),
+        "model": _jsonable(model),
+        "methods": [_jsonable(m) for m in methods],
+        "faithfulness": _faithfulness_json(faithfulness, records),
+        "agreement": _agreement_json(agreement, records),
+    }
+    document = json.dumps(meta, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    schema = _schema(score_methods, check_methods).with_metadata({METADATA_KEY: document.encode("utf-8")})
+    return DataHeader(schema, tuple(score_methods), tuple(check_methods), attention, tuple(r.text_id for r in records))
+
+
+def write_rows(sink: Any, header: DataHeader, rows: Iterable[TextRecord]) -> None:
+    """Write the data file to ``sink`` (a binary file or a pyarrow stream): ``header``, then
+    ``rows`` (every text's record with its heads, in the header's order), one row group at a
+    time as they are read: no more than one row group's attention is held."""
+    schema, score_methods, check_methods, attention = header.schema, header.score_methods, header.check_methods, header.attention
+    # Dictionary encoding cannot help the attention matrices (each is unique): off for them.
+    dictionary = [p for p in _leaf_paths(schema) if not p.endswith(".weights")]
+    written = 0
+    with pq.ParquetWriter(sink, schema, compression=COMPRESSION, use_dictionary=dictionary) as writer:
+        for chunk in _row_groups(_same_texts(rows, header), attention):
+            writer.write_table(_chunk_table(chunk, schema, score_methods, check_methods, attention), row_group_size=len(chunk))
+            written += len(chunk)
+    if written != len(header.text_ids):
+        raise ValueError(f"the data file's rows hold {written} texts, its header {len(header.text_ids)}")
+
+
 def stream_data(
     sink: Any,
     run: RunInfo,
@@ -248,50 +319,20 @@ def stream_data(
     row group's attention is in memory at once; the bytes are those of ``rows=records`` with
     every head in ``records``.
     """
-    check_attention_mode(attention)
-    records = list(records)
-    score_methods = _score_methods(records)
-    check_methods = _check_methods(records, score_methods)
-    for record in records:
-        _check_record(record, score_methods, heads=rows is None)
-    faith_json = _faithfulness_json(faithfulness, records)
-    agreement_json = _agreement_json(agreement, records)
-    meta = {
-        "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        "attention": attention,
-        "quant_scale": QUANT_SCALE,
-        "texts": len(records),
-        "ig_tolerance": _jsonable(float(ig_tolerance)),
-        "score_methods": score_methods,
-        "check_methods": check_methods,
-        "run": _jsonable(run),
-        "model": _jsonable(model),
-        "methods": [_jsonable(m) for m in methods],
-        "faithfulness": faith_json,
-        "agreement": agreement_json,
-    }
-    document = json.dumps(meta, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    schema = _schema(score_methods, check_methods).with_metadata({METADATA_KEY: document.encode("utf-8")})
-    # Dictionary encoding cannot help the attention matrices (each is unique): off for them.
-    dictionary = [p for p in _leaf_paths(schema) if not p.endswith(".weights")]
-    written = 0
-    with pq.ParquetWriter(sink, schema, compression=COMPRESSION, use_dictionary=dictionary) as writer:
-        for chunk in _row_groups(records if rows is None else _same_texts(rows, records, score_methods), attention):
-            writer.write_table(_chunk_table(chunk, schema, score_methods, check_methods, attention), row_group_size=len(chunk))
-            written += len(chunk)
-    if written != len(records):
-        raise ValueError(f"the data file's rows hold {written} texts, its records {len(records)}")
+    header = data_header(
+        run, model, methods, records, faithfulness=faithfulness, agreement=agreement,
+        ig_tolerance=ig_tolerance, attention=attention, heads=rows is None,
+    )
+    write_rows(sink, header, records if rows is None else rows)
 
 
-def _same_texts(rows: Iterable[TextRecord], records: Sequence[TextRecord], score_methods: Sequence[str]) -> Iterator[TextRecord]:
-    """``rows``, each checked to be the text of the record at its position (the metadata was
-    computed from ``records``: a row of another text would contradict it)."""
+def _same_texts(rows: Iterable[TextRecord], header: DataHeader) -> Iterator[TextRecord]:
+    """``rows``, each checked to be storable and the text the header has at its position (the
+    metadata was computed from the header's records: a row of another text would contradict it)."""
     for index, row in enumerate(rows):
-        if index >= len(records) or row.text_id != records[index].text_id:
-            raise ValueError(f"data file row {index} is text {row.text_id}, not the records' text at that position")
-        if row is not records[index]:
-            _check_record(row, score_methods)
+        if index >= len(header.text_ids) or row.text_id != header.text_ids[index]:
+            raise ValueError(f"data file row {index} is text {row.text_id}, not the header's text at that position")
+        _check_record(row, header.score_methods)
         yield row
 
 
@@ -1397,6 +1438,9 @@ __all__ = [
     "report_from_data",
     "tokens_frame",
     "words_frame",
+    "DataHeader",
+    "data_header",
     "stream_data",
     "write_data",
+    "write_rows",
 ]

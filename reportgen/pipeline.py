@@ -453,30 +453,44 @@ class Outputs:
                 for name in images.file_names(text_ids, fmt):
                     check_target(folder / name, self.force)
 
-    def plan(self, report: Report, computation: Computation | None = None, page: Rendered | None = None) -> list[PlannedFile]:
+    def data_file(self, computation: Computation) -> PlannedFile:
+        """The data file of ``computation``: its header decided (and every record checked) now,
+        its rows streamed when the file is written. Holds the records only where they carry
+        the heads (no :attr:`Computation.rows`), so a run can drop them before rendering."""
+        if self.data is None:
+            raise ValueError("no --data file to plan")
+        from .data import data_header, write_rows
+
+        c = computation
+        header = data_header(
+            c.run, c.model, c.methods, c.records, faithfulness=c.faithfulness, agreement=c.agreement,
+            ig_tolerance=c.ig_tolerance, attention=self.data_attention, heads=c.rows is None,
+        )
+        rows, records = c.rows, (c.records if c.rows is None else None)
+
+        def write_data_file(handle: BinaryIO) -> None:
+            # Streamed into the file's temporary sibling row group by row group (the heads read
+            # back from the run's parts as they are written), not built in memory whole.
+            write_rows(handle, header, rows() if rows is not None else records)  # type: ignore[arg-type]
+
+        return PlannedFile(self.data, write_data_file)
+
+    def plan(
+        self, report: Report, computation: Computation | None = None, page: Rendered | None = None,
+        data_file: PlannedFile | None = None,
+    ) -> list[PlannedFile]:
         """Every file's bytes, rendered from ``report``; nothing is written yet.
 
-        The data file needs the records behind the report (``computation``); ``page``: the HTML
-        already rendered by :meth:`render`.
+        The data file needs the records behind the report (``computation``), or is given as
+        planned by :meth:`data_file`; ``page``: the HTML already rendered by :meth:`render`.
         """
         files = []
         if self.data is not None:
-            if computation is None:
-                raise ValueError("a data file needs the computation behind the report")
-            from .data import stream_data
-
-            c, attention = computation, self.data_attention
-
-            def write_data_file(handle: BinaryIO) -> None:
-                # Streamed into the file's temporary sibling row group by row group (the heads
-                # read back from the run's parts as they are written), not built in memory.
-                stream_data(
-                    handle, c.run, c.model, c.methods, c.records, faithfulness=c.faithfulness,
-                    agreement=c.agreement, ig_tolerance=c.ig_tolerance, attention=attention,
-                    rows=c.rows() if c.rows is not None else None,
-                )
-
-            files.append(PlannedFile(self.data, write_data_file))
+            if data_file is None:
+                if computation is None:
+                    raise ValueError("a data file needs the computation behind the report")
+                data_file = self.data_file(computation)
+            files.append(data_file)
         if self.out is not None:
             rendered_page = page if page is not None else self.render(report)
             files.append(PlannedFile(self.out, rendered_page.html.encode("utf-8")))
@@ -558,8 +572,13 @@ def run_report(
             )
         computation = compute(loaded, inputs, explain, progress, store, engine)
         report = computation.report()
+        data_file = outputs.data_file(computation) if outputs.data is not None else None
+        # Every text's record goes before the page is rendered: the report and the data file's
+        # header hold all that is still needed (the file's rows come back from the parts), so
+        # the records and the page never take memory at the same time.
+        del computation
         page = outputs.render(report) if outputs.out is not None else None
-        files = outputs.plan(report, computation, page)
+        files = outputs.plan(report, None, page, data_file)
         write_all(files, force=outputs.force)
         store.remove()
     return RunResult(
