@@ -219,6 +219,55 @@ def test_write_to_a_path_or_a_buffer(tmp_path: Path) -> None:
     assert data.read_data(target).source == str(target)
 
 
+def _without_heads(records):  # noqa: ANN001, ANN202
+    return [
+        dataclasses.replace(r, extraction=dataclasses.replace(r.extraction, heads_q=np.zeros((0, 0, *r.extraction.heads_q.shape[2:]), np.uint16)))
+        for r in records
+    ]
+
+
+def test_rows_streamed_one_row_group_at_a_time_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run writes its data file from records without heads (the metadata) and the same texts'
+    full records read back one chunk at a time (``rows``): the bytes are those of the file
+    written from the full records, and each row group is in the file before the next text is
+    read (so no more than a row group's heads are held)."""
+    records, faith, agreed = handmade_run()
+    whole = write(records, faith, agreed)
+    monkeypatch.setattr(data, "ROW_GROUP_TEXTS", 1)
+    sink = pa.BufferOutputStream()
+    written_when_read: list[int] = []
+
+    def rows():  # noqa: ANN202
+        for r in records:
+            yield r
+            written_when_read.append(sink.tell())  # what the file holds when the next text is asked for
+
+    data.stream_data(
+        sink, handmade.RUN, handmade.MODEL, handmade.METHODS, _without_heads(records), faithfulness=faith,
+        agreement=agreed, ig_tolerance=0.05, rows=rows(),
+    )
+    assert len(written_when_read) == len(records) == 2
+    assert written_when_read[1] > written_when_read[0] + 1000  # the first text's row group, written before the run ends
+    one_group_each = sink.getvalue().to_pybytes()
+    assert pq.ParquetFile(pa.BufferReader(one_group_each)).num_row_groups == 2
+    monkeypatch.undo()
+    light = _without_heads(records)
+    assert data.write_data(None, handmade.RUN, handmade.MODEL, handmade.METHODS, light, faithfulness=faith,
+                           agreement=agreed, ig_tolerance=0.05, rows=iter(records)) == whole
+    # Rows of other texts (or too few) contradict the metadata: refused, not stored.
+    with pytest.raises(ValueError, match="row 0 is text 1"):
+        data.write_data(None, handmade.RUN, handmade.MODEL, handmade.METHODS, light, faithfulness=faith,
+                        agreement=agreed, ig_tolerance=0.05, rows=iter(records[::-1]))
+    with pytest.raises(ValueError, match="hold 1 texts"):
+        data.write_data(None, handmade.RUN, handmade.MODEL, handmade.METHODS, light, faithfulness=faith,
+                        agreement=agreed, ig_tolerance=0.05, rows=iter(records[:1]))
+    # Without rows, records without heads cannot make a file that re-renders the report.
+    with pytest.raises(ValueError, match="attention shapes"):
+        write(light, faith, agreed)
+    # read_data(heads=False) leaves the heads out and nothing else.
+    assert_same(stored_form(light), data.read_data(whole, heads=False).records, "records")
+
+
 def test_inconsistent_inputs_are_refused_not_silently_stored() -> None:
     records, faith, agreed = handmade_run()
     other = dataclasses.replace(faith, per_text=faith.per_text[:-1])
