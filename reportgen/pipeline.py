@@ -82,9 +82,11 @@ class ExplainOptions:
     """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``). The
     page's attention store is sized for it while the model runs."""
     keep_heads: bool = True
-    """Keep every head (uint16) in the records; False: the heads go only to the page's
-    size-bounded store, and a data file reads them back from the chunks as it writes
-    (:attr:`Computation.rows`), so a run's memory grows with the budget, not the texts."""
+    """Keep every head (uint16) and every layer's head mean in the records; False: the heads go
+    only to the page's size-bounded store, each record keeps the last layer's head mean only
+    (what the report reads), and a data file reads both back from the chunks as it writes
+    (:attr:`Computation.rows`), so a run's memory grows with the budget, not with texts x
+    layers x heads x tokens^2."""
 
     @property
     def max_bytes(self) -> int | None:
@@ -352,12 +354,20 @@ def _to_page(ladder: budget.AttentionLadder, start: int, chunk: ChunkResult) -> 
 
 
 def _without_heads(chunk: ChunkResult) -> ChunkResult:
-    """``keep_heads=False``: the heads went to the page's store only (as extraction does it)."""
+    """``keep_heads=False``: the heads went to the page's store only (as extraction does it),
+    and of the head means only the last layer stays, the one the report reads (its [CLS] and
+    received attention); every layer's would grow with texts x layers x tokens^2. The data
+    file reads both back from the parts (:attr:`Computation.rows`)."""
     records = tuple(
-        replace(r, extraction=replace(r.extraction, heads_q=np.zeros((0, 0, *r.extraction.heads_q.shape[2:]), dtype=np.uint16)))
+        replace(r, extraction=replace(
+            r.extraction,
+            heads_q=np.zeros((0, 0, *r.extraction.heads_q.shape[2:]), dtype=np.uint16),
+            layer_mean=r.extraction.layer_mean[-1:].copy(),  # a copy: a view would keep every layer alive
+        ))
         for r in chunk.records
     )
     return ChunkResult(records, chunk.faithfulness, chunk.agreement)
+
 
 def _run_info(loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, max_length: int) -> RunInfo:
     return RunInfo(

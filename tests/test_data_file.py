@@ -510,13 +510,19 @@ def test_render_of_the_data_file_equals_the_direct_report_byte_for_byte(
     # Words and whole-word faithfulness travel too (Japanese texts: MeCab words).
     assert all(r.words is not None and r.word_faithfulness for r in records)
     assert kwargs["faithfulness"].by_word is not None
-    # The report is built from records without heads, even with a data file: the file streams
-    # every head from the run's part files as it writes (memory does not grow with the texts).
-    assert all(r.extraction.heads_q.shape[:2] == (0, 0) for r in records)
+    # The report is built from records without heads and with the last layer's head mean only,
+    # even with a data file: the file streams every head and layer from the run's part files as
+    # it writes (memory does not grow with texts x layers x heads x tokens^2).
+    assert all(r.extraction.heads_q.shape[:2] == (0, 0) and r.extraction.layer_mean.shape[0] == 1 for r in records)
     written = tmp_path / "run.parquet"
     stored = data.read_data(written)
     assert all(r.extraction.heads_q.shape[:2] == (model.num_layers, model.num_heads) for r in stored.records)
-    assert_same(stored_form(records), data.read_data(written, heads=False).records, "records")
+    assert all(r.extraction.layer_mean.shape[0] == model.num_layers for r in stored.records)
+    last_layer = [
+        dataclasses.replace(r, extraction=dataclasses.replace(r.extraction, layer_mean=r.extraction.layer_mean[-1:]))
+        for r in data.read_data(written, heads=False).records
+    ]
+    assert_same(stored_form(records), tuple(last_layer), "records")
     # The same numbers as one file written from the records with their heads, byte for byte.
     assert data.write_data(None, run, model, methods, stored.records, **kwargs) == written.read_bytes()
     # The run's default --max-size (10 MB) shapes the page; render is given the same.

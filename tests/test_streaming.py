@@ -156,6 +156,7 @@ def test_a_run_drops_every_record_before_the_page_and_keeps_no_heads(
 
     def build_report(run, model, records, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         seen["heads"] = [r.extraction.heads_q.shape for r in records]
+        seen["layers"] = [r.extraction.layer_mean.shape[0] for r in records]
         seen["records"] = [weakref.ref(r) for r in records]
         return real_build_report(run, model, records, *args, **kwargs)
 
@@ -173,6 +174,7 @@ def test_a_run_drops_every_record_before_the_page_and_keeps_no_heads(
     ))
     assert len(seen["heads"]) == len(TEXTS)  # type: ignore[arg-type]
     assert all(shape[:2] == (0, 0) for shape in seen["heads"])  # type: ignore[union-attr]
+    assert seen["layers"] == [1] * len(TEXTS)  # the last layer's head mean only: what the report reads
     assert seen["alive"] == 0
     # The data file still holds every head, read back from the parts as it was written.
     from reportgen.data import read_data
