@@ -90,6 +90,33 @@ def plan_chunks(lengths: Sequence[int], per_square: int, size: int, budget: int 
     return spans
 
 
+def release_freed_memory() -> bool:
+    """Hand the memory a finished chunk freed back to the system (glibc's ``malloc_trim``);
+    False where there is no glibc.
+
+    Why: a chunk's forward and backward passes allocate and free many blocks of a few MB, which
+    glibc keeps in its heap once its mmap threshold has risen; the next chunk then peaks on top
+    of what the last one left (measured: 20 texts of 128 tokens on a 12 x 12 model in chunks of
+    10 peaked 180 MiB above 10 texts). Trimming after each chunk makes every chunk start from
+    the same memory, so a run's peak is one chunk's, however many chunks it has.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM is False:
+        return False
+    _MALLOC_TRIM(0)
+    return True
+
+
+_MALLOC_TRIM = None
+
+
 def token_counts(loaded: LoadedModel, texts: Sequence[InputText], max_length: int) -> list[int]:
     """Each text's token count after truncation ([CLS]/[SEP] included), as extraction will see it."""
     counts = []
@@ -406,6 +433,7 @@ __all__ = [
     "MemoryStore",
     "PartStore",
     "plan_chunks",
+    "release_freed_memory",
     "token_counts",
     "combine",
     "compute_chunk",

@@ -35,6 +35,7 @@ from .engine import (
     fingerprint,
     parts_folder,
     plan_chunks,
+    release_freed_memory,
     token_counts,
 )
 from .methods import DELTA_TOLERANCE, Method, resolve
@@ -329,6 +330,7 @@ def compute(
                 store.put(index, result, header)
             _to_page(ladder, spans[index].start, result)
             del result  # the chunk's attention goes before the next chunk is computed
+            release_freed_memory()
             progress.advance(len(todo_texts[index]))
     finally:
         progress.stop()
