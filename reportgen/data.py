@@ -28,7 +28,7 @@ import math
 import os
 from dataclasses import MISSING, dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping, Sequence, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 import pyarrow as pa
@@ -202,20 +202,65 @@ def write_data(
     agreement: Agreement | None,
     ig_tolerance: float,
     attention: str = "all",
+    rows: Iterable[TextRecord] | None = None,
 ) -> bytes:
     """The data file's bytes; also written to ``target`` when given (a path or a binary file).
 
     A path is written crash-safely (temporary file, then renamed), replacing any file there;
-    the pipeline passes ``None`` and writes the bytes with its other files.
+    the pipeline passes ``None`` and writes the bytes with its other files (or streams them
+    with :func:`stream_data`, which this calls). ``rows``: see :func:`stream_data`.
     """
+    sink = pa.BufferOutputStream()
+    stream_data(
+        sink, run, model, methods, records, faithfulness=faithfulness, agreement=agreement,
+        ig_tolerance=ig_tolerance, attention=attention, rows=rows,
+    )
+    data = sink.getvalue().to_pybytes()
+    if target is not None:
+        if hasattr(target, "write"):
+            target.write(data)  # type: ignore[union-attr]
+        else:
+            from .output import PlannedFile, write_all
+
+            write_all([PlannedFile(Path(os.fspath(target)), data)], force=True)  # type: ignore[arg-type]
+    return data
+
+
+@dataclass(frozen=True)
+class DataHeader:
+    """What a data file says about the whole run, decided from every text's record before any
+    row is written (:func:`data_header`); the rows then only need to be the same texts."""
+
+    schema: pa.Schema
+    """The Arrow schema, the ``reportgen`` metadata document included."""
+    score_methods: tuple[str, ...]
+    check_methods: tuple[str, ...]
+    attention: str
+    text_ids: tuple[int, ...]
+    """The texts, in the order their rows must come."""
+
+
+def data_header(
+    run: RunInfo,
+    model: ModelInfo,
+    methods: Sequence[MethodInfo],
+    records: Sequence[TextRecord],
+    *,
+    faithfulness: FaithfulnessReport | None,
+    agreement: Agreement | None,
+    ig_tolerance: float,
+    attention: str = "all",
+    heads: bool = True,
+) -> DataHeader:
+    """The header of the data file of ``records`` (checked: a record the file cannot store as it
+    is raises ValueError). ``heads=False``: the records may hold no heads (the rows written
+    later bring them, see :func:`write_rows`)."""
     check_attention_mode(attention)
     records = list(records)
     score_methods = _score_methods(records)
     check_methods = _check_methods(records, score_methods)
     for record in records:
-        _check_record(record, score_methods)
-    faith_json = _faithfulness_json(faithfulness, records)
-    agreement_json = _agreement_json(agreement, records)
+        _check_record(record, score_methods, heads=heads)
     meta = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -228,26 +273,67 @@ def write_data(
         "run": _jsonable(run),
         "model": _jsonable(model),
         "methods": [_jsonable(m) for m in methods],
-        "faithfulness": faith_json,
-        "agreement": agreement_json,
+        "faithfulness": _faithfulness_json(faithfulness, records),
+        "agreement": _agreement_json(agreement, records),
     }
     document = json.dumps(meta, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     schema = _schema(score_methods, check_methods).with_metadata({METADATA_KEY: document.encode("utf-8")})
-    sink = pa.BufferOutputStream()
+    return DataHeader(schema, tuple(score_methods), tuple(check_methods), attention, tuple(r.text_id for r in records))
+
+
+def write_rows(sink: Any, header: DataHeader, rows: Iterable[TextRecord]) -> None:
+    """Write the data file to ``sink`` (a binary file or a pyarrow stream): ``header``, then
+    ``rows`` (every text's record with its heads, in the header's order), one row group at a
+    time as they are read: no more than one row group's attention is held."""
+    schema, score_methods, check_methods, attention = header.schema, header.score_methods, header.check_methods, header.attention
     # Dictionary encoding cannot help the attention matrices (each is unique): off for them.
     dictionary = [p for p in _leaf_paths(schema) if not p.endswith(".weights")]
+    written = 0
     with pq.ParquetWriter(sink, schema, compression=COMPRESSION, use_dictionary=dictionary) as writer:
-        for chunk in _row_groups(records, attention):
+        for chunk in _row_groups(_same_texts(rows, header), attention):
             writer.write_table(_chunk_table(chunk, schema, score_methods, check_methods, attention), row_group_size=len(chunk))
-    data = sink.getvalue().to_pybytes()
-    if target is not None:
-        if hasattr(target, "write"):
-            target.write(data)  # type: ignore[union-attr]
-        else:
-            from .output import PlannedFile, write_all
+            written += len(chunk)
+    if written != len(header.text_ids):
+        raise ValueError(f"the data file's rows hold {written} texts, its header {len(header.text_ids)}")
 
-            write_all([PlannedFile(Path(os.fspath(target)), data)], force=True)  # type: ignore[arg-type]
-    return data
+
+def stream_data(
+    sink: Any,
+    run: RunInfo,
+    model: ModelInfo,
+    methods: Sequence[MethodInfo],
+    records: Sequence[TextRecord],
+    *,
+    faithfulness: FaithfulnessReport | None,
+    agreement: Agreement | None,
+    ig_tolerance: float,
+    attention: str = "all",
+    rows: Iterable[TextRecord] | None = None,
+) -> None:
+    """Write the data file to ``sink`` (a binary file or a pyarrow stream), one row group at a time.
+
+    ``records``: every text's record, which gives the metadata (methods, faithfulness ranking,
+    agreement). ``rows``: the same texts' records in the same order, read as they are written
+    (default: ``records``). A run passes records without their heads (what the report needs)
+    and reads the heads back chunk by chunk from its part files as ``rows``, so no more than one
+    row group's attention is in memory at once; the bytes are those of ``rows=records`` with
+    every head in ``records``.
+    """
+    header = data_header(
+        run, model, methods, records, faithfulness=faithfulness, agreement=agreement,
+        ig_tolerance=ig_tolerance, attention=attention, heads=rows is None,
+    )
+    write_rows(sink, header, records if rows is None else rows)
+
+
+def _same_texts(rows: Iterable[TextRecord], header: DataHeader) -> Iterator[TextRecord]:
+    """``rows``, each checked to be storable and the text the header has at its position (the
+    metadata was computed from the header's records: a row of another text would contradict it)."""
+    for index, row in enumerate(rows):
+        if index >= len(header.text_ids) or row.text_id != header.text_ids[index]:
+            raise ValueError(f"data file row {index} is text {row.text_id}, not the header's text at that position")
+        _check_record(row, header.score_methods)
+        yield row
 
 
 def _schema(score_methods: Sequence[str], check_methods: Sequence[str]) -> pa.Schema:
@@ -380,7 +466,9 @@ def _check_fields(obj: Any) -> None:
             )
 
 
-def _check_record(record: TextRecord, score_methods: Sequence[str]) -> None:
+def _check_record(record: TextRecord, score_methods: Sequence[str], heads: bool = True) -> None:
+    """Refuse a record the file cannot store as it is; ``heads=False``: a record whose heads
+    are written from another copy (:func:`stream_data`'s ``rows``) may hold none."""
     x = record.extraction
     enc = x.encoded
     for obj in (record, record.item, x, enc, *record.scores.values()):
@@ -403,7 +491,10 @@ def _check_record(record: TextRecord, score_methods: Sequence[str]) -> None:
         raise ValueError(f"{where}: tokens, ids, special flags and offsets differ in length")
     if x.heads_q.dtype != np.uint16 or x.layer_mean.dtype != np.float32:
         raise ValueError(f"{where}: attention must be uint16 heads and float32 means, got {x.heads_q.dtype} and {x.layer_mean.dtype}")
-    if x.heads_q.ndim != 4 or x.heads_q.shape[2:] != (n, n) or x.layer_mean.shape != (x.heads_q.shape[0], n, n):
+    if not heads and x.heads_q.shape[:2] == (0, 0):
+        if x.layer_mean.ndim != 3 or x.layer_mean.shape[1:] != (n, n):
+            raise ValueError(f"{where}: attention means of shape {x.layer_mean.shape} for {n} tokens")
+    elif x.heads_q.ndim != 4 or x.heads_q.shape[2:] != (n, n) or x.layer_mean.shape != (x.heads_q.shape[0], n, n):
         raise ValueError(f"{where}: attention shapes {x.heads_q.shape} and {x.layer_mean.shape} for {n} tokens")
     for name in score_methods:
         if np.shape(record.scores[name].scores) != (n,):
@@ -468,20 +559,21 @@ def _agreement_json(agreed: Agreement | None, records: Sequence[TextRecord]) -> 
     }
 
 
-def _row_groups(records: Sequence[TextRecord], attention: str) -> list[list[TextRecord]]:
-    groups: list[list[TextRecord]] = []
+def _row_groups(records: Iterable[TextRecord], attention: str) -> Iterator[list[TextRecord]]:
+    """Consecutive records in row groups of at most ``ROW_GROUP_TEXTS`` texts and
+    ``ROW_GROUP_VALUES`` attention values, each yielded as soon as it closes (the records are
+    read as they come: only one group is held)."""
     current: list[TextRecord] = []
     values = 0
     for record in records:
         size = record.extraction.heads_q.size if attention != "none" else 0
         if current and (len(current) >= ROW_GROUP_TEXTS or values + size > ROW_GROUP_VALUES):
-            groups.append(current)
+            yield current
             current, values = [], 0
         current.append(record)
         values += size
     if current:
-        groups.append(current)
-    return groups
+        yield current
 
 
 def _offsets(lengths: Sequence[int], dtype: Any = np.int32) -> np.ndarray:
@@ -793,11 +885,15 @@ def read_metadata(source: Source) -> dict:
     return _open(source)[2]
 
 
-def read_data(source: Source) -> StoredRun:
-    """Everything a data file holds, as the stages' types (numbers bit-identical to those written)."""
+def read_data(source: Source, *, heads: bool = True) -> StoredRun:
+    """Everything a data file holds, as the stages' types (numbers bit-identical to those written).
+
+    ``heads=False``: the ``attention`` table (every head, the heavy part) is not read; each
+    extraction's ``heads_q`` is then empty ``(0, 0, n, n)``, as a run that keeps no heads has it.
+    """
     name, parquet, meta = _open(source)
     try:
-        return _decode(name, parquet, meta)
+        return _decode(name, parquet, meta, heads)
     except SchemaError:
         raise
     except (_Corrupt, pa.ArrowException, OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
@@ -805,7 +901,7 @@ def read_data(source: Source) -> StoredRun:
         raise SchemaError(f"{name}: corrupt data file ({detail})") from None
 
 
-def _decode(name: str, parquet: pq.ParquetFile, meta: dict) -> StoredRun:
+def _decode(name: str, parquet: pq.ParquetFile, meta: dict, heads: bool = True) -> StoredRun:
     attention = meta["attention"]
     if attention not in ATTENTION_MODES:
         raise _Corrupt(f"unknown attention mode {attention!r}")
@@ -814,8 +910,9 @@ def _decode(name: str, parquet: pq.ParquetFile, meta: dict) -> StoredRun:
     score_methods = [str(m) for m in meta["score_methods"]]
     check_methods = [str(m) for m in meta["check_methods"]]
     records: list[TextRecord] = []
+    columns = None if heads else [n for n in parquet.schema_arrow.names if n != "attention"]
     for group in range(parquet.num_row_groups):
-        for batch in parquet.read_row_group(group).to_batches():
+        for batch in parquet.read_row_group(group, columns=columns).to_batches():
             records += _decode_batch(batch, score_methods, check_methods)
     if len(records) != meta["texts"]:
         raise _Corrupt(f"{len(records)} texts, the metadata says {meta['texts']}")
@@ -944,7 +1041,7 @@ def _decode_batch(batch: pa.RecordBatch, score_methods: Sequence[str], check_met
     word_rows = col["words"].to_pylist()
     alignment_rows = col["alignment"].to_pylist()
     agree_rows = col["agreement"].to_pylist()
-    heads = _Entries(col["attention"], with_head=True)
+    heads = _Entries(col["attention"], with_head=True) if "attention" in col else None
     means = _Entries(col["attention_mean"], with_head=False)
 
     records = []
@@ -965,7 +1062,7 @@ def _decode_batch(batch: pa.RecordBatch, score_methods: Sequence[str], check_met
             full_length=int(scalars["full_length"][row]),
         )
         layer_mean = means.matrices(row, n, np.float32, text_id)
-        heads_q = heads.matrices(row, n, np.uint16, text_id)
+        heads_q = heads.matrices(row, n, np.uint16, text_id) if heads is not None else np.zeros((0, 0, n, n), dtype=np.uint16)
         extraction = TextExtraction(
             encoded=encoded,
             output=out_values[out_offsets[row] : out_offsets[row + 1]].astype(np.float64, copy=True),
@@ -1341,5 +1438,9 @@ __all__ = [
     "report_from_data",
     "tokens_frame",
     "words_frame",
+    "DataHeader",
+    "data_header",
+    "stream_data",
     "write_data",
+    "write_rows",
 ]

@@ -10,6 +10,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from .errors import OutputError
 
@@ -17,7 +18,9 @@ from .errors import OutputError
 @dataclass(frozen=True)
 class PlannedFile:
     path: Path
-    content: bytes
+    content: bytes | Callable[[BinaryIO], None]
+    """The bytes, or what writes them to an open file: a large file (the data file) is then
+    streamed into its temporary sibling instead of held in memory whole."""
 
 
 def check_target(path: Path, force: bool) -> None:
@@ -48,7 +51,10 @@ def write_all(files: list[PlannedFile], force: bool = True) -> None:
             fd, temp = tempfile.mkstemp(dir=planned.path.parent, prefix=f".{planned.path.name}.", suffix=".part")
             temps.append((temp, planned.path))
             with os.fdopen(fd, "wb") as handle:
-                handle.write(planned.content)
+                if callable(planned.content):
+                    planned.content(handle)
+                else:
+                    handle.write(planned.content)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(temp, 0o644)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 from . import budget, images
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
@@ -35,6 +35,7 @@ from .engine import (
     fingerprint,
     parts_folder,
     plan_chunks,
+    release_freed_memory,
     token_counts,
 )
 from .methods import DELTA_TOLERANCE, Method, resolve
@@ -82,8 +83,11 @@ class ExplainOptions:
     """Largest HTML file in MB (1,000,000 bytes); 0: no limit (see ``reportgen.budget``). The
     page's attention store is sized for it while the model runs."""
     keep_heads: bool = True
-    """Keep every head (uint16) in the records, as a data file needs; False: the heads go only to
-    the page's size-bounded store (a run's memory then grows with the budget, not the texts)."""
+    """Keep every head (uint16) and every layer's head mean in the records; False: the heads go
+    only to the page's size-bounded store, each record keeps the last layer's head mean only
+    (what the report reads), and a data file reads both back from the chunks as it writes
+    (:attr:`Computation.rows`), so a run's memory grows with the budget, not with texts x
+    layers x heads x tokens^2."""
 
     @property
     def max_bytes(self) -> int | None:
@@ -178,7 +182,9 @@ class RunOptions:
             show_paths=self.show_paths,
             chunk_size=self.chunk_size,
             max_size=self.max_size,
-            keep_heads=self.data is not None,
+            # The data file streams the heads from the run's part files (Computation.rows):
+            # the records the report is built from never hold every text's heads.
+            keep_heads=False,
         )
 
 
@@ -252,6 +258,9 @@ class Computation:
     faithfulness: FaithfulnessReport | None
     agreement: Agreement | None
     ig_tolerance: float
+    rows: Callable[[], Iterator[TextRecord]] | None = None
+    """The same records with every head, read again chunk by chunk on each call, for the data
+    file (:func:`reportgen.data.stream_data`); None: ``records`` hold their heads."""
 
     def report(self) -> Report:
         return build_report(
@@ -321,16 +330,23 @@ def compute(
                 store.put(index, result, header)
             _to_page(ladder, spans[index].start, result)
             del result  # the chunk's attention goes before the next chunk is computed
+            release_freed_memory()
             progress.advance(len(todo_texts[index]))
     finally:
         progress.stop()
     shown = ladder.result()
-    chunks = [c if options.keep_heads else _without_heads(c) for c in store.results(len(spans))]
+    count = len(spans)
+    keep = options.keep_heads
+    # Without keep_heads the parts are read back without their heads: every text's heads at
+    # once is what made the end of a run grow with the corpus.
+    chunks = [c if keep else _without_heads(c) for c in store.results(count, heads=keep)]
     records, faithful, agreed = combine(chunks, [m.info.name for m in methods])
     records = tuple(replace(r, display=shown.get(k)) for k, r in enumerate(records))
+    del chunks
+    rows = None if keep else (lambda: (r for c in store.results(count) for r in c.records))
     return Computation(
         _run_info(loaded, inputs, options, max_length), info, tuple(m.info for m in methods),
-        records, faithful, agreed, DELTA_TOLERANCE,
+        records, faithful, agreed, DELTA_TOLERANCE, rows,
     )
 
 
@@ -340,12 +356,20 @@ def _to_page(ladder: budget.AttentionLadder, start: int, chunk: ChunkResult) -> 
 
 
 def _without_heads(chunk: ChunkResult) -> ChunkResult:
-    """``keep_heads=False``: the heads went to the page's store only (as extraction does it)."""
+    """``keep_heads=False``: the heads went to the page's store only (as extraction does it),
+    and of the head means only the last layer stays, the one the report reads (its [CLS] and
+    received attention); every layer's would grow with texts x layers x tokens^2. The data
+    file reads both back from the parts (:attr:`Computation.rows`)."""
     records = tuple(
-        replace(r, extraction=replace(r.extraction, heads_q=np.zeros((0, 0, *r.extraction.heads_q.shape[2:]), dtype=np.uint16)))
+        replace(r, extraction=replace(
+            r.extraction,
+            heads_q=np.zeros((0, 0, *r.extraction.heads_q.shape[2:]), dtype=np.uint16),
+            layer_mean=r.extraction.layer_mean[-1:].copy(),  # a copy: a view would keep every layer alive
+        ))
         for r in chunk.records
     )
     return ChunkResult(records, chunk.faithfulness, chunk.agreement)
+
 
 def _run_info(loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, max_length: int) -> RunInfo:
     return RunInfo(
@@ -441,24 +465,44 @@ class Outputs:
                 for name in images.file_names(text_ids, fmt):
                     check_target(folder / name, self.force)
 
-    def plan(self, report: Report, computation: Computation | None = None, page: Rendered | None = None) -> list[PlannedFile]:
+    def data_file(self, computation: Computation) -> PlannedFile:
+        """The data file of ``computation``: its header decided (and every record checked) now,
+        its rows streamed when the file is written. Holds the records only where they carry
+        the heads (no :attr:`Computation.rows`), so a run can drop them before rendering."""
+        if self.data is None:
+            raise ValueError("no --data file to plan")
+        from .data import data_header, write_rows
+
+        c = computation
+        header = data_header(
+            c.run, c.model, c.methods, c.records, faithfulness=c.faithfulness, agreement=c.agreement,
+            ig_tolerance=c.ig_tolerance, attention=self.data_attention, heads=c.rows is None,
+        )
+        rows, records = c.rows, (c.records if c.rows is None else None)
+
+        def write_data_file(handle: BinaryIO) -> None:
+            # Streamed into the file's temporary sibling row group by row group (the heads read
+            # back from the run's parts as they are written), not built in memory whole.
+            write_rows(handle, header, rows() if rows is not None else records)  # type: ignore[arg-type]
+
+        return PlannedFile(self.data, write_data_file)
+
+    def plan(
+        self, report: Report, computation: Computation | None = None, page: Rendered | None = None,
+        data_file: PlannedFile | None = None,
+    ) -> list[PlannedFile]:
         """Every file's bytes, rendered from ``report``; nothing is written yet.
 
-        The data file needs the records behind the report (``computation``); ``page``: the HTML
-        already rendered by :meth:`render`.
+        The data file needs the records behind the report (``computation``), or is given as
+        planned by :meth:`data_file`; ``page``: the HTML already rendered by :meth:`render`.
         """
         files = []
         if self.data is not None:
-            if computation is None:
-                raise ValueError("a data file needs the computation behind the report")
-            from .data import write_data
-
-            c = computation
-            content = write_data(
-                None, c.run, c.model, c.methods, c.records, faithfulness=c.faithfulness,
-                agreement=c.agreement, ig_tolerance=c.ig_tolerance, attention=self.data_attention,
-            )
-            files.append(PlannedFile(self.data, content))
+            if data_file is None:
+                if computation is None:
+                    raise ValueError("a data file needs the computation behind the report")
+                data_file = self.data_file(computation)
+            files.append(data_file)
         if self.out is not None:
             rendered_page = page if page is not None else self.render(report)
             files.append(PlannedFile(self.out, rendered_page.html.encode("utf-8")))
@@ -540,8 +584,13 @@ def run_report(
             )
         computation = compute(loaded, inputs, explain, progress, store, engine)
         report = computation.report()
+        data_file = outputs.data_file(computation) if outputs.data is not None else None
+        # Every text's record goes before the page is rendered: the report and the data file's
+        # header hold all that is still needed (the file's rows come back from the parts), so
+        # the records and the page never take memory at the same time.
+        del computation
         page = outputs.render(report) if outputs.out is not None else None
-        files = outputs.plan(report, computation, page)
+        files = outputs.plan(report, None, page, data_file)
         write_all(files, force=outputs.force)
         store.remove()
     return RunResult(

@@ -475,7 +475,9 @@ def build_text_report(
         agreement=agreement,
         spans=spans,
         dropped=dropped,
-        num_layers=int(result.layer_mean.shape[0]),
+        # A run's records keep the last layer's head mean only (pipeline.ExplainOptions.keep_heads);
+        # the page's coded attention knows the layer count.
+        num_layers=record.display.layers if record.display is not None else int(result.layer_mean.shape[0]),
         num_heads=record.display.heads if record.display is not None else 0,
         display=record.display,
         words=words,

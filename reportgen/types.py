@@ -81,7 +81,9 @@ class TextExtraction:
     """Regression: the output itself. Classification: probability of the predicted class."""
     predicted_label: str | None
     layer_mean: np.ndarray
-    """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only."""
+    """float32 ``(layers, n, n)``: attention averaged over heads, real tokens only. ``(1, n, n)``,
+    the last layer only, in the records a run builds its report from when it keeps no heads
+    (``pipeline.ExplainOptions.keep_heads``)."""
     heads_q: np.ndarray
     """uint16 ``(layers, heads, n, n)``: every head, quantised (see ``QUANT_SCALE``); for the
     data file. ``(0, 0, n, n)`` when the run keeps no heads (no data file asked for): the page's

@@ -219,6 +219,55 @@ def test_write_to_a_path_or_a_buffer(tmp_path: Path) -> None:
     assert data.read_data(target).source == str(target)
 
 
+def _without_heads(records):  # noqa: ANN001, ANN202
+    return [
+        dataclasses.replace(r, extraction=dataclasses.replace(r.extraction, heads_q=np.zeros((0, 0, *r.extraction.heads_q.shape[2:]), np.uint16)))
+        for r in records
+    ]
+
+
+def test_rows_streamed_one_row_group_at_a_time_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run writes its data file from records without heads (the metadata) and the same texts'
+    full records read back one chunk at a time (``rows``): the bytes are those of the file
+    written from the full records, and each row group is in the file before the next text is
+    read (so no more than a row group's heads are held)."""
+    records, faith, agreed = handmade_run()
+    whole = write(records, faith, agreed)
+    monkeypatch.setattr(data, "ROW_GROUP_TEXTS", 1)
+    sink = pa.BufferOutputStream()
+    written_when_read: list[int] = []
+
+    def rows():  # noqa: ANN202
+        for r in records:
+            yield r
+            written_when_read.append(sink.tell())  # what the file holds when the next text is asked for
+
+    data.stream_data(
+        sink, handmade.RUN, handmade.MODEL, handmade.METHODS, _without_heads(records), faithfulness=faith,
+        agreement=agreed, ig_tolerance=0.05, rows=rows(),
+    )
+    assert len(written_when_read) == len(records) == 2
+    assert written_when_read[1] > written_when_read[0] + 1000  # the first text's row group, written before the run ends
+    one_group_each = sink.getvalue().to_pybytes()
+    assert pq.ParquetFile(pa.BufferReader(one_group_each)).num_row_groups == 2
+    monkeypatch.undo()
+    light = _without_heads(records)
+    assert data.write_data(None, handmade.RUN, handmade.MODEL, handmade.METHODS, light, faithfulness=faith,
+                           agreement=agreed, ig_tolerance=0.05, rows=iter(records)) == whole
+    # Rows of other texts (or too few) contradict the metadata: refused, not stored.
+    with pytest.raises(ValueError, match="row 0 is text 1"):
+        data.write_data(None, handmade.RUN, handmade.MODEL, handmade.METHODS, light, faithfulness=faith,
+                        agreement=agreed, ig_tolerance=0.05, rows=iter(records[::-1]))
+    with pytest.raises(ValueError, match="hold 1 texts"):
+        data.write_data(None, handmade.RUN, handmade.MODEL, handmade.METHODS, light, faithfulness=faith,
+                        agreement=agreed, ig_tolerance=0.05, rows=iter(records[:1]))
+    # Without rows, records without heads cannot make a file that re-renders the report.
+    with pytest.raises(ValueError, match="attention shapes"):
+        write(light, faith, agreed)
+    # read_data(heads=False) leaves the heads out and nothing else.
+    assert_same(stored_form(light), data.read_data(whole, heads=False).records, "records")
+
+
 def test_inconsistent_inputs_are_refused_not_silently_stored() -> None:
     records, faith, agreed = handmade_run()
     other = dataclasses.replace(faith, per_text=faith.per_text[:-1])
@@ -452,7 +501,6 @@ def test_render_of_the_data_file_equals_the_direct_report_byte_for_byte(
         # about the round trip, not about long texts.
         max_length=24,
         words="auto",
-        # A run keeps every head only for a data file (otherwise they go straight to the page).
         data=tmp_path / "run.parquet",
     )
     pipeline.run_report(options)
@@ -462,13 +510,25 @@ def test_render_of_the_data_file_equals_the_direct_report_byte_for_byte(
     # Words and whole-word faithfulness travel too (Japanese texts: MeCab words).
     assert all(r.words is not None and r.word_faithfulness for r in records)
     assert kwargs["faithfulness"].by_word is not None
-    content = data.write_data(None, run, model, methods, records, **kwargs)
-    stored = data.read_data(content)
-    assert_same(stored_form(records), stored.records, "records")
+    # The report is built from records without heads and with the last layer's head mean only,
+    # even with a data file: the file streams every head and layer from the run's part files as
+    # it writes (memory does not grow with texts x layers x heads x tokens^2).
+    assert all(r.extraction.heads_q.shape[:2] == (0, 0) and r.extraction.layer_mean.shape[0] == 1 for r in records)
+    written = tmp_path / "run.parquet"
+    stored = data.read_data(written)
+    assert all(r.extraction.heads_q.shape[:2] == (model.num_layers, model.num_heads) for r in stored.records)
+    assert all(r.extraction.layer_mean.shape[0] == model.num_layers for r in stored.records)
+    last_layer = [
+        dataclasses.replace(r, extraction=dataclasses.replace(r.extraction, layer_mean=r.extraction.layer_mean[-1:]))
+        for r in data.read_data(written, heads=False).records
+    ]
+    assert_same(stored_form(records), tuple(last_layer), "records")
+    # The same numbers as one file written from the records with their heads, byte for byte.
+    assert data.write_data(None, run, model, methods, stored.records, **kwargs) == written.read_bytes()
     # The run's default --max-size (10 MB) shapes the page; render is given the same.
-    html = data.render_data(content, budget.max_bytes(budget.DEFAULT_MAX_MB))
+    html = data.render_data(written, budget.max_bytes(budget.DEFAULT_MAX_MB))
     assert html.encode("utf-8") == out.read_bytes()
-    assert (tmp_path / "run.parquet").read_bytes() == content
+    content = written.read_bytes()
     # The CSV exports of the direct run are views of the same tables.
     report = real_build_report(run, model, records, methods, **kwargs)
     tables = data.read_tables(content)

@@ -142,6 +142,60 @@ def test_a_killed_run_resumes_to_the_files_of_an_uninterrupted_run(
     assert not parts.exists()
 
 
+def test_a_run_drops_every_record_before_the_page_and_keeps_no_heads(
+    tiny_model: Path, texts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end of a run holds no text's heads (with ``--data`` too: the file reads them back from
+    the parts) and no record once the report is built: memory grows with the page's budget,
+    not with texts x layers x heads x tokens^2 (issue 13 item 3, issue 14 item 6)."""
+    import gc
+    import weakref
+
+    seen: dict[str, object] = {}
+    real_build_report, real_render = pipeline.build_report, pipeline.Outputs.render
+
+    def build_report(run, model, records, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen["heads"] = [r.extraction.heads_q.shape for r in records]
+        seen["layers"] = [r.extraction.layer_mean.shape[0] for r in records]
+        seen["records"] = [weakref.ref(r) for r in records]
+        return real_build_report(run, model, records, *args, **kwargs)
+
+    def render(self, report):  # noqa: ANN001, ANN202
+        gc.collect()
+        seen["alive"] = sum(ref() is not None for ref in seen["records"])  # type: ignore[union-attr]
+        return real_render(self, report)
+
+    monkeypatch.setattr(pipeline, "build_report", build_report)
+    monkeypatch.setattr(pipeline.Outputs, "render", render)
+    out = tmp_path / "r.html"
+    pipeline.run_report(pipeline.RunOptions(
+        inputs=(str(texts),), model_dir=tiny_model, out=out, methods=("cls_attention", "rollout"), threads=1,
+        data=tmp_path / "r.parquet", chunk_size=2,
+    ))
+    assert len(seen["heads"]) == len(TEXTS)  # type: ignore[arg-type]
+    assert all(shape[:2] == (0, 0) for shape in seen["heads"])  # type: ignore[union-attr]
+    assert seen["layers"] == [1] * len(TEXTS)  # the last layer's head mean only: what the report reads
+    assert seen["alive"] == 0
+    # The data file still holds every head, read back from the parts as it was written.
+    from reportgen.data import read_data
+
+    stored = read_data(tmp_path / "r.parquet")
+    assert all(r.extraction.heads_q.shape[0] > 0 and r.extraction.heads_q.shape[1] > 0 for r in stored.records)
+
+
+def test_freed_memory_is_handed_back_after_every_chunk(tiny_model: Path, texts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each chunk starts from the memory the last one started from (glibc keeps freed blocks in
+    its heap otherwise, and a run's peak would creep up chunk by chunk)."""
+    from reportgen import engine
+
+    calls = []
+    monkeypatch.setattr(pipeline, "release_freed_memory", lambda: calls.append(1) or True)
+    loaded = load_model(tiny_model, None, "cpu")
+    pipeline.compute(loaded, read_inputs((str(texts),)), pipeline.ExplainOptions(methods=("cls_attention",), chunk_size=2))
+    assert len(calls) == 3  # 6 texts in chunks of 2
+    assert engine.release_freed_memory() in (True, False)  # glibc or not: never raises
+
+
 def test_resume_refuses_other_options_with_one_line(tiny_model: Path, texts: Path, tmp_path: Path) -> None:
     data = tmp_path / "d.parquet"
     # A folder of parts as a killed run with other options leaves it.
