@@ -173,7 +173,8 @@ DEFAULT_FAITHFULNESS = "fast"
 on short texts (828 against 308 on five KeiCO sentences, 6,450 against 1,858 on the demo) and more
 on long ones; each is a forward pass of the model at the CPU's arithmetic peak, so ``full`` made a
 base-size run about 2x slower than before token resolution existed (docs/benchmarks.md). ``fast``
-keeps the measures, the random reference and the verdict's rule; ``full`` is one flag away."""
+keeps the measures, a random reference of the same kind (2 orders, not 5) and the verdict's
+rule; ``full`` is one flag away."""
 
 
 @dataclass(frozen=True)
