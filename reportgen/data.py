@@ -207,14 +207,21 @@ def write_data(
     """The data file's bytes; also written to ``target`` when given (a path or a binary file).
 
     A path is written crash-safely (temporary file, then renamed), replacing any file there;
-    the pipeline passes ``None`` and writes the bytes with its other files (or streams them
-    with :func:`stream_data`, which this calls). ``rows``: see :func:`stream_data`.
+    the pipeline streams its data file instead (:func:`data_header`, then :func:`write_rows`
+    into the file, which is what this does into memory).
+
+    ``records``: every text's record, which gives the metadata (methods, faithfulness ranking,
+    agreement). ``rows``: the same texts' records in the same order, read as they are written
+    (default: ``records``); with ``rows``, ``records`` may hold no heads (a run's records hold
+    none and its rows bring them back from the part files), and the bytes are those of
+    ``rows=records`` with every head in ``records``.
     """
-    sink = pa.BufferOutputStream()
-    stream_data(
-        sink, run, model, methods, records, faithfulness=faithfulness, agreement=agreement,
-        ig_tolerance=ig_tolerance, attention=attention, rows=rows,
+    header = data_header(
+        run, model, methods, records, faithfulness=faithfulness, agreement=agreement,
+        ig_tolerance=ig_tolerance, attention=attention, heads=rows is None,
     )
+    sink = pa.BufferOutputStream()
+    write_rows(sink, header, records if rows is None else rows)
     data = sink.getvalue().to_pybytes()
     if target is not None:
         if hasattr(target, "write"):
@@ -295,35 +302,6 @@ def write_rows(sink: Any, header: DataHeader, rows: Iterable[TextRecord]) -> Non
             written += len(chunk)
     if written != len(header.text_ids):
         raise ValueError(f"the data file's rows hold {written} texts, its header {len(header.text_ids)}")
-
-
-def stream_data(
-    sink: Any,
-    run: RunInfo,
-    model: ModelInfo,
-    methods: Sequence[MethodInfo],
-    records: Sequence[TextRecord],
-    *,
-    faithfulness: FaithfulnessReport | None,
-    agreement: Agreement | None,
-    ig_tolerance: float,
-    attention: str = "all",
-    rows: Iterable[TextRecord] | None = None,
-) -> None:
-    """Write the data file to ``sink`` (a binary file or a pyarrow stream), one row group at a time.
-
-    ``records``: every text's record, which gives the metadata (methods, faithfulness ranking,
-    agreement). ``rows``: the same texts' records in the same order, read as they are written
-    (default: ``records``). A run passes records without their heads (what the report needs)
-    and reads the heads back chunk by chunk from its part files as ``rows``, so no more than one
-    row group's attention is in memory at once; the bytes are those of ``rows=records`` with
-    every head in ``records``.
-    """
-    header = data_header(
-        run, model, methods, records, faithfulness=faithfulness, agreement=agreement,
-        ig_tolerance=ig_tolerance, attention=attention, heads=rows is None,
-    )
-    write_rows(sink, header, records if rows is None else rows)
 
 
 def _same_texts(rows: Iterable[TextRecord], header: DataHeader) -> Iterator[TextRecord]:
@@ -468,7 +446,7 @@ def _check_fields(obj: Any) -> None:
 
 def _check_record(record: TextRecord, score_methods: Sequence[str], heads: bool = True) -> None:
     """Refuse a record the file cannot store as it is; ``heads=False``: a record whose heads
-    are written from another copy (:func:`stream_data`'s ``rows``) may hold none."""
+    are written from another copy (:func:`write_data`'s ``rows``) may hold none."""
     x = record.extraction
     enc = x.encoded
     for obj in (record, record.item, x, enc, *record.scores.values()):
@@ -1440,7 +1418,6 @@ __all__ = [
     "words_frame",
     "DataHeader",
     "data_header",
-    "stream_data",
     "write_data",
     "write_rows",
 ]

@@ -260,7 +260,7 @@ class Computation:
     ig_tolerance: float
     rows: Callable[[], Iterator[TextRecord]] | None = None
     """The same records with every head, read again chunk by chunk on each call, for the data
-    file (:func:`reportgen.data.stream_data`); None: ``records`` hold their heads."""
+    file (:func:`reportgen.data.write_rows`); None: ``records`` hold their heads."""
 
     def report(self) -> Report:
         return build_report(
