@@ -34,9 +34,12 @@ PAGE_TEMPLATE = "report.html.j2"
 def vega_bundle() -> str:
     """vega + vega-lite + vega-embed as one script (from vl-convert, so no download; kept on disk,
     see :mod:`reportgen.derived`)."""
-    import vl_convert
+    def make_bundle() -> str:
+        import vl_convert  # only when the bundle is not on disk yet
 
-    bundle = cached("vega-bundle", "", vl_convert.javascript_bundle)
+        return vl_convert.javascript_bundle()
+
+    bundle = cached("vega-bundle", "", make_bundle)
     # Inside <script>, only "</script" (any case) could end the element early; keep it out.
     return re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
 
