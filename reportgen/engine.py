@@ -35,7 +35,7 @@ from .inputs import InputText
 from .loading import LoadedModel
 from .methods import Method, MethodContext, run_methods
 from .report import RunInfo
-from .types import Agreement, Faithfulness, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord, TokenScores
+from .types import DEFAULT_FAITHFULNESS, Agreement, Faithfulness, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord, TokenScores
 from .words import with_words
 
 DEFAULT_CHUNK_SIZE = 256
@@ -135,7 +135,7 @@ def compute_chunk(
     ig_steps: int | None,
     words: str,
     max_length: int,
-    faithfulness: str = "full",
+    faithfulness: str = DEFAULT_FAITHFULNESS,
     on_stage: Callable[[str], None] | None = None,
 ) -> ChunkResult:
     """Everything per text for one chunk of texts: attention, words, every method, faithfulness
