@@ -127,3 +127,21 @@ def test_output_logits_gradients_equal_the_models_own(sample_model) -> None:  # 
     assert float((outputs[0] - outputs[1]).abs().max()) < 1e-5
     scale = float(grads[1].abs().max())
     assert scale > 0 and float((grads[0] - grads[1]).abs().max()) < 1e-4 * scale
+
+
+def test_tanh_gelu_without_autograd_equals_the_fused_kernel() -> None:
+    """The sigmoid form faithfulness uses is the same function to float32 rounding, saturation
+    included (large |x|, where x**3 overflows to infinity)."""
+    import torch
+    import torch.nn.functional as F
+
+    from reportgen.logits import _tanh_gelu
+
+    x = torch.cat([torch.linspace(-12, 12, 20001), torch.tensor([-1e20, -1e13, -50.0, 50.0, 1e13, 1e20, 0.0])])
+    reference = F.gelu(x.double(), approximate="tanh")
+    with torch.inference_mode():
+        fast = _tanh_gelu(x.clone())
+    assert float((fast.double() - reference).abs().max()) <= 2e-6
+    # With autograd on, the fused kernel itself (its backward is PyTorch's).
+    y = x.clone().requires_grad_()
+    assert torch.equal(_tanh_gelu(y), F.gelu(y, approximate="tanh"))
