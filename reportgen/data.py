@@ -431,12 +431,22 @@ def _is_default(f: Any, value: Any) -> bool:
         return False
 
 
+_UNSTORED: dict[type, tuple[Any, tuple[Any, ...]]] = {}
+
+
+def _unstored_fields(cls: type) -> tuple[Any, ...]:
+    """The fields of ``cls`` this schema does not store: usually none, so the check costs nothing
+    per object (tens of objects per text). Kept per class with the ``_KNOWN`` entry it came from."""
+    known = _KNOWN[cls]
+    hit = _UNSTORED.get(cls)
+    if hit is None or hit[0] is not known:
+        hit = _UNSTORED[cls] = (known, tuple(f for f in fields(cls) if f.name not in known))
+    return hit[1]
+
+
 def _check_fields(obj: Any) -> None:
     """Refuse a value in a field this schema does not store (a silent loss would break ``render``)."""
-    known = _KNOWN[type(obj)]
-    for f in fields(obj):
-        if f.name in known:
-            continue
+    for f in _unstored_fields(type(obj)):
         if not _is_default(f, getattr(obj, f.name)):
             raise ValueError(
                 f"{type(obj).__name__}.{f.name}: not stored by data file schema {SCHEMA_VERSION}; "
