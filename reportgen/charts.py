@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Callable, Sequence
-
-import altair as alt
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import theme
+from .derived import cached as cached_on_disk
+
+if TYPE_CHECKING:
+    import altair as alt
+else:
+    alt = None
+    """Altair, imported by :func:`_altair` the first time a spec is not found in the cache: a run
+    whose templates are cached never imports it (about 0.4 s of start-up, plus the building)."""
 
 RAW = "raw"
 RENORMALISED = "without [CLS]/[SEP], renormalised"
@@ -34,19 +44,50 @@ raw or renormalised), so a screenshot of the chart alone says what it shows. Pag
 set as a signal value: never markup or an expression."""
 
 
+def _altair() -> Any:
+    global alt
+    if alt is None:
+        import altair
+
+        alt = altair
+    return alt
+
+
+@functools.lru_cache(maxsize=1)
+def _fingerprint() -> str:
+    """What a spec depends on besides its arguments: this module's and the theme's code, and Altair."""
+    digest = hashlib.sha256()
+    for module in (__file__, theme.__file__):
+        digest.update(Path(module).read_bytes())
+    try:
+        digest.update(metadata.version("altair").encode())
+    except metadata.PackageNotFoundError:
+        pass
+    return digest.hexdigest()
+
+
 def _once(build: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     """Build (and have Altair validate against the Vega-Lite schema, most of a small report's
-    rendering time) each spec once per process for its arguments; callers get their own copy.
-    The specs are constants of their arguments, so a notebook or a test session that renders
-    many reports pays for them once."""
-    cached = functools.lru_cache(maxsize=64)(build)
+    rendering time) each spec once per process for its arguments, and keep it in the on-disk
+    cache of :mod:`reportgen.derived` (keyed by this module's code, the theme's and Altair's
+    version) for the next process; callers get their own copy. The specs are constants of their
+    arguments, so a notebook or a test session that renders many reports pays for them once."""
 
     def frozen(value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
+    @functools.lru_cache(maxsize=64)
+    def known(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        def make() -> str:
+            _altair()
+            return json.dumps(build(*args, **kwargs))
+
+        key = json.dumps([build.__name__, args, sorted(kwargs.items()), _fingerprint()])
+        return json.loads(cached_on_disk("chart-spec", key, make))
+
     @functools.wraps(build)
     def spec(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        return copy.deepcopy(cached(*map(frozen, args), **{k: frozen(v) for k, v in kwargs.items()}))
+        return copy.deepcopy(known(*map(frozen, args), **{k: frozen(v) for k, v in kwargs.items()}))
 
     return spec
 
@@ -161,8 +202,14 @@ def distribution_spec(label: str, with_gold: bool) -> dict[str, Any]:
 # zero-centred diverging scale (red: pushes the output up; blue: pulls it down); never-negative
 # methods (attention-based ones) the sequential greens from 0, on an axis from 0 (no half of
 # their row is spent on negative values they cannot have).
-DIVERGING = alt.Scale(scheme=theme.DIVERGING_SCHEME, domain=[-1, 1], reverse=True)
-SEQUENTIAL = alt.Scale(scheme=theme.SEQUENTIAL_SCHEME, domain=[0, 1])
+def _diverging() -> alt.Scale:
+    return alt.Scale(scheme=theme.DIVERGING_SCHEME, domain=[-1, 1], reverse=True)
+
+
+def _sequential() -> alt.Scale:
+    return alt.Scale(scheme=theme.SEQUENTIAL_SCHEME, domain=[0, 1])
+
+
 SIGNED_KEY = "signed score ÷ method scale: red pushes the output up, blue pulls it down"
 UNSIGNED_KEY = "never-negative score ÷ method scale"
 
@@ -185,10 +232,10 @@ def methods_spec() -> dict[str, Any]:
         ],
     )
     signed = base.transform_filter("datum.signed").mark_bar().encode(
-        color=alt.Color("rel:Q", scale=DIVERGING, legend=alt.Legend(title=SIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
+        color=alt.Color("rel:Q", scale=_diverging(), legend=alt.Legend(title=SIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
     )
     unsigned = base.transform_filter("!datum.signed").mark_bar().encode(
-        color=alt.Color("rel:Q", scale=SEQUENTIAL, legend=alt.Legend(title=UNSIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
+        color=alt.Color("rel:Q", scale=_sequential(), legend=alt.Legend(title=UNSIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
     )
     # Each row's axis: -1 to 1 for a signed method, 0 to 1 for a never-negative one (two
     # invisible rules per method, so a row never shrinks to its largest score either).
@@ -273,7 +320,7 @@ def agreement_spec(methods: Sequence[str]) -> dict[str, Any]:
         y=alt.Y("b:N", sort=list(methods), title=None),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("rho:Q", scale=DIVERGING, title="Spearman ρ"),
+        color=alt.Color("rho:Q", scale=_diverging(), title="Spearman ρ"),
         tooltip=[alt.Tooltip("a:N", title="method"), alt.Tooltip("b:N", title="vs"), alt.Tooltip("rho:Q", format=".2f"), alt.Tooltip("texts:Q", title="texts averaged")],
     )
     labels = base.mark_text(fontSize=11).encode(text=alt.Text("rho:Q", format=".2f"))

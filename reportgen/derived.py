@@ -1,4 +1,6 @@
-"""An on-disk cache of what vl-convert derives for the page: the Vega bundle and compiled specs.
+"""An on-disk cache of what the page derives from its libraries: the Vega bundle and compiled
+specs (vl-convert), and the Vega-Lite templates (Altair; :mod:`reportgen.charts` keys them by its
+code and Altair's version).
 
 Building the vega + vega-lite + vega-embed bundle takes vl-convert about 3 s and compiling the
 page's Vega-Lite templates about 1.5 s, in every process that renders a report; both depend only

@@ -62,3 +62,27 @@ def test_a_compiled_spec_from_the_cache_equals_a_fresh_compilation(tmp_path: Pat
     assert json.loads(stored.read_text(encoding="utf-8")) == fresh
     page._compiled.cache_clear()
     assert vega_spec(spec) == fresh  # read back from the file
+
+
+def test_a_chart_template_from_the_cache_needs_no_altair(tmp_path: Path) -> None:
+    """A second process finds every template on disk: it equals the one Altair built and the
+    process never imports Altair (the start-up this cache saves)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "from reportgen import charts\n"
+        "specs = [charts.bars_spec(), charts.agreement_spec(['a', 'b']), charts.predictions_spec('y', True)]\n"
+        "print(json.dumps({'altair': 'altair' in sys.modules, 'specs': specs}))\n"
+    )
+    env = {**os.environ, "REPORTGEN_CACHE_DIR": str(tmp_path)}
+    root = Path(__file__).resolve().parents[1]
+    runs = [
+        json.loads(subprocess.run([sys.executable, "-c", probe], env=env, cwd=root, capture_output=True, text=True, check=True).stdout)
+        for _ in range(2)
+    ]
+    assert runs[0]["altair"] and not runs[1]["altair"]
+    assert runs[1]["specs"] == runs[0]["specs"]
+    assert len(list(tmp_path.glob("chart-spec-*.txt"))) == 3
