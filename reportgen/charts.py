@@ -45,6 +45,7 @@ set as a signal value: never markup or an expression."""
 
 
 def _altair() -> Any:
+    """Import Altair into this module's ``alt``, which every builder reads, before the first build."""
     global alt
     if alt is None:
         import altair
