@@ -55,11 +55,15 @@ def _altair() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def _fingerprint() -> str:
-    """What a spec depends on besides its arguments: this module's and the theme's code, and Altair."""
+def _fingerprint() -> str | None:
+    """What a spec depends on besides its arguments: this module's and the theme's code, and
+    Altair; None where the code cannot be read (a zipped install): specs are then not cached."""
     digest = hashlib.sha256()
-    for module in (__file__, theme.__file__):
-        digest.update(Path(module).read_bytes())
+    try:
+        for module in (__file__, theme.__file__):
+            digest.update(Path(module).read_bytes())
+    except (OSError, TypeError):
+        return None
     try:
         digest.update(metadata.version("altair").encode())
     except metadata.PackageNotFoundError:
@@ -83,7 +87,10 @@ def _once(build: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]
             _altair()
             return json.dumps(build(*args, **kwargs))
 
-        key = json.dumps([build.__name__, args, sorted(kwargs.items()), _fingerprint()])
+        fingerprint = _fingerprint()
+        if fingerprint is None:
+            return json.loads(make())
+        key = json.dumps([build.__name__, args, sorted(kwargs.items()), fingerprint])
         return json.loads(cached_on_disk("chart-spec", key, make))
 
     @functools.wraps(build)
