@@ -718,7 +718,13 @@
       var first = pinned !== null && sections.has(pinned);
       var order = first ? [pinned].concat(rows.filter(function (i) { return i !== pinned; })) : rows;
       order.forEach(function (i, k) {
-        if (first && k === 1) chain = chain.then(settled);
+        // The opened text is watched at once: a part the reader opens once its answer is there
+        // is drawn when it is in view (the observer says so), not after the other texts.
+        if (first && k === 1) chain = chain.then(function () {
+          var opened = sections.get(order[0]);
+          if (mine === generation && opened && ov.rung[order[0]] !== SUMMARY) observer.observe(opened);
+          return settled();
+        });
         chain = chain.then(function () {
           if (mine !== generation) return null;
           var section = sections.get(i);
