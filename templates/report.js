@@ -703,19 +703,25 @@
       queue = [];
       list.textContent = "";
       var rows = pageRows();
-      var fragment = document.createDocumentFragment();
-      rows.forEach(function (i) {
-        var section = newSection(i);
-        sections.set(i, section);
-        fragment.appendChild(section);
-      });
-      list.appendChild(fragment);
+      // The sections after the text being opened are built once it is drawn: those before it are
+      // built now, since they place it.
+      var first = pinned !== null && rows.indexOf(pinned) >= 0;
+      var split = first ? rows.indexOf(pinned) + 1 : rows.length;
+      function build(part) {
+        var fragment = document.createDocumentFragment();
+        part.forEach(function (i) {
+          var section = newSection(i);
+          sections.set(i, section);
+          fragment.appendChild(section);
+        });
+        list.appendChild(fragment);
+      }
+      build(rows.slice(0, split));
       // Fill each shell with its text (small blocks), yielding between texts; the text being
       // opened first (while the file is still being parsed, each waits for its block), and the
       // others only once it is drawn, with the parts the reader opened: filling them would share
       // the main thread with its charts.
       var chain = Promise.resolve();
-      var first = pinned !== null && sections.has(pinned);
       var order = first ? [pinned].concat(rows.filter(function (i) { return i !== pinned; })) : rows;
       order.forEach(function (i, k) {
         // The opened text is watched at once: a part the reader opens once its answer is there
@@ -724,7 +730,7 @@
           var opened = sections.get(order[0]);
           if (mine === generation && opened && ov.rung[order[0]] !== SUMMARY) observer.observe(opened);
           return settled();
-        });
+        }).then(function () { if (mine === generation) build(rows.slice(split)); });
         chain = chain.then(function () {
           if (mine !== generation) return null;
           var section = sections.get(i);
@@ -1578,7 +1584,8 @@
     function start() {
       wireOverview();
       computeRows();
-      renderTable();
+      // A deep link's page of the table is drawn when its text is opened (refresh).
+      if (linked() === null) renderTable();
       function showTexts() {
         return inflateJSON(ov.texts).then(function (all) {
           texts = all;
