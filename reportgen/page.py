@@ -11,10 +11,11 @@ these keys. User text only ever travels here as data.
 
 The per-text blocks do not travel inside the JSON: :func:`block_elements` writes them as one
 inert element each (``<script type="text/plain" id="detail-N">``, ``id="attention-N"``), every
-text's detail first, then every text's attention, after the page's script and before the Vega
-bundle. The page can then show a deep-linked text's answer (its detail block) as soon as the
-HTML parser has passed that element: after the details before it, not the attention blocks
-(most of the file) nor the bundle.
+text's detail first, then every text's attention, after the page's script and the Vega bundle
+(itself inert: the page runs it when it first draws a Vega chart). The page can then show a
+deep-linked text's answer (its detail block) as soon as the HTML parser has passed that
+element, after the details before it, and draw its Vega charts before the attention blocks
+(most of the file) are parsed; only its heatmap waits for its attention element.
 
 :func:`fit` picks every text's rung so that the file stays within ``--max-size``.
 """

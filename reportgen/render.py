@@ -1,9 +1,10 @@
 """Rendering a :class:`~reportgen.report.Report` into one self-contained HTML page.
 
 Owns the Jinja2 environment (autoescape on, StrictUndefined) and the inlining of the page's CSS,
-its script and the Vega/Vega-Lite/vega-embed bundle, which appears exactly once per page, last
-(``base.html.j2``: the page data, the script, every text's blocks, then the bundle, so that a
-deep-linked text's answer is shown before most of the file is parsed). What
+its script and the Vega/Vega-Lite/vega-embed bundle, which appears exactly once per page, as an
+inert element the page's script runs when it first draws a Vega chart (``base.html.j2``: the
+page data, the script, the bundle, then every text's blocks, so that a deep-linked text's answer
+is shown, and its Vega charts drawn, before most of the file is parsed). What
 the script reads (the page data) is built in :mod:`reportgen.page`; this module measures the
 page without any text's blocks and lets :func:`reportgen.page.fit` choose what each text keeps
 so that the file stays within ``--max-size``, then checks the rendered size.

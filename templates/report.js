@@ -9,7 +9,8 @@
 //
 // This script runs before the blocks and the Vega bundle are parsed (see base.html.j2): the
 // overview table and a deep-linked text's answer (plain page elements) are shown while the rest
-// of the file is still being parsed; every chart waits for the bundle (vegaReady).
+// of the file is still being parsed; the page runs the bundle (an inert element) when it first
+// draws a Vega chart (loadVega), so that a deep-linked text's charts follow its answer at once.
 (function () {
   "use strict";
   // In a task of its own, so that the parser's work and the page's are never one long task.
@@ -90,10 +91,10 @@
       if (!waiting.size && parsing) { parsing.disconnect(); parsing = null; }
     }
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", flushWaiting);
-    // The block's text (Promise), null when the text keeps none.
-    function blockOf(kind, index) {
-      var id = kind + "-" + index, e = parsed(id);
-      var found = e || document.readyState !== "loading" ? Promise.resolve(e) : new Promise(function (resolve) {
+    // The element (Promise) once the parser has passed it; null if the page has none.
+    function whenParsed(id) {
+      var e = parsed(id);
+      return e || document.readyState !== "loading" ? Promise.resolve(e) : new Promise(function (resolve) {
         if (!waiting.has(id)) waiting.set(id, []);
         waiting.get(id).push(resolve);
         if (!parsing) {
@@ -101,7 +102,10 @@
           parsing.observe(document.body, { childList: true, subtree: true });
         }
       });
-      return found.then(function (element) { return element && element.textContent ? element.textContent : null; });
+    }
+    // The block's text (Promise), null when the text keeps none.
+    function blockOf(kind, index) {
+      return whenParsed(kind + "-" + index).then(function (element) { return element && element.textContent ? element.textContent : null; });
     }
     var details = new Map();   // text index -> Promise of its TextData (small; kept)
     function detail(index) {
@@ -180,10 +184,33 @@
     Parsed.prototype.runAsync = function () { return Promise.resolve(this); };
     var PARSE_ONLY = Object.assign({ viewClass: Parsed }, OPTIONS);
     var embedding = null;      // Promise of the View class, once the first chart is drawn
-    // The bundle is the page's last element: parsed and evaluated once the document is.
-    var vegaReady = document.readyState !== "loading" ? Promise.resolve() : new Promise(function (resolve) {
-      document.addEventListener("DOMContentLoaded", function () { resolve(); });
-    });
+    // The Vega bundle is an inert element (#vega-bundle, right after this script) that the page
+    // runs itself when it first draws a Vega chart: a deep-linked text's answer is shown (painted)
+    // first, then the bundle runs, while the parser reads the blocks, and the text's charts
+    // follow; they need not wait until the whole file is parsed. Run as an inline script added
+    // to the page (the page's policy allows inline scripts), once.
+    var vegaReady = null;
+    function loadVega() {
+      if (!vegaReady) vegaReady = whenParsed("vega-bundle").then(function (inert) {
+        return afterPaint().then(function () {
+          var script = document.createElement("script");
+          script.textContent = inert.textContent;
+          document.head.appendChild(script);  // runs now
+        });
+      });
+      return vegaReady;
+    }
+    // After the next frame is painted: a long task (the bundle's) does not hold back what the
+    // page has just shown.
+    // (A hidden tab paints no frame: then after 100 ms.)
+    function afterPaint() {
+      return new Promise(function (resolve) {
+        var done = false;
+        function go() { if (!done) { done = true; setTimeout(resolve, 0); } }
+        requestAnimationFrame(go);
+        setTimeout(go, 100);
+      });
+    }
     function warmUp() {
       if (embedding) return embedding;
       var box = document.createElement("div");
@@ -192,7 +219,7 @@
         axes: [{ orient: "bottom", scale: "x" }],
         marks: [{ type: "rect", from: { data: "d" }, encode: { enter: { x: { scale: "x", field: "x" }, width: { value: 1 }, y: { value: 0 }, height: { value: 1 } } } }] };
       // Parsed first, then drawn in full: Vega's code for each half is compiled in a task of its own.
-      embedding = vegaReady.then(nextTask).then(function () {
+      embedding = loadVega().then(nextTask).then(function () {
         return vegaEmbed(box, spec, PARSE_ONLY);
       }).then(nextTask).then(function () {
         return vegaEmbed(box, spec, OPTIONS);
@@ -676,18 +703,34 @@
       queue = [];
       list.textContent = "";
       var rows = pageRows();
-      var fragment = document.createDocumentFragment();
-      rows.forEach(function (i) {
-        var section = newSection(i);
-        sections.set(i, section);
-        fragment.appendChild(section);
-      });
-      list.appendChild(fragment);
+      // The sections after the text being opened are built once it is drawn: those before it are
+      // built now, since they place it.
+      var first = pinned !== null && rows.indexOf(pinned) >= 0;
+      var split = first ? rows.indexOf(pinned) + 1 : rows.length;
+      function build(part) {
+        var fragment = document.createDocumentFragment();
+        part.forEach(function (i) {
+          var section = newSection(i);
+          sections.set(i, section);
+          fragment.appendChild(section);
+        });
+        list.appendChild(fragment);
+      }
+      build(rows.slice(0, split));
       // Fill each shell with its text (small blocks), yielding between texts; the text being
-      // opened first (while the file is still being parsed, each waits for its block).
+      // opened first (while the file is still being parsed, each waits for its block), and the
+      // others only once it is drawn, with the parts the reader opened: filling them would share
+      // the main thread with its charts.
       var chain = Promise.resolve();
-      var order = pinned !== null && sections.has(pinned) ? [pinned].concat(rows.filter(function (i) { return i !== pinned; })) : rows;
-      order.forEach(function (i) {
+      var order = first ? [pinned].concat(rows.filter(function (i) { return i !== pinned; })) : rows;
+      order.forEach(function (i, k) {
+        // The opened text is watched at once: a part the reader opens once its answer is there
+        // is drawn when it is in view (the observer says so), not after the other texts.
+        if (first && k === 1) chain = chain.then(function () {
+          var opened = sections.get(order[0]);
+          if (mine === generation && opened && ov.rung[order[0]] !== SUMMARY) observer.observe(opened);
+          return settled();
+        }).then(function () { if (mine === generation) build(rows.slice(split)); });
         chain = chain.then(function () {
           if (mine !== generation) return null;
           var section = sections.get(i);
@@ -807,14 +850,15 @@
         section.dataset.state = "drawing";
         var started = performance.now();
         // Only the parts the reader has open are drawn; the answer above them is drawn with the text.
-        var chain = Promise.resolve();
+        // The heatmap waits for the text's attention block: the Vega charts do not wait for it.
+        var chain = Promise.resolve(), later = [];
         parts.forEach(function (part) {
           chain = chain.then(function () {
             part.dataset.drawn = "1";
-            return part.dataset.part === "attention" ? drawAttention(section, t) : drawScores(section, t);
+            return part.dataset.part === "attention" ? drawAttention(section, t, false, later) : drawScores(section, t);
           });
         });
-        return chain.then(function () {
+        return chain.then(function () { return Promise.all(later); }).then(function () {
           if (section.dataset.state === "drawing") {
             keepPinned();
             section.dataset.state = "drawn";
@@ -951,25 +995,36 @@
     function barsTitle(t, win, which) {
       return "[CLS] attention and attention received · " + which + " · raw and without [CLS]/[SEP] (renormalised)" + windowNote(t, win);
     }
-    function drawAttention(section, t, barsOnly) {
+    // The promise of the bar chart; the heatmap's (it waits for the text's attention block, which
+    // the parser may still be reading) is added to ``later`` when given.
+    function drawAttention(section, t, barsOnly, later) {
       var i = Number(section.dataset.index);
       var heatBox = section.querySelector('[data-chart="heatmap"]');
       var barsBox = section.querySelector('[data-chart="bars"]');
-      var win = tokenWindow(section, t);
-      if (ov.rung[i] >= NO_MATRIX) {
+      var win = tokenWindow(section, t), L = payload.layers;
+      function exactBars() {
         return nextTask().then(function () {
-          return show(barsBox, payload.specs.bars, { bars: barRows(t, null, null, win) }, t.tokens, barsTitle(t, win, layerHead(payload.layers - 1, -1)));
+          return show(barsBox, payload.specs.bars, { bars: barRows(t, null, null, win) }, t.tokens, barsTitle(t, win, layerHead(L - 1, -1)));
         });
       }
+      if (ov.rung[i] >= NO_MATRIX) return exactBars();
       var layer = Number(section.querySelector(".pick-layer").value);
       var head = Number(section.querySelector(".pick-head").value);
-      return codes(i).then(function (att) {
+      // The last layer's mean over heads (the view a text opens with) is in the detail block
+      // exactly (t.bars, as for a text that keeps no matrix): its bars need no attention block.
+      var exact = layer === L - 1 && head < 0;
+      var heat = barsOnly && exact ? null : codes(i).then(function (att) {
         if (!att || !section.isConnected) return null;
         var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
-        return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(nextTask).then(function () {
-          return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens, barsTitle(t, win, which));
+        return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(function () {
+          return exact ? null : nextTask().then(function () {
+            return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens, barsTitle(t, win, which));
+          });
         });
       });
+      if (!exact) return heat;
+      if (heat && later) later.push(heat);
+      return heat && !later ? Promise.all([exactBars(), heat]) : exactBars();
     }
 
     // The heatmap is painted on canvases: one pixel block per cell, whatever the text's length.
@@ -1529,16 +1584,19 @@
     function start() {
       wireOverview();
       computeRows();
-      renderTable();
-      var shown = inflateJSON(ov.texts).then(function (all) {
-        texts = all;
-        lowered = all.map(function (s) { return s.toLowerCase(); });
-        renderTable();
-        // Texts kept as their overview row only show their start (built before it was here).
-        sections.forEach(function (section, i) {
-          if (ov.rung[i] === SUMMARY) section.querySelector("p.highlight").textContent = texts[i];
+      // A deep link's page of the table is drawn when its text is opened (refresh).
+      if (linked() === null) renderTable();
+      function showTexts() {
+        return inflateJSON(ov.texts).then(function (all) {
+          texts = all;
+          lowered = all.map(function (s) { return s.toLowerCase(); });
+          renderTable();
+          // Texts kept as their overview row only show their start (built before it was here).
+          sections.forEach(function (section, i) {
+            if (ov.rung[i] === SUMMARY) section.querySelector("p.highlight").textContent = texts[i];
+          });
         });
-      });
+      }
       // One after the other, the overview first: each chart's steps are tasks of their own, and
       // charts drawn side by side would interleave them and all be done late.
       function pageCharts() {
@@ -1553,11 +1611,12 @@
         });
       }
       // A deep link opens its text before anything else is drawn (the reader came for it), without
-      // waiting for the overview's texts (search, snippets) or the Vega bundle; the page-wide
-      // charts follow. Otherwise the overview's charts come first, the texts after.
+      // waiting for the Vega bundle; the overview's texts (search, snippets: the table is laid out
+      // again) and the page-wide charts follow. Otherwise the overview's charts come first, the
+      // texts after.
       var ready = linked() !== null
-        ? Promise.all([shown, fromHash()]).then(pageCharts)
-        : Promise.all([shown, pageCharts()]).then(renderSections);
+        ? fromHash().then(showTexts).then(pageCharts)
+        : Promise.all([showTexts(), pageCharts()]).then(renderSections);
       ready.then(frames).then(settled).then(function () {
         document.body.dataset.charts = "done";
         return warmCharts();

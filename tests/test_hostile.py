@@ -121,8 +121,8 @@ def test_inputs_read_back_exactly(hostile_report: tuple[Path, Path]) -> None:
 def test_report_static_html_keeps_texts_inert(hostile_report: tuple[Path, Path]) -> None:
     html = hostile_report[0].read_text(encoding="utf-8")
     scripts = re.findall(r"<script\b[^>]*>.*?</script>", html, flags=re.DOTALL | re.IGNORECASE)
-    blocks = [s for s in scripts if s.startswith('<script type="text/plain" id="')]
-    assert len(scripts) - len(blocks) == 3, "only the page's data, the Vega bundle and the page logic"
+    blocks = [s for s in scripts if s.startswith('<script type="text/plain" id="') and 'id="vega-bundle"' not in s[:50]]
+    assert len(scripts) - len(blocks) == 3, "only the page's data, the page logic and the Vega bundle (inert; the page runs it)"
     # ... and two inert elements per text with its compressed blocks: base64, no user text.
     assert len(blocks) == 2 * len(CORPUS)
     assert all(re.fullmatch(r'<script type="text/plain" id="(detail|attention)-\d+">[A-Za-z0-9+/=]*</script>', b) for b in blocks)
