@@ -34,8 +34,8 @@ _TANH_GELU_SCALE = 2.0 * math.sqrt(2.0 / math.pi)
 
 
 def _tanh_gelu_inference(x: torch.Tensor) -> torch.Tensor:
-    """``gelu(x, approximate="tanh")`` to float32 rounding, in three in-place passes over one new
-    tensor; only where autograd is off (the in-place steps would break a backward pass)."""
+    """``gelu(x, approximate="tanh")`` to float32 rounding, computed in place on one new tensor
+    (``x**2``); only where autograd is off (the in-place steps would break a backward pass)."""
     y = torch.square(x)
     y.mul_(_TANH_GELU_SCALE * 0.044715).add_(_TANH_GELU_SCALE).mul_(x)
     return y.sigmoid_().mul_(x)
