@@ -620,8 +620,13 @@
       section.querySelectorAll("details.more").forEach(function (part) {
         part.addEventListener("toggle", function () {
           // Drawn now if the text is in view (a reader opens what they see), else when it comes into view.
-          if (part.open) request(section, true);
-          else releasePart(section, part);
+          // In view is read here, not only from the observer: its first report on a section comes
+          // with a later frame, which the parser can hold back for hundreds of ms while the file
+          // loads (a deep-linked text opened right after its answer would wait for it).
+          if (part.open) {
+            if (distance(section) <= VIEW_MARGIN) visible.add(section);
+            request(section, true);
+          } else releasePart(section, part);
         });
       });
       section.dataset.state = "ready";
@@ -750,6 +755,7 @@
     }
 
     // ---- drawing on demand, with a bound on live views -------------------------------------------
+    var VIEW_MARGIN = 200;     // px around the viewport in which a text counts as in view
     var visible = new Set();
     var queue = [];
     var drawing = false;
@@ -763,7 +769,7 @@
           visible.delete(section);
         }
       });
-    }, { rootMargin: "200px 0px" });
+    }, { rootMargin: VIEW_MARGIN + "px 0px" });
 
     function request(section, urgent) {
       if (section.dataset.state === "drawing" || (section.dataset.state === "drawn" && !openParts(section).length)) return drawNext();

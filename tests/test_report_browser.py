@@ -128,6 +128,46 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
         context.close()
 
 
+# An IntersectionObserver that never reports: stands in for its first report on a section coming
+# late (with a frame the parser holds back while a large file loads).
+_SILENT_OBSERVER = """
+window.IntersectionObserver = function () {};
+window.IntersectionObserver.prototype.observe = function () {};
+window.IntersectionObserver.prototype.unobserve = function () {};
+window.IntersectionObserver.prototype.disconnect = function () {};
+"""
+
+
+def test_a_part_opened_on_a_text_in_view_is_drawn_without_waiting_for_the_observer(demo_report: Path, browser: object) -> None:
+    """A reader who opens a part of a text they see gets it drawn at once: the page reads that the
+    text is in view instead of waiting for the observer's report (which comes with a frame the
+    parser can hold back while a large file loads; a deep-linked text opened right after its
+    answer waited for it). A text out of view opened the same way is still not drawn."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.add_init_script(_SILENT_OBSERVER)
+        tab.goto(demo_report.resolve().as_uri(), wait_until="load")
+        tab.wait_for_function("() => document.body.dataset.texts === 'done'")
+        tab.evaluate("() => document.getElementById('text-5').scrollIntoView({ block: 'start' })")
+        tab.evaluate("() => document.querySelectorAll('#text-5 details.more').forEach(d => { d.open = true; })")
+        tab.wait_for_function(
+            "() => { const s = document.getElementById('text-5'); return s.dataset.state === 'drawn' && "
+            "Array.from(s.querySelectorAll('details.more')).every(d => d.dataset.drawn === '1' && "
+            "Array.from(d.querySelectorAll('.chart')).every(c => c.dataset.state === 'done')); }",
+            timeout=30_000,
+        )
+        tab.evaluate("() => document.querySelectorAll('#text-20 details.more').forEach(d => { d.open = true; })")
+        tab.wait_for_timeout(1500)
+        far = tab.evaluate("() => Array.from(document.querySelectorAll('#text-20 .chart')).map(c => c.dataset.state || '')")
+        assert far and "done" not in far, far
+        assert errors == []
+    finally:
+        context.close()
+
+
 # Records, in order, each text section as it is drawn and each page-wide chart (overview,
 # agreement, corpus) as it is done, from the page's own data-state marks.
 _DRAW_ORDER = """
