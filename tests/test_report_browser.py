@@ -8,13 +8,14 @@ fits the page.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import pickle
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -138,18 +139,28 @@ window.IntersectionObserver.prototype.disconnect = function () {};
 """
 
 
-def test_a_part_opened_on_a_text_in_view_is_drawn_without_waiting_for_the_observer(demo_report: Path, browser: object) -> None:
-    """A reader who opens a part of a text they see gets it drawn at once: the page reads that the
-    text is in view instead of waiting for the observer's report (which comes with a frame the
-    parser can hold back while a large file loads; a deep-linked text opened right after its
-    answer waited for it). A text out of view opened the same way is still not drawn."""
+@contextlib.contextmanager
+def _tab(browser: Any, url: str, init: str) -> Iterator[tuple[Any, list[str]]]:
+    """A fresh tab at ``url`` with ``init`` run before the page's scripts; yields the tab and the
+    page errors it records."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         tab = context.new_page()
         errors: list[str] = []
         tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.add_init_script(_SILENT_OBSERVER)
-        tab.goto(demo_report.resolve().as_uri(), wait_until="load")
+        tab.add_init_script(init)
+        tab.goto(url, wait_until="load")
+        yield tab, errors
+    finally:
+        context.close()
+
+
+def test_a_part_opened_on_a_text_in_view_is_drawn_without_waiting_for_the_observer(demo_report: Path, browser: object) -> None:
+    """A reader who opens a part of a text they see gets it drawn at once: the page reads that the
+    text is in view instead of waiting for the observer's report (which comes with a frame the
+    parser can hold back while a large file loads; a deep-linked text opened right after its
+    answer waited for it). A text out of view opened the same way is still not drawn."""
+    with _tab(browser, demo_report.resolve().as_uri(), _SILENT_OBSERVER) as (tab, errors):
         tab.wait_for_function("() => document.body.dataset.texts === 'done'")
         tab.evaluate("() => document.getElementById('text-5').scrollIntoView({ block: 'start' })")
         tab.evaluate("() => document.querySelectorAll('#text-5 details.more').forEach(d => { d.open = true; })")
@@ -164,8 +175,6 @@ def test_a_part_opened_on_a_text_in_view_is_drawn_without_waiting_for_the_observ
         far = tab.evaluate("() => Array.from(document.querySelectorAll('#text-20 .chart')).map(c => c.dataset.state || '')")
         assert far and "done" not in far, far
         assert errors == []
-    finally:
-        context.close()
 
 
 # Records, in order, each text section as it is drawn and each page-wide chart (overview,
@@ -183,13 +192,7 @@ new MutationObserver(function (changes) {
 
 
 def test_a_deep_link_draws_its_text_before_the_page_wide_charts(demo_report: Path, browser: object) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.add_init_script(_DRAW_ORDER)
-        tab.goto(demo_report.resolve().as_uri() + "#text-20", wait_until="load")
+    with _tab(browser, demo_report.resolve().as_uri() + "#text-20", _DRAW_ORDER) as (tab, errors):
         tab.wait_for_function("() => document.body.dataset.charts === 'done'")
         order = tab.evaluate("() => window.__order")
         assert order and order[0] == "text-20", order
@@ -197,8 +200,6 @@ def test_a_deep_link_draws_its_text_before_the_page_wide_charts(demo_report: Pat
         # The charts drawn after it do not move it: it stays at the top of the window.
         assert abs(tab.evaluate("() => document.getElementById('text-20').getBoundingClientRect().top")) < 60
         assert errors == []
-    finally:
-        context.close()
 
 
 # At the moment the Vega bundle has been evaluated (the bundle sets window.vegaEmbed): the state
