@@ -44,7 +44,6 @@ MAX_STEPS = 32
 """At most this many steps per text (``full``): a text whose cap is higher (over 64 tokens)..."""
 TOKEN_STEPS = 16
 """...takes its first ``TOKEN_STEPS`` counts one by one and the rest evenly spread up to the cap."""
-MODES = FAITHFULNESS_MODES
 FAST_RANDOM_ORDERS = 2
 NORMALISER_MIN_RELATIVE = 0.01
 """Normalise only when the text's largest change is at least ``0.01 * max(|f(x)|, 1)``: else it is noise."""
@@ -137,8 +136,8 @@ WORD_RULES = word_rules("full")
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"faithfulness mode {mode!r}: choose one of {', '.join(MODES)}")
+    if mode not in FAITHFULNESS_MODES:
+        raise ValueError(f"faithfulness mode {mode!r}: choose one of {', '.join(FAITHFULNESS_MODES)}")
     return mode
 
 

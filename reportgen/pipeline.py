@@ -18,7 +18,6 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 
 from . import budget, images
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
-from .faithfulness import MODES as FAITHFULNESS_MODES
 from .inputs import InputError, InputSet, hide_paths, read_inputs, shown_path, with_shown_sources
 from .loading import LoadedModel, check_target_range, load_model
 from .engine import (
@@ -44,7 +43,7 @@ from .render import Rendered, render_report
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
 from .threads import configure_threads
-from .types import DEFAULT_FAITHFULNESS, Agreement, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord
+from .types import DEFAULT_FAITHFULNESS, FAITHFULNESS_MODES, Agreement, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord
 from .words import WORD_MODES
 
 DEFAULT_TITLE = "reportgen attention report"

@@ -287,7 +287,7 @@ class FaithfulnessReport:
     tied: tuple[str, ...] = ()
     """With ``verdict == "tied"``: the methods tied for first, in rank order."""
     mode: str = "full"
-    """``--faithfulness``: ``full`` or ``fast`` (see ``reportgen.faithfulness.MODE_RULES``)."""
+    """``--faithfulness``: ``full`` or ``fast`` (see ``reportgen.faithfulness.rules``)."""
 
     def for_text(self, text_id: int) -> tuple[Faithfulness, ...]:
         return tuple(f for f in self.per_text if f.text_id == text_id)
