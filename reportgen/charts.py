@@ -242,8 +242,11 @@ def methods_spec() -> dict[str, Any]:
     signed = base.transform_filter("datum.signed").mark_bar().encode(
         color=alt.Color("rel:Q", scale=_diverging(), legend=alt.Legend(title=SIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
     )
+    # The never-negative rows colour by ``fill``, a channel of its own: the two keys are then two
+    # scales that every row shares, each drawn once above the rows. (Two ``color`` scales would
+    # have to be resolved "independent", which draws both keys again above every method's row.)
     unsigned = base.transform_filter("!datum.signed").mark_bar().encode(
-        color=alt.Color("rel:Q", scale=_sequential(), legend=alt.Legend(title=UNSIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
+        fill=alt.Fill("rel:Q", scale=_sequential(), legend=alt.Legend(title=UNSIGNED_KEY, orient="top", titleLimit=0, gradientLength=160))
     )
     # Each row's axis: -1 to 1 for a signed method, 0 to 1 for a never-negative one (two
     # invisible rules per method, so a row never shrinks to its largest score either).
@@ -256,7 +259,6 @@ def methods_spec() -> dict[str, Any]:
     )
     chart = (
         alt.layer(signed, unsigned, extent, data=alt.NamedData("scores"))
-        .resolve_scale(color="independent")
         .properties(width=alt.Step(TOKEN_STEP), height=60)
         .facet(row=alt.Row("method:N", sort=alt.SortField("order"), title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
         .resolve_scale(y="independent")

@@ -8,6 +8,7 @@ that no longer reads the ``tokens`` parameter fails here.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import vl_convert
@@ -63,20 +64,22 @@ def _scores(method: str, order: int, values: list[float], signed: bool) -> list[
 def test_methods_chart_colours_signed_red_blue_and_never_negative_green() -> None:
     spec = charts.methods_spec()
     layers = spec["spec"]["layer"]
-    scales = [layer["encoding"]["color"]["scale"] for layer in layers if "color" in layer.get("encoding", {})]
+    scales = [layer["encoding"][c]["scale"] for layer in layers for c in ("color", "fill") if c in layer.get("encoding", {})]
     assert {"scheme": theme.DIVERGING_SCHEME, "domain": [-1, 1], "reverse": True} in scales
     assert {"scheme": theme.SEQUENTIAL_SCHEME, "domain": [0, 1]} in scales
     assert theme.SEQUENTIAL_SCHEME != theme.DIVERGING_SCHEME
     rows = _scores("IG", 0, [0.0, 0.5, -0.5, 0.0], True) + _scores("CLS", 1, [0.1, 0.6, 0.3, 0.2], False)
     svg = _svg(_filled(spec, {"scores": rows}, TOKENS, "Every method"))
     assert "どうぞ" in svg and "Every method" in svg
-    # Each key (legend) is drawn: the signed one and the never-negative one.
-    assert charts.SIGNED_KEY in svg and charts.UNSIGNED_KEY in svg
+    # Each key (legend) is drawn once, above the rows, however many methods' rows there are.
+    rows += _scores("GI", 2, [0.2, -0.1, 0.4, 0.0], True) + _scores("Rollout", 3, [0.3, 0.1, 0.2, 0.4], False)
+    svg = _svg(_filled(spec, {"scores": rows}, TOKENS, "Every method"))
+    drawn = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert drawn.count(charts.SIGNED_KEY) == 1 and drawn.count(charts.UNSIGNED_KEY) == 1, drawn
 
 
 def test_never_negative_rows_spend_no_axis_on_negative_values() -> None:
     """The never-negative method's row runs from 0; the signed one's from -1 (axis labels)."""
-    import re
 
     spec = charts.methods_spec()
     only_unsigned = _svg(_filled(spec, {"scores": _scores("CLS", 0, [0.1, 0.6, 0.3, 0.2], False)}, TOKENS))
