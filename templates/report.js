@@ -1052,7 +1052,18 @@
       if (!tip) { tip = el("div", "hm-tip"); tip.hidden = true; document.body.appendChild(tip); }
       return tip;
     }
-    function clip(label) { var chars = Array.from(label); return chars.length > 12 ? chars.slice(0, 11).join("") + "…" : label; }
+    // A token's label cut to at most 12 characters and to ``room`` px (with "…"): a long token
+    // (one piece can hold a whole phrase) would otherwise run off the canvas's edge.
+    var SLANT = Math.PI / 3;   // column labels rise at 60°
+    function fitted(ctx, label, room) {
+      var chars = Array.from(label), keep = chars.length > 12 ? 11 : chars.length;
+      var text = keep < chars.length ? chars.slice(0, keep).join("") + "…" : label;
+      while (keep > 1 && ctx.measureText(text).width > room) {
+        keep -= 1;
+        text = chars.slice(0, keep).join("") + "…";
+      }
+      return text;
+    }
     var FONT = '11px system-ui, -apple-system, "Segoe UI", "Hiragino Sans", "Yu Gothic UI", "Meiryo", "Noto Sans CJK JP", sans-serif';
 
     // One panel: rows [q0, q1) x columns [k0, k1) of matrix w (n x n), coloured on [0, top].
@@ -1060,16 +1071,29 @@
       var rows = q1 - q0, cols = k1 - k0, span = Math.max(rows, cols);
       var labelled = Math.floor((width - 90) / span) >= LABEL_CELL;
       var gutter = labelled ? 90 : 0;
-      var cell = Math.max(1, Math.min(22, Math.floor((width - gutter) / span)));
       var canvas = document.createElement("canvas");
-      var cssW = gutter + cols * cell, cssH = gutter + rows * cell, ratio = window.devicePixelRatio || 1;
-      canvas.width = Math.round(cssW * ratio);
+      var ctx = canvas.getContext("2d");
+      // Labels are fitted first: the slanted column labels of the last columns reach past the
+      // cells, so the canvas is made that much wider (and the cells that much smaller).
+      var rowLabels = [], colLabels = [], reach = 0;
+      if (labelled) {
+        ctx.font = FONT;
+        for (var a = q0; a < q1; a++) rowLabels.push(fitted(ctx, t.tokens[a], gutter - 6));
+        for (var b = k0; b < k1; b++) {
+          colLabels.push(fitted(ctx, t.tokens[b], (gutter - 6) / Math.sin(SLANT)));
+          reach = Math.max(reach, ctx.measureText(colLabels[b - k0]).width * Math.cos(SLANT));
+        }
+      }
+      var cell = Math.max(1, Math.min(22, Math.floor((width - gutter - Math.ceil(reach)) / span)));
+      var right = 0;
+      colLabels.forEach(function (label, b) { right = Math.max(right, (b + 0.5 - cols) * cell + ctx.measureText(label).width * Math.cos(SLANT)); });
+      var cssW = gutter + cols * cell + Math.ceil(right), cssH = gutter + rows * cell, ratio = window.devicePixelRatio || 1;
+      canvas.width = Math.round(cssW * ratio);  // resets the context (its font too)
       canvas.height = Math.round(cssH * ratio);
       canvas.style.width = cssW + "px";
       canvas.style.height = cssH + "px";
       canvas.className = "hm-canvas";
       canvas.dataset.view = view;
-      var ctx = canvas.getContext("2d");
       ctx.scale(ratio, ratio);
       var lut = colourTable(), n = t.n;
       var image = new ImageData(cols, rows), data = image.data;
@@ -1091,15 +1115,15 @@
         ctx.fillStyle = "#1a202c";
         ctx.textAlign = "right";
         ctx.textBaseline = "middle";
-        for (var a = q0; a < q1; a++) ctx.fillText(clip(t.tokens[a]), gutter - 4, gutter + (a - q0 + 0.5) * cell);
-        for (var b = k0; b < k1; b++) {
+        rowLabels.forEach(function (label, a) { ctx.fillText(label, gutter - 4, gutter + (a + 0.5) * cell); });
+        colLabels.forEach(function (label, b) {
           ctx.save();
-          ctx.translate(gutter + (b - k0 + 0.5) * cell, gutter - 4);
-          ctx.rotate(-Math.PI / 3);
+          ctx.translate(gutter + (b + 0.5) * cell, gutter - 4);
+          ctx.rotate(-SLANT);
           ctx.textAlign = "left";
-          ctx.fillText(clip(t.tokens[b]), 0, 0);
+          ctx.fillText(label, 0, 0);
           ctx.restore();
-        }
+        });
       }
       function cellAt(event) {
         var box = canvas.getBoundingClientRect();

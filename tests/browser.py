@@ -59,10 +59,23 @@ document.addEventListener("securitypolicyviolation", function (e) {
   window.__reportgen_csp.push(e.violatedDirective + " " + e.blockedURI);
 });
 window.__reportgen_canvas = [];
+window.__reportgen_canvas_off = [];
 (function () {
   var fill = CanvasRenderingContext2D.prototype.fillText;
-  CanvasRenderingContext2D.prototype.fillText = function (text) {
-    if (window.__reportgen_canvas.length < 100000) window.__reportgen_canvas.push(String(text));
+  CanvasRenderingContext2D.prototype.fillText = function (text, x, y) {
+    if (window.__reportgen_canvas.length < 100000) {
+      text = String(text);
+      window.__reportgen_canvas.push(text);
+      // Where the text's baseline starts and ends on the canvas (its transform applied): a label
+      // that runs off its canvas is cut off for the reader.
+      var w = this.measureText(text).width, m = this.getTransform(), align = this.textAlign;
+      var x0 = align === "right" || align === "end" ? x - w : align === "center" ? x - w / 2 : x;
+      var c = this.canvas, off = [[x0, y], [x0 + w, y]].some(function (p) {
+        var px = m.a * p[0] + m.c * p[1] + m.e, py = m.b * p[0] + m.d * p[1] + m.f;
+        return px < -1 || py < -1 || px > c.width + 1 || py > c.height + 1;
+      });
+      if (off) window.__reportgen_canvas_off.push(text);
+    }
     return fill.apply(this, arguments);
   };
 })();
@@ -133,6 +146,10 @@ class Visit:
     def canvas_texts(self) -> list[str]:
         """Every string painted with ``fillText`` on any canvas of the page so far."""
         return list(self.page.evaluate("() => window.__reportgen_canvas || []"))
+
+    def canvas_texts_off_canvas(self) -> list[str]:
+        """Every such string whose baseline runs (partly) off its canvas."""
+        return list(self.page.evaluate("() => window.__reportgen_canvas_off || []"))
 
     def open_text(self, index: int, timeout_ms: int = 120_000, parts: tuple[str, ...] = ("attention", "scores")) -> None:
         """Open text ``index`` (0-based input order) as a deep link would, open its ``parts``

@@ -416,6 +416,21 @@ def _same_colours(seen: list[Colour], expected: list[Colour | None]) -> bool:
     )
 
 
+def test_heatmap_labels_are_cut_to_stay_on_their_canvas(demo_report: Path, browser: object) -> None:
+    """A token that holds a whole phrase (text 12's "いただけますでしょうか") is labelled with as
+    much of it as fits, ending in "…", on the rows (left of the cells) and the slanted columns."""
+    data = page_payload(demo_report.read_text(encoding="utf-8"))
+    long = [tok for tok in detail(data, 12)["tokens"] if len(tok) >= 10]
+    assert long, "the demo's text 12 must hold a long token for this test"
+    with visit(browser, demo_report) as page:
+        page.open_text(12, parts=("attention",))
+        painted = page.canvas_texts()
+        assert painted and page.canvas_texts_off_canvas() == []
+        cut = [t for t in painted if t.endswith("…") and long[0].startswith(t[:-1])]
+        assert len(cut) >= 2, painted  # its row label and its column label, on each panel
+        _clean(page)
+
+
 def test_pickers_redraw_heatmap_and_recolour_text(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
         page.open_text(1)
