@@ -536,6 +536,7 @@ def base_data(report: Report) -> PageData:
         charts.predictions_spec(label, with_gold) if len(texts) <= BAR_CHART_TEXTS else charts.distribution_spec(label, with_gold)
     )
     model = report.model
+    title_of = {m.name: m.title for m in report.methods}
     return {
         "task": report.model.task,
         "target": {
@@ -557,7 +558,8 @@ def base_data(report: Report) -> PageData:
                 "methods": charts.methods_spec(),
                 "waterfall": charts.waterfall_spec(),
                 "deletion": charts.deletion_spec(),
-                "agreement": charts.agreement_spec(report.agreement.methods if report.agreement else ()),
+                # Rows and columns named by the methods' titles, as everywhere else on the page.
+                "agreement": charts.agreement_spec([title_of[m] for m in report.agreement.methods] if report.agreement else ()),
                 "corpus": charts.corpus_spec(),
             }.items()
         },

@@ -1307,7 +1307,7 @@
       var rows = [], m = methods.length;
       for (var a = 0; a < m; a++) for (var b = 0; b < m; b++) {
         var value = rho[a * m + b];
-        if (value !== null) rows.push({ a: methods[a], b: methods[b], rho: value, texts: texts ? texts[a * m + b] : 1 });
+        if (value !== null) rows.push({ a: methodTitle(methods[a]), b: methodTitle(methods[b]), rho: value, texts: texts ? texts[a * m + b] : 1 });
       }
       return rows;
     }

@@ -431,6 +431,23 @@ def test_heatmap_labels_are_cut_to_stay_on_their_canvas(demo_report: Path, brows
         _clean(page)
 
 
+def test_agreement_charts_name_the_methods_by_their_titles(demo_report: Path, browser: object) -> None:
+    """The text's and the report's agreement matrices label rows and columns as every other view
+    does ("Integrated Gradients"), not by the methods' keys ("integrated_gradients")."""
+    data = page_payload(demo_report.read_text(encoding="utf-8"))
+    titles = dict(data["methodTitles"])
+    assert len(data["agreementMethods"]) >= 3
+    with visit(browser, demo_report) as page:
+        page.open_text(1, parts=("scores",))
+        page.page.locator('.methods [data-chart="agreement"]').scroll_into_view_if_needed()
+        page.page.wait_for_function("() => document.querySelector('.methods [data-chart=\"agreement\"]').dataset.state === 'done'")
+        for chart in ('#text-1 [data-chart="agreement"]', '.methods [data-chart="agreement"]'):
+            labels = set(page.svg_texts(chart))
+            assert {titles[m] for m in data["agreementMethods"]} <= labels, (chart, labels)
+            assert not labels & set(data["agreementMethods"]), (chart, labels)
+        _clean(page)
+
+
 def test_pickers_redraw_heatmap_and_recolour_text(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
         page.open_text(1)
