@@ -607,7 +607,7 @@
       if (t.ig && t.methods.integrated_gradients) {
         drawWalk(section, t, unit);
         var ig = slot(section, "ig");
-        ig.textContent = "Attributions sum to " + fixed(t.ig.explained - t.ig.baseline + t.ig.delta, 4) + ", convergence delta " + signed(t.ig.delta, 4) +
+        ig.textContent = "Attributions sum to " + fixed(t.ig.explained - t.ig.baseline + t.ig.delta, 4) + ", convergence delta " + (t.ig.delta >= 0 ? "+" : "") + sig(t.ig.delta) +  // 3 significant digits: it is often under 1e-4
           " (" + (t.ig.deltaRelative === null ? "–" : (100 * t.ig.deltaRelative).toFixed(1)) + "% of |f(x) − f(baseline)|)" +
           (t.ig.steps ? ", " + t.ig.steps + " integration steps." : ".");
         if (t.ig.warn) ig.appendChild(el("span", "flag", " Warning: the delta exceeds 5% of the difference; raise --ig-steps for exact attributions."));
