@@ -701,7 +701,7 @@ def overview_spec(report: Report, font: Font) -> dict[str, Any]:
             "encoding": {"x": {"field": "prediction", "type": "quantitative"}, "text": {"field": "shown"}},
         },
     ]
-    subtitle = [f"{len(report.texts)} text{'s' if len(report.texts) != 1 else ''} · model {_clip(report.model.path, 70)}"]
+    subtitle = [f"{len(report.texts)} text{'s' if len(report.texts) != 1 else ''} · model: {_clip(report.model.path, 70)}"]
     if report.has_gold:
         layers.append(
             {
