@@ -1,6 +1,9 @@
 """The ``reportgen`` command line: thin Typer commands over :mod:`reportgen.pipeline`.
 
 Exit codes: 0 success, 2 bad usage or bad input (one-line message on stderr), 1 anything else.
+
+Importing this module loads neither the pipeline nor torch: each command imports what it runs,
+so ``--help``, ``--version`` and bad usage answer at once (torch alone takes seconds to import).
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
@@ -16,19 +19,12 @@ from . import __version__
 from .budget import DEFAULT_MAX_MB
 from .errors import InputError, ReportgenError
 from .inputs import hide_paths
-from .engine import DEFAULT_CHUNK_SIZE
-from .methods import REGISTRY
-from .pipeline import (
-    DEFAULT_TITLE,
-    Outputs,
-    RunOptions,
-    RunResult,
-    default_out_path,
-    render_data_file,
-    run_report,
-)
+from .method_infos import METHOD_INFOS
 from .resources import sample_model_dir, sample_texts
-from .types import DEFAULT_FAITHFULNESS
+from .types import DEFAULT_CHUNK_SIZE, DEFAULT_FAITHFULNESS, DEFAULT_TITLE
+
+if TYPE_CHECKING:
+    from .pipeline import RunOptions, RunResult
 
 BAD_INPUT = 2
 
@@ -38,7 +34,7 @@ app = typer.Typer(
         "Explain a fine-tuned ALBERT model's predictions in one self-contained HTML report: "
         "every text with its prediction, token-by-token attention heatmaps, [CLS]-attention and "
         "attention-received bar charts, and these explanation methods, each with a measured "
-        "faithfulness score: " + ", ".join(m.info.title for m in REGISTRY.values()) + ". The report "
+        "faithfulness score: " + ", ".join(m.title for m in METHOD_INFOS) + ". The report "
         "opens offline in any browser and needs no Python to read. Start with: reportgen demo"
     ),
     no_args_is_help=True,
@@ -70,6 +66,8 @@ def _fail(message: str, code: int = BAD_INPUT) -> None:
 
 
 def _execute(options: RunOptions | Callable[[], RunResult], quiet: bool = False) -> None:
+    from .pipeline import RunOptions, run_report
+
     try:
         if isinstance(options, RunOptions):
             from .progress import TextProgress
@@ -169,13 +167,14 @@ SummaryOpt = Annotated[
 
 
 def _methods_help() -> str:
-    """Generated from the registry, so it lists exactly the methods that exist."""
-    listed = "; ".join(f"{name} ({m.info.title})" for name, m in REGISTRY.items())
+    """Generated from the methods' infos (the registry is built in their order), so it lists exactly
+    the methods that exist."""
+    listed = "; ".join(f"{m.name} ({m.title})" for m in METHOD_INFOS)
     return f"Comma-separated explanation methods to run (default: all, in this order): {listed}."
 
 
 def _gradient_methods() -> str:
-    return ", ".join(name for name, m in REGISTRY.items() if m.info.needs_gradients)
+    return ", ".join(m.name for m in METHOD_INFOS if m.needs_gradients)
 
 
 def _parse_methods(value: Optional[str]) -> Optional[tuple[str, ...]]:
@@ -365,6 +364,8 @@ def run(
 
     For a ticket: reportgen run texts.txt --model ./checkpoint --out report.html --png pictures --summary summary.md
     """
+    from .pipeline import RunOptions, default_out_path
+
     try:
         scale = _parse_range(target_range)
     except ReportgenError as err:
@@ -422,6 +423,8 @@ def demo(
     force: ForceOpt = False,
 ) -> None:
     """Run the bundled sample model on the bundled sample texts and write a report."""
+    from .pipeline import RunOptions, default_out_path
+
     options = RunOptions(
         inputs=(str(sample_texts()),),
         model_dir=sample_model_dir(),
@@ -453,6 +456,8 @@ def render(
     --max-size; set SOURCE_DATE_EPOCH for a fixed creation time). Exit code 2 for a file that is
     not a reportgen data file, or one of another schema version.
     """
+    from .pipeline import Outputs, default_out_path, render_data_file
+
     outputs = Outputs(out=out if out is not None else default_out_path(), csv=csv, force=force, max_size=max_size)
     _execute(lambda: render_data_file(data, outputs))
 

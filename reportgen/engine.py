@@ -35,12 +35,9 @@ from .inputs import InputText
 from .loading import LoadedModel
 from .methods import Method, MethodContext, run_methods
 from .report import RunInfo
-from .types import DEFAULT_FAITHFULNESS, Agreement, Faithfulness, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord, TokenScores
+from .types import DEFAULT_CHUNK_SIZE, DEFAULT_FAITHFULNESS, Agreement, Faithfulness, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord, TokenScores
 from .words import with_words
 
-DEFAULT_CHUNK_SIZE = 256
-"""Texts computed (and held) at once, at most. Large enough that forward passes stay full and
-that most runs are one chunk."""
 ATTENTION_BUDGET = 1 << 27
 """A chunk also closes before its attention (layers x heads x tokens^2 values per text, each kept
 as uint16 plus the float32 head means) would pass this many values, about 300 MB: 256 sentences

@@ -14,39 +14,29 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, Sequence
 
 from . import budget, images
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
 from .inputs import InputError, InputSet, hide_paths, read_inputs, shown_path, with_shown_sources
-from .loading import LoadedModel, check_target_range, load_model
-from .engine import (
-    DEFAULT_CHUNK_SIZE,
-    ChunkHeader,
-    ChunkResult,
-    Engine,
-    LocalEngine,
-    MemoryStore,
-    PartStore,
-    Store,
-    combine,
-    decode_part,
-    fingerprint,
-    parts_folder,
-    plan_chunks,
-    release_freed_memory,
-    token_counts,
-)
-from .methods import DELTA_TOLERANCE, Method, resolve
 from .output import OutputError, PlannedFile, check_target, write_all
 from .render import Rendered, render_report
 from .report import Report, RunInfo, build_report, run_time, software_versions
 from .summary import summary_markdown
 from .threads import configure_threads
-from .types import DEFAULT_FAITHFULNESS, FAITHFULNESS_MODES, Agreement, FaithfulnessReport, MethodInfo, ModelInfo, TextRecord
+from .types import (
+    DEFAULT_CHUNK_SIZE, DEFAULT_FAITHFULNESS, DEFAULT_TITLE, FAITHFULNESS_MODES, Agreement, FaithfulnessReport,
+    MethodInfo, ModelInfo, TextRecord,
+)
 from .words import WORD_MODES
 
-DEFAULT_TITLE = "reportgen attention report"
+# The model's stages (loading, engine, methods) import torch, so the functions that run the
+# model import them when called: rendering a data file (render_data_file) needs no torch.
+if TYPE_CHECKING:
+    from .engine import ChunkResult, Engine, Store
+    from .loading import LoadedModel
+    from .methods import Method
+
 ENGINES = ("local", "ray")
 
 
@@ -219,6 +209,9 @@ def default_out_path(folder: Path = Path("reports")) -> Path:
 
 def check_options(options: ExplainOptions) -> list[Method]:
     """Refuse bad options before any model work; the methods to run, in display order."""
+    from .loading import check_target_range
+    from .methods import resolve
+
     if options.ig_steps is not None and options.ig_steps < 1:
         raise InputError(f"--ig-steps {options.ig_steps}: must be at least 1")
     if options.batch_size < 1:
@@ -295,6 +288,11 @@ def compute(
     resumed run) is not computed again. The aggregates that need every text are computed at the
     end from the per-text numbers (:func:`reportgen.engine.combine`).
     """
+    from .engine import (
+        ChunkHeader, LocalEngine, MemoryStore, combine, decode_part, plan_chunks, release_freed_memory, token_counts,
+    )
+    from .methods import DELTA_TOLERANCE
+
     progress = progress or Progress()
     methods = check_options(options)
     inputs = with_shown_sources(inputs, options.show_paths)
@@ -367,7 +365,7 @@ def _without_heads(chunk: ChunkResult) -> ChunkResult:
         ))
         for r in chunk.records
     )
-    return ChunkResult(records, chunk.faithfulness, chunk.agreement)
+    return replace(chunk, records=records)
 
 
 def _run_info(loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, max_length: int) -> RunInfo:
@@ -388,6 +386,8 @@ def _run_info(loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, ma
 def described_model(info: ModelInfo, options: ExplainOptions) -> ModelInfo:
     """The model as the report names it: paths as :func:`~reportgen.inputs.shown_path` shows
     them (notes too), and ``--target-name`` / ``--target-range`` over the config's."""
+    from .loading import check_target_range
+
     changes: dict = {}
     if not options.show_paths:
         changes.update(
@@ -544,6 +544,9 @@ def run_report(
     options: RunOptions, progress: Progress | None = None, stdin: BinaryIO | None = None
 ) -> RunResult:
     """Read, load, :func:`build`, render and write every requested file at once."""
+    from .engine import PartStore, fingerprint, parts_folder
+    from .loading import load_model
+
     outputs = options.outputs
     outputs.check()
     check_options(options.explain)

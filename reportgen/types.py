@@ -1,4 +1,5 @@
-"""The data that travels between the stages: frozen, torch-free dataclasses and nothing else.
+"""The data that travels between the stages: frozen, torch-free dataclasses (and the defaults of
+a run's options, which the CLI reads without torch).
 
 Every boundary of the pipeline is one of these types (inputs -> model description ->
 extraction -> method scores -> faithfulness -> agreement -> report model), so a stage that
@@ -360,6 +361,18 @@ class TextRecord:
     @property
     def encoded(self) -> EncodedText:
         return self.extraction.encoded
+
+
+# --- Defaults of a run's options ---------------------------------------------------------
+# Here, not in the modules that use them (the pipeline, the engine), because the CLI declares its
+# options with them at import: its --help would otherwise wait for the engine's torch and the
+# pipeline's pandas.
+
+DEFAULT_TITLE = "reportgen attention report"
+"""``--title``: the title at the top of the report."""
+DEFAULT_CHUNK_SIZE = 256
+"""Texts computed (and held) at once, at most (:mod:`reportgen.engine`). Large enough that
+forward passes stay full and that most runs are one chunk."""
 
 
 __all__ = [

@@ -21,6 +21,9 @@ TORCH_FREE = (
     "reportgen.words",
     "reportgen.progress",
     "reportgen.ray_engine",
+    "reportgen.method_infos",
+    "reportgen.pipeline",
+    "reportgen.cli",
 )
 
 

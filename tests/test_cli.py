@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import handmade
 from conftest import ONE_THREAD
-from reportgen import __version__
+from reportgen import __version__, data
 from reportgen.cli import app
 from reportgen.export import TOKEN_COLUMNS
 from reportgen.extraction import encode_texts, extract
@@ -134,6 +137,44 @@ def test_version_and_help() -> None:
     assert code == 0
     for option in ("--model", "--checkpoint", "--out", "--csv", "--text-column", "--label-column", "--max-length", "--batch-size", "--device", "--title", "--max-size"):
         assert option in output
+
+
+def in_a_fresh_process(*args: str) -> tuple[int, list[str]]:
+    """``reportgen ARGS`` run in a new interpreter: its exit code and the torch and transformers
+    modules it imported."""
+    probe = (
+        "import json, sys\n"
+        "code = 0\n"
+        "from reportgen.cli import app\n"
+        "try:\n"
+        f"    app({list(args)!r}, prog_name='reportgen')\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers'))\n"
+        "print(json.dumps([code, heavy]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    code, heavy = json.loads(result.stdout.splitlines()[-1])
+    return code, heavy
+
+
+def test_help_version_and_bad_usage_import_no_torch(tmp_path: Path) -> None:
+    # torch takes seconds to import (transformers' ALBERT more): the CLI imports it only to run a model.
+    for args, expected in ((["--help"], 0), (["run", "--help"], 0), (["--version"], 0), (["run", "--bogus"], 2)):
+        assert in_a_fresh_process(*args) == (expected, []), args
+    # The probe sees torch where it is imported: a run checks its options with the methods' code.
+    code, heavy = in_a_fresh_process("run", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "r.html"))
+    assert code == 2 and "torch" in heavy
+
+
+def test_render_of_a_data_file_imports_no_torch(tmp_path: Path) -> None:
+    source, out = tmp_path / "d.parquet", tmp_path / "r.html"
+    data.write_data(
+        source, handmade.RUN, handmade.MODEL, handmade.METHODS, handmade.records(with_faithfulness=False, with_agreement=False),
+        faithfulness=None, agreement=None, ig_tolerance=0.05,
+    )
+    assert in_a_fresh_process("render", str(source), "--out", str(out)) == (0, [])
+    assert texts_in(out.read_text(encoding="utf-8")) == list(handmade.TEXTS)
 
 
 def test_default_out_is_a_new_file_under_reports(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

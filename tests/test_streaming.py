@@ -189,7 +189,7 @@ def test_freed_memory_is_handed_back_after_every_chunk(tiny_model: Path, texts: 
     from reportgen import engine
 
     calls = []
-    monkeypatch.setattr(pipeline, "release_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(engine, "release_freed_memory", lambda: calls.append(1) or True)
     loaded = load_model(tiny_model, None, "cpu")
     pipeline.compute(loaded, read_inputs((str(texts),)), pipeline.ExplainOptions(methods=("cls_attention",), chunk_size=2))
     assert len(calls) == 3  # 6 texts in chunks of 2

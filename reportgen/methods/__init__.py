@@ -1,14 +1,15 @@
 """The registry of explanation methods: one module per method, one score vector per text.
 
-Owns the display order, the ``--methods`` / ``--no-gradients`` selection and running the
-selected methods. Each method is an object with ``info`` (:class:`MethodInfo`) and
-``compute(ctx) -> list[TokenScores]``.
+Owns the ``--methods`` / ``--no-gradients`` selection and running the selected methods. Each
+method is an object with ``info`` (:class:`MethodInfo`) and ``compute(ctx) -> list[TokenScores]``;
+the infos and their display order live in :mod:`reportgen.method_infos`, which needs no torch.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from ..method_infos import METHOD_INFOS
 from .attention import CLS_ATTENTION, MEAN_RECEIVED
 from .attn_norm import ATTN_NORM
 from ..types import MethodInfo, TokenScores
@@ -18,11 +19,11 @@ from .grad_rollout import GRAD_ROLLOUT
 from .integrated_gradients import DEFAULT_STEPS, DELTA_TOLERANCE, INTEGRATED_GRADIENTS, delta_warning
 from .rollout import ROLLOUT
 
-REGISTRY: dict[str, Method] = {
-    m.info.name: m
-    for m in (CLS_ATTENTION, MEAN_RECEIVED, ROLLOUT, ATTN_NORM, GRAD_INPUT, INTEGRATED_GRADIENTS, GRAD_ROLLOUT)
+_BY_INFO: dict[MethodInfo, Method] = {
+    m.info: m for m in (CLS_ATTENTION, MEAN_RECEIVED, ROLLOUT, ATTN_NORM, GRAD_INPUT, INTEGRATED_GRADIENTS, GRAD_ROLLOUT)
 }
-"""Every method, in display order."""
+REGISTRY: dict[str, Method] = {info.name: _BY_INFO[info] for info in METHOD_INFOS}
+"""Every method, in display order (:data:`reportgen.method_infos.METHOD_INFOS`)."""
 
 
 def resolve(names: Sequence[str] | None, gradients: bool = True) -> list[Method]:

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import MethodContext, MethodInfo, TokenScores
+from .. import method_infos as infos
+from .base import MethodContext, TokenScores
 
 
 class ClsAttention:
-    info = MethodInfo(
-        name="cls_attention",
-        title="[CLS] attention",
-        signed=False,
-        needs_gradients=False,
-        description=(
-            "Last layer, attention from [CLS] to each token, averaged over heads: "
-            "mean over heads h of A_h[0, j]."
-        ),
-    )
+    info = infos.CLS_ATTENTION
 
     def compute(self, ctx: MethodContext) -> list[TokenScores]:
         return [
@@ -32,16 +24,7 @@ class ClsAttention:
 
 
 class MeanReceived:
-    info = MethodInfo(
-        name="mean_received",
-        title="Mean attention received",
-        signed=False,
-        needs_gradients=False,
-        description=(
-            "Last layer, attention each token receives, averaged over heads and over all query "
-            "tokens i: mean over i and h of A_h[i, j]."
-        ),
-    )
+    info = infos.MEAN_RECEIVED
 
     def compute(self, ctx: MethodContext) -> list[TokenScores]:
         return [

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import method_infos as infos
 from ..forward import attention_row_bytes
-from .base import MethodContext, MethodInfo, TokenScores, text_batches
+from .base import MethodContext, TokenScores, text_batches
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,17 +74,7 @@ def weighted_value_norms(x: torch.Tensor, alpha_cls: torch.Tensor, parts: LastAt
 
 
 class AttnNorm:
-    info = MethodInfo(
-        name="attn_norm",
-        title="Norm-based attention",
-        signed=False,
-        needs_gradients=False,
-        description=(
-            "Norm-based attention (Kobayashi et al. 2020), last layer, [CLS] row: the length of "
-            "the vector each token sends to [CLS], Σ_h α_h[0, j]·(x_j W_V^h + b_V^h) W_O^h "
-            "(the output projection's bias is shared by all tokens and left out)."
-        ),
-    )
+    info = infos.ATTN_NORM
 
     def compute(self, ctx: MethodContext) -> list[TokenScores]:
         loaded = ctx.loaded

@@ -5,22 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import MethodContext, MethodInfo, TokenScores, zero_specials
+from .. import method_infos as infos
+from .base import MethodContext, TokenScores, zero_specials
 from .gradients import path_gradients
 
 
 class GradInput:
-    info = MethodInfo(
-        name="grad_input",
-        title="Gradient × input",
-        signed=True,
-        needs_gradients=True,
-        description=(
-            "Gradient × input: the gradient of the explained output with respect to each token's "
-            "word embedding, multiplied by that embedding and summed over its dimensions; "
-            "special tokens are shown as 0."
-        ),
-    )
+    info = infos.GRAD_INPUT
 
     def compute(self, ctx: MethodContext) -> list[TokenScores]:
         from .gradients import word_embeddings

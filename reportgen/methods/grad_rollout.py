@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import method_infos as infos
 from ..forward import attention_row_bytes, backward_row_bytes
-from .base import MethodContext, MethodInfo, TokenScores, explained_value, text_batches, zero_specials
+from .base import MethodContext, TokenScores, explained_value, text_batches, zero_specials
 
 
 def gradient_rollout(attention: np.ndarray, gradient: np.ndarray) -> np.ndarray:
@@ -30,18 +31,7 @@ def gradient_rollout(attention: np.ndarray, gradient: np.ndarray) -> np.ndarray:
 
 
 class GradRollout:
-    info = MethodInfo(
-        name="grad_rollout",
-        title="Gradient × attention rollout",
-        signed=False,
-        needs_gradients=True,
-        description=(
-            "Gradient-weighted rollout (Chefer et al. 2021): each layer's attention times its "
-            "gradient, negatives dropped and heads averaged, accumulated as R ← R + ĀR through the "
-            "layers; the [CLS] row of R − I is shown (special tokens as 0). Only what pushes the "
-            "output up counts: tokens that lower it get no relevance."
-        ),
-    )
+    info = infos.GRAD_ROLLOUT
 
     def compute(self, ctx: MethodContext) -> list[TokenScores]:
         loaded = ctx.loaded

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import IG_START_STEPS, MethodContext, MethodInfo, TokenScores
+from .. import method_infos as infos
+from .base import IG_START_STEPS, MethodContext, TokenScores
 from .gradients import gradient_rows, path_gradients, word_embeddings
 
 DEFAULT_STEPS = 32
@@ -117,17 +118,7 @@ class _Result:
 
 
 class IntegratedGradients:
-    info = MethodInfo(
-        name="integrated_gradients",
-        title="Integrated Gradients",
-        signed=True,
-        needs_gradients=True,
-        description=(
-            "Integrated Gradients on the word embeddings, from a baseline that keeps [CLS]/[SEP] "
-            "and replaces every other token by [PAD]: each token's share of f(x) − f(baseline), "
-            "so the values sum to that difference (special tokens are 0)."
-        ),
-    )
+    info = infos.INTEGRATED_GRADIENTS
 
     def compute(self, ctx: MethodContext) -> list[TokenScores]:
         tokenizer = ctx.loaded.tokenizer

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import MethodContext, MethodInfo, TokenScores
+from .. import method_infos as infos
+from .base import MethodContext, TokenScores
 
 RESIDUAL_WEIGHT = 0.5
 """Weight of the identity (the residual path) in each layer's mixed matrix."""
@@ -40,17 +41,7 @@ def attention_rollout(layer_mean: np.ndarray) -> np.ndarray:
 
 
 class Rollout:
-    info = MethodInfo(
-        name="rollout",
-        title="Attention rollout",
-        signed=False,
-        needs_gradients=False,
-        description=(
-            "Attention rollout (Abnar & Zuidema 2020): each layer's head-averaged attention is "
-            "mixed with the identity (0.5·A + 0.5·I, for the residual connection), the layers are "
-            "multiplied together, and the [CLS] row of the product is shown."
-        ),
-    )
+    info = infos.ROLLOUT
 
     def compute(self, ctx: MethodContext) -> list[TokenScores]:
         return [
