@@ -28,6 +28,7 @@
     var TOKEN_STEP = 13;      // px per token on the bar charts' axes (charts.TOKEN_STEP)
     var ZOOM = 24;            // tokens per side of the heatmap's zoom window
     var LABEL_CELL = 9;       // smallest heatmap cell (px) that gets token labels
+    var TAIL_SHOWN = 200;     // characters of a truncated text's unseen end shown until asked for all
     var methodNames = payload.methodTitles.map(function (p) { return p[0]; });
     var indexOf = new Map();
     ov.id.forEach(function (id, i) { indexOf.set(id, i); });
@@ -147,6 +148,19 @@
       return e;
     }
     // A run of user text: a plain string, or [stand-in, title] for a hidden or control character.
+    // The first ``limit`` characters of ``runs`` (a stand-in counts as one), and how many are left.
+    function firstChars(runs, limit) {
+      var out = [], left = limit, rest = 0;
+      runs.forEach(function (run) {
+        var size = typeof run === "string" ? Array.from(run).length : 1;
+        if (left <= 0) { rest += size; return; }
+        if (size <= left) { out.push(run); left -= size; return; }
+        out.push(Array.from(run).slice(0, left).join(""));
+        rest += size - left;
+        left = 0;
+      });
+      return { runs: out, rest: rest };
+    }
     function appendRuns(parent, runs) {
       runs.forEach(function (run) {
         if (typeof run === "string") { parent.appendChild(document.createTextNode(run)); return; }
@@ -583,8 +597,22 @@
       if (t.dropped.length) {
         var dropped = el("span", "dropped");
         dropped.title = "cut: beyond the model's " + t.n + "-token limit";
-        appendRuns(dropped, t.dropped);
+        // A long unseen end shows its start until the reader asks for all of it: thousands of
+        // struck-out characters would push the text's charts far down and cost the page their layout.
+        var head = firstChars(t.dropped, TAIL_SHOWN);
+        if (head.rest < TAIL_SHOWN / 2) head = { runs: t.dropped, rest: 0 };
+        appendRuns(dropped, head.runs);
         p.appendChild(dropped);
+        if (head.rest) {
+          var all = el("button", "show-dropped", "… show the other " + head.rest.toLocaleString("en") + " characters the model did not see");
+          all.type = "button";
+          all.addEventListener("click", function () {
+            dropped.textContent = "";
+            appendRuns(dropped, t.dropped);
+            all.remove();
+          });
+          p.appendChild(all);
+        }
       }
       var picker = section.querySelector(".pick-method"), unitPick = section.querySelector(".pick-unit");
       if (t.words) {

@@ -160,13 +160,19 @@ def test_hostile_texts_shown_literally_and_never_run(hostile_page: Visit) -> Non
     highlights = page.page.evaluate(
         """n => { """ + REVEAL + """ const got = Array.from({length: n}, (_, i) => {
              const p = document.querySelector('#text-' + i + ' p.highlight');
-             return p && [p.innerText, document.querySelectorAll('#text-' + i + ' p.highlight .ctl').length];
+             if (!p) return null;
+             const more = p.querySelector('.show-dropped'), all = p.innerText;
+             const text = more ? all.slice(0, all.length - more.innerText.length) : all;
+             return [text, document.querySelectorAll('#text-' + i + ' p.highlight .ctl').length, !!more];
            }); """ + UNREVEAL + """ return got; }""",
         len(CORPUS),
     )
     for i, (text, shown, stand_ins) in enumerate(CORPUS):
         assert highlights[i] is not None, f"text {i}: no highlight"
-        assert highlights[i][0] == shown, f"text {i}: {text[:60]!r}"
+        if highlights[i][2]:  # a truncated text's unseen end, in full once asked (test_long_line_truncated_and_marked)
+            assert shown.startswith(highlights[i][0]) and len(highlights[i][0]) > 200, f"text {i}"
+        else:
+            assert highlights[i][0] == shown, f"text {i}: {text[:60]!r}"
         assert highlights[i][1] == stand_ins, f"text {i}"
         # The overview shows the start of each text (80 characters, then an ellipsis).
         start, whole = " ".join(snippets[i].removesuffix("…").split()), " ".join(shown.split())
@@ -186,8 +192,16 @@ def test_long_line_truncated_and_marked(hostile_page: Visit) -> None:
     page = hostile_page
     section = f"#text-{LONG_ID}"
     assert "truncated from" in page.visible_text(f"{section} p.source .flag")
+    # The unseen end shows its first 200 characters, then a button that shows all of it.
+    start = page.visible_text(f"{section} p.highlight .dropped")
+    more = page.page.locator(f"{section} p.highlight .show-dropped")
+    assert len(start) == 200 and more.count() == 1
+    label = more.text_content()
+    more.click()
     dropped = page.visible_text(f"{section} p.highlight .dropped")
-    assert len(dropped) > 4_000 and LONG.endswith(dropped)
+    assert len(dropped) > 4_000 and LONG.endswith(dropped) and dropped.startswith(start)
+    assert f"the other {len(dropped) - 200:,} characters" in label
+    assert page.page.locator(f"{section} p.highlight .show-dropped").count() == 0
     style = page.page.eval_on_selector(f"{section} .dropped", "e => getComputedStyle(e).textDecorationLine")
     assert style == "line-through"
     row = page.page.query_selector_all("table.texts tbody tr")[LONG_ID]
