@@ -136,6 +136,7 @@
     function fixed(v, digits) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits); }
     function signed(v, digits) { return v === null || v === undefined ? "–" : (v >= 0 ? "+" : "") + Number(v).toFixed(digits); }
     function sig(v) { return v === null || v === undefined ? "–" : String(Number(Number(v).toPrecision(3))); }
+    function signedSig(v) { return v === null || v === undefined ? "–" : (v >= 0 ? "+" : "") + sig(v); }
     function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
     function errorOf(i) { return ov.gold[i] === null || ov.prediction[i] === null ? null : ov.prediction[i] - ov.gold[i]; }
     function predictionText(i) {
@@ -147,7 +148,6 @@
       if (text !== undefined && text !== null) e.textContent = text;
       return e;
     }
-    // A run of user text: a plain string, or [stand-in, title] for a hidden or control character.
     // The first ``limit`` characters of ``runs`` (a stand-in counts as one), and how many are left.
     function firstChars(runs, limit) {
       var out = [], left = limit, rest = 0;
@@ -161,6 +161,7 @@
       });
       return { runs: out, rest: rest };
     }
+    // A run of user text: a plain string, or [stand-in, title] for a hidden or control character.
     function appendRuns(parent, runs) {
       runs.forEach(function (run) {
         if (typeof run === "string") { parent.appendChild(document.createTextNode(run)); return; }
@@ -635,7 +636,7 @@
       if (t.ig && t.methods.integrated_gradients) {
         drawWalk(section, t, unit);
         var ig = slot(section, "ig");
-        ig.textContent = "Attributions sum to " + fixed(t.ig.explained - t.ig.baseline + t.ig.delta, 4) + ", convergence delta " + (t.ig.delta >= 0 ? "+" : "") + sig(t.ig.delta) +  // 3 significant digits: it is often under 1e-4
+        ig.textContent = "Attributions sum to " + fixed(t.ig.explained - t.ig.baseline + t.ig.delta, 4) + ", convergence delta " + signedSig(t.ig.delta) +  // 3 significant digits: it is often under 1e-4
           " (" + (t.ig.deltaRelative === null ? "–" : (100 * t.ig.deltaRelative).toFixed(1)) + "% of |f(x) − f(baseline)|)" +
           (t.ig.steps ? ", " + t.ig.steps + " integration steps." : ".");
         if (t.ig.warn) ig.appendChild(el("span", "flag", " Warning: the delta exceeds 5% of the difference; raise --ig-steps for exact attributions."));
