@@ -1049,7 +1049,13 @@
       // exactly (t.bars, as for a text that keeps no matrix): its bars need no attention block.
       var exact = layer === L - 1 && head < 0;
       var heat = barsOnly && exact ? null : codes(i).then(function (att) {
-        if (!att || !section.isConnected) return null;
+        if (!section.isConnected) return null;
+        // Below the no-matrix rung a text always has its block: one that cannot be read is said so
+        // in the heatmap's place (left blank, the part would look drawn).
+        if (!att) {
+          if (!barsOnly) { heatBox.textContent = ""; fail(heatBox, new Error("this text's attention block could not be read (close and open this part to try again)")); }
+          return null;
+        }
         var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
         return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(function () {
           return exact ? null : nextTask().then(function () {

@@ -512,6 +512,28 @@ def test_the_page_decodes_exactly_the_8_bit_codes(tmp_path: Path, browser: objec
         _clean(page)
 
 
+def test_an_unreadable_attention_block_is_said_in_the_heatmaps_place(tmp_path: Path, browser: object) -> None:
+    """A text whose attention block is empty (as a damaged file would have it) shows why its
+    heatmap is missing, and the part counts as drawn with its bars; it is not left blank."""
+    html = render_report(handmade.report()).html
+    damaged = re.sub(r'(<script type="text/plain" id="attention-1">)[^<]*', r"\1", html, count=1)
+    assert damaged != html
+    path = tmp_path / "damaged.html"
+    path.write_text(damaged, encoding="utf-8")
+    with visit(browser, path) as page:
+        page.open_text(1, timeout_ms=30_000, parts=("attention",))
+        heatmap = page.page.locator('#text-1 [data-chart="heatmap"]')
+        assert heatmap.get_attribute("data-state") == "error"
+        assert "attention block could not be read" in heatmap.inner_text()
+        assert page.page.locator('#text-1 [data-chart="bars"]').get_attribute("data-state") == "done"
+        # Closing and opening the part reads the block again (here: the same message, not a blank).
+        page.page.evaluate("() => { const d = document.querySelector('#text-1 details.more[data-part=\"attention\"]'); d.open = false; }")
+        page.page.wait_for_function("() => document.querySelector('#text-1 [data-chart=\"heatmap\"]').dataset.state === 'released'")
+        page.open_parts("#text-1", ("attention",), 30_000)
+        assert heatmap.get_attribute("data-state") == "error" and "could not be read" in heatmap.inner_text()
+        _clean(page)
+
+
 # --- long texts and a small budget: a novel paragraph (512 tokens) and 6 short sentences --------
 
 
