@@ -1110,18 +1110,19 @@
       var ctx = canvas.getContext("2d");
       // Labels are fitted first: the slanted column labels of the last columns reach past the
       // cells, so the canvas is made that much wider (and the cells that much smaller).
-      var rowLabels = [], colLabels = [], reach = 0;
+      var rowLabels = [], colLabels = [], colReach = [], reach = 0;  // how far right each column label reaches; the most
       if (labelled) {
         ctx.font = FONT;
         for (var a = q0; a < q1; a++) rowLabels.push(fitted(ctx, t.tokens[a], gutter - 6));
         for (var b = k0; b < k1; b++) {
           colLabels.push(fitted(ctx, t.tokens[b], (gutter - 6) / Math.sin(SLANT)));
-          reach = Math.max(reach, ctx.measureText(colLabels[b - k0]).width * Math.cos(SLANT));
+          colReach.push(ctx.measureText(colLabels[b - k0]).width * Math.cos(SLANT));
+          reach = Math.max(reach, colReach[b - k0]);
         }
       }
       var cell = Math.max(1, Math.min(22, Math.floor((width - gutter - Math.ceil(reach)) / span)));
       var right = 0;
-      colLabels.forEach(function (label, b) { right = Math.max(right, (b + 0.5 - cols) * cell + ctx.measureText(label).width * Math.cos(SLANT)); });
+      colReach.forEach(function (by, b) { right = Math.max(right, (b + 0.5 - cols) * cell + by); });
       var cssW = gutter + cols * cell + Math.ceil(right), cssH = gutter + rows * cell, ratio = window.devicePixelRatio || 1;
       canvas.width = Math.round(cssW * ratio);  // resets the context (its font too)
       canvas.height = Math.round(cssH * ratio);
