@@ -322,6 +322,11 @@ def deletion_spec() -> dict[str, Any]:
     return _spec(alt.layer(band, lines).properties(width=360, height=200))
 
 
+AGREEMENT_DARK = 0.7
+"""|rho| beyond which an agreement cell is dark enough that white digits contrast more than black
+(the redblue scheme's luminance crosses 0.18 between its 0.6 and 0.8 stops on either side)."""
+
+
 @_once
 def agreement_spec(methods: Sequence[str]) -> dict[str, Any]:
     """Spearman correlation between methods' token rankings: the report mean or one text's."""
@@ -333,7 +338,12 @@ def agreement_spec(methods: Sequence[str]) -> dict[str, Any]:
         color=alt.Color("rho:Q", scale=_diverging(), title="Spearman ρ"),
         tooltip=[alt.Tooltip("a:N", title="method"), alt.Tooltip("b:N", title="vs"), alt.Tooltip("rho:Q", format=".2f"), alt.Tooltip("texts:Q", title="texts averaged")],
     )
-    labels = base.mark_text(fontSize=11).encode(text=alt.Text("rho:Q", format=".2f"))
+    # Black on the light middle of the scale, white on its dark ends (|rho| above 0.7),
+    # where black digits on dark red or blue are hard to read.
+    labels = base.mark_text(fontSize=11).encode(
+        text=alt.Text("rho:Q", format=".2f"),
+        color=alt.condition(f"abs(datum.rho) > {AGREEMENT_DARK}", alt.value("#ffffff"), alt.value(theme.INK_COLOUR)),
+    )
     return _spec(alt.layer(cells, labels).properties(width=alt.Step(70), height=alt.Step(28)))
 
 

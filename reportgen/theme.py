@@ -23,6 +23,8 @@ SEQUENTIAL_RGB = (35, 139, 69)
 """Green: how much for a never-negative score (attention, unsigned methods): text highlight."""
 MAX_ALPHA = 0.85
 """Opacity of the text highlight at the end of a method's scale."""
+INK_COLOUR = "#1a202c"
+"""Text on light chart cells (the page's ink, report.css ``--ink``)."""
 TOTAL_COLOUR = "#374151"
 """Levels that are totals, not contributions: f(baseline) and f(x) in the waterfall."""
 SPECIAL_COLOUR = "#9e9e9e"

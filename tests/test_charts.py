@@ -149,3 +149,14 @@ def test_deletion_and_agreement_specs_draw() -> None:
     cells = [{"a": a, "b": b, "rho": 1.0 if a == b else -0.5, "texts": 2} for a in "xy" for b in "xy"]
     svg = _svg(_filled(charts.agreement_spec(["x", "y"]), {"agreement": cells}, []))
     assert "-0.50" in svg or "−0.50" in svg
+
+
+def test_agreement_digits_are_white_only_on_the_dark_ends_of_the_scale() -> None:
+    # Black digits on the darkest reds and blues could not be read; white ones on the light
+    # middle neither. Each cell's digits take the colour that contrasts more.
+    values = {("x", "x"): 1.0, ("x", "y"): 0.55, ("y", "x"): -0.9, ("y", "y"): 0.0}
+    cells = [{"a": a, "b": b, "rho": rho, "texts": 2} for (a, b), rho in values.items()]
+    svg = _svg(_filled(charts.agreement_spec(["x", "y"]), {"agreement": cells}, []))
+    fills = {text.replace("\u2212", "-"): fill for fill, text in re.findall(r'<text[^>]*fill="([^"]+)"[^>]*>([^<]*)</text>', svg)}
+    assert fills["1.00"] == fills["-0.90"] == "#ffffff"
+    assert fills["0.55"] == fills["0.00"] == theme.INK_COLOUR
