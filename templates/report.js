@@ -136,6 +136,13 @@
     function fixed(v, digits) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits); }
     function signed(v, digits) { return v === null || v === undefined ? "–" : (v >= 0 ? "+" : "") + Number(v).toFixed(digits); }
     function sig(v) { return v === null || v === undefined ? "–" : String(Number(Number(v).toPrecision(3))); }
+    // In a table column: 3 significant digits with their trailing zeros (0.390 above 0.386, not
+    // 0.39), except where that would need an exponent.
+    function tableSig(v) {
+      if (v === null || v === undefined) return "–";
+      var a = Math.abs(v);
+      return a >= 1000 || (a !== 0 && a < 1e-3) ? sig(v) : Number(v).toPrecision(3);
+    }
     function signedSig(v) { return v === null || v === undefined ? "–" : (v >= 0 ? "+" : "") + sig(v); }
     function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
     function errorOf(i) { return ov.gold[i] === null || ov.prediction[i] === null ? null : ov.prediction[i] - ov.gold[i]; }
@@ -1361,21 +1368,21 @@
         if (t.faith.comprehensiveness[order] === null) return;
         var tr = el("tr");
         tr.appendChild(el("td", null, pair[1]));
-        tr.appendChild(el("td", "num", sig(t.faith.comprehensiveness[order])));
-        tr.appendChild(el("td", "num", sig(t.faith.sufficiency[order])));
+        tr.appendChild(el("td", "num", tableSig(t.faith.comprehensiveness[order])));
+        tr.appendChild(el("td", "num", tableSig(t.faith.sufficiency[order])));
         if (byWord) {
-          tr.appendChild(el("td", "num", sig(byWord.comprehensiveness[order])));
-          tr.appendChild(el("td", "num", sig(byWord.sufficiency[order])));
+          tr.appendChild(el("td", "num", tableSig(byWord.comprehensiveness[order])));
+          tr.appendChild(el("td", "num", tableSig(byWord.sufficiency[order])));
         }
         body.appendChild(tr);
       });
       var random = t.faith.random, tr = el("tr", "muted");
       tr.appendChild(el("td", null, "random (mean ± sd)"));
-      tr.appendChild(el("td", "num", sig(random[0]) + " ± " + sig(random[1])));
-      tr.appendChild(el("td", "num", sig(random[2]) + " ± " + sig(random[3])));
+      tr.appendChild(el("td", "num", tableSig(random[0]) + " ± " + tableSig(random[1])));
+      tr.appendChild(el("td", "num", tableSig(random[2]) + " ± " + tableSig(random[3])));
       if (byWord) {
-        tr.appendChild(el("td", "num", sig(byWord.random[0]) + " ± " + sig(byWord.random[1])));
-        tr.appendChild(el("td", "num", sig(byWord.random[2]) + " ± " + sig(byWord.random[3])));
+        tr.appendChild(el("td", "num", tableSig(byWord.random[0]) + " ± " + tableSig(byWord.random[1])));
+        tr.appendChild(el("td", "num", tableSig(byWord.random[2]) + " ± " + tableSig(byWord.random[3])));
       }
       body.appendChild(tr);
       var f = t.faith, steps = f.removed, last = steps[steps.length - 1];

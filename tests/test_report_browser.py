@@ -103,6 +103,12 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
         assert steps and "between 0 and 1" in note, note
         counts = [int(c) for c in steps.group(1).split(", ")]
         assert counts[0] == 1 and all(a < b for a, b in zip(counts, counts[1:])), "no step repeats another"
+        # Every number of the faithfulness table has 3 significant digits, trailing zeros kept, so
+        # a column reads evenly (0.390 above 0.386, not 0.39).
+        cells = page.page.eval_on_selector_all("#text-3 table.faith tbody td.num", "es => es.map(e => e.textContent)")
+        numbers = [n for cell in cells for n in cell.split(" ± ")]
+        assert len(numbers) >= 8, cells
+        assert all(re.fullmatch(r"-?(?:[1-9]\.\d\d|0\.(?:0*[1-9]\d\d|00))", n) for n in numbers), numbers
         verdict = page.page.locator('#text-3 [data-slot="verdict"]')
         assert verdict.is_visible() and verdict.text_content().startswith("On this text Integrated Gradients (the shaded method) ")
         _clean(page)
