@@ -1570,9 +1570,11 @@
     function wordTable(table, rows, corpus, pick) {
       table.textContent = "";
       var head = table.createTHead().insertRow();
-      ["word", "texts", "mean", "95% interval", "total", "share", "forms"].forEach(function (h) { tableCell(head, "th", h); });
+      // The forms seen go under the word, not in a column of their own: beside six other columns
+      // (two tables side by side) such a column was squeezed to a character or two per line.
+      ["word (forms seen)", "texts", "mean", "95% interval", "total", "share"].forEach(function (h) { tableCell(head, "th", h); });
       var body = table.createTBody();
-      if (!rows.length) { tableCell(body.insertRow(), "td", "no word is seen in that many texts", "muted").colSpan = 7; return; }
+      if (!rows.length) { tableCell(body.insertRow(), "td", "no word is seen in that many texts", "muted").colSpan = 6; return; }
       rows.forEach(function (w) {
         var tr = body.insertRow(), td = tableCell(tr, "td", "");
         var button = document.createElement("button");
@@ -1582,12 +1584,13 @@
         button.dataset.index = String(corpus.words.indexOf(w));
         button.addEventListener("click", function () { pick(w); });
         td.appendChild(button);
+        // (Nothing when the only form seen is the word itself.)
+        if (w.surfaces.length > 1 || w.surfaces[0] !== w.lemma) td.appendChild(el("div", "surfaces", w.surfaces.join(" \u00b7 ")));
         tableCell(tr, "td", String(w.n), "num");
         tableCell(tr, "td", fmt(w.mean), "num");
         tableCell(tr, "td", w.lo === null ? "\u2013" : fmt(w.lo) + " \u2026 " + fmt(w.hi), "num");
         tableCell(tr, "td", fmt(w.total), "num");
         tableCell(tr, "td", w.share === null ? "\u2013" : (100 * w.share).toFixed(1) + "%", "num");
-        tableCell(tr, "td", w.surfaces.join(" \u00b7 "), "surfaces");
       });
     }
 

@@ -116,6 +116,18 @@ def test_switch_words_pieces_and_the_corpus_lists_the_right_texts(word_report, b
         corpus.locator(".corpus-matches button.corpus-word", has_text="ござる").first.click()
         links = corpus.locator(".corpus-texts a").evaluate_all("es => es.map(e => e.getAttribute('href'))")
         assert links == texts_of(table, "ござる") == ["#text-0", "#text-2"]
+        # Its forms seen (ござい of ございます) stand under the word, not in a squeezed column of
+        # their own; a word seen only as itself shows no forms line.
+        matches = corpus.locator(".corpus-matches")
+        assert matches.locator("thead th").all_inner_texts() == ["word (forms seen)", "texts", "mean", "95% interval", "total", "share"]
+        row = matches.locator("tbody tr", has=page.page.locator("button.corpus-word", has_text="ござる")).first
+        assert "ござい" in row.locator("td").first.locator(".surfaces").inner_text()
+        seen = table[table.grad_input.notna()].groupby("lemma").surface.agg(set)
+        alone = {lemma: forms == {lemma} for lemma, forms in seen.items()}
+        shown = corpus.locator(".corpus-raise tbody tr").evaluate_all(
+            "rs => rs.map(r => [r.querySelector('button').textContent, !!r.cells[0].querySelector('.surfaces')])"
+        )
+        assert shown and all(has != alone[lemma] for lemma, has in shown), shown
         page.page.locator(".corpus-texts a").first.click()
         assert page.page.evaluate("() => location.hash") == "#text-0"
 
