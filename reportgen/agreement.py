@@ -25,8 +25,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, tied values sharing their mean rank (``scipy.stats.rankdata``'s default, which
-    costs a run about a second to import); all NaN when any value is NaN, as scipy's."""
+    """Ranks 1..n, tied values sharing their mean rank (``scipy.stats.rankdata``'s default: the
+    tests' reference, not a dependency); all NaN when any value is NaN, as scipy's."""
     values = np.asarray(values, dtype=np.float64)
     n = values.size
     if n == 0 or np.isnan(values).any():

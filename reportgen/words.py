@@ -17,8 +17,9 @@ This module owns the torch-free core of word-level explanations (issue 11):
   interval (:data:`INTERVAL_RULE`), its share of |attribution|, and the lists of words that
   most raise and most lower the score.
 
-Everything here is numpy/pandas (scipy for one t quantile); nothing imports torch, and the
-analyser is only imported when a Japanese text is segmented.
+Everything here is numpy/pandas (the interval's t quantile is :func:`reportgen.stats.t975`);
+nothing imports torch or scipy, and the analyser is only imported when a Japanese text is
+segmented.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from typing import Iterable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
+
+from reportgen.stats import t975
 
 SPACE_MARK = "\u2581"  # SentencePiece's word-start marker
 
@@ -629,14 +632,6 @@ def top_words(
     return tuple(chosen[: max(k, 0)])
 
 
-def _t975(df: np.ndarray) -> np.ndarray:
-    # Student's t quantile from scipy.special: scipy.stats gives the same numbers but takes
-    # about four times as long to import, in every run that has words.
-    from scipy.special import stdtrit
-
-    return stdtrit(df, 0.975)
-
-
 def aggregate_frame(frame: pd.DataFrame, score: str = "score") -> Corpus:
     """The corpus view from a long table: one row per word occurrence with columns
     ``text_id``, ``lemma``, ``surface`` and the score column ``score`` (the words CSV).
@@ -669,7 +664,7 @@ def aggregate_frame(frame: pd.DataFrame, score: str = "score") -> Corpus:
     n_bar = by_lemma["occurrences"].to_numpy(dtype=np.float64) / t_count
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(ss.reindex(by_lemma.index).to_numpy() / (t_count * (t_count - 1))) / n_bar
-        half = np.where(t_count >= 2, _t975(np.maximum(t_count - 1, 1)) * se, np.nan)
+        half = np.where(t_count >= 2, t975(np.maximum(t_count - 1, 1)) * se, np.nan)
     by_lemma["ci_low"] = by_lemma["mean"].to_numpy() - half
     by_lemma["ci_high"] = by_lemma["mean"].to_numpy() + half
     abs_by_lemma = data.groupby("lemma", sort=True)["abs_score"].sum()

@@ -41,6 +41,9 @@ Usage (from the repository root)::
 
     python samples/build_sample_model.py
 
+It needs scipy (the test metrics' correlations), which comes with reportgen's ``test`` extra,
+not with reportgen itself.
+
 Defaults read the data from ``samples/data/`` (the KeiCO corpus and the Aozora Bunko texts,
 committed with their credit and licence: see the README.md in each folder) and write
 ``samples/model/``.

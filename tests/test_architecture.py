@@ -19,6 +19,7 @@ TORCH_FREE = (
     "reportgen.visible",
     "reportgen.data",
     "reportgen.words",
+    "reportgen.stats",
     "reportgen.progress",
     "reportgen.ray_engine",
     "reportgen.method_infos",

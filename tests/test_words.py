@@ -495,3 +495,19 @@ def test_module_imports_neither_torch_nor_the_analyser() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_intervals_import_no_scipy() -> None:
+    # scipy is a test dependency only; words' intervals used to import its t quantile.
+    code = (
+        "import sys\n"
+        "import pandas as pd\n"
+        "from reportgen.words import aggregate_frame\n"
+        "frame = pd.DataFrame({'text_id': [0, 1, 2, 2], 'lemma': ['a', 'a', 'a', 'b'],\n"
+        "                      'surface': ['a', 'a', 'a', 'b'], 'score': [0.1, 0.4, -0.2, 1.0]})\n"
+        "[a] = [w for w in aggregate_frame(frame).words if w.lemma == 'a']\n"
+        "assert a.ci_low < a.mean < a.ci_high, a\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
