@@ -4,9 +4,15 @@ The one place the methods are described: each method in :mod:`reportgen.methods`
 ``info`` from here, and the registry (``reportgen.methods.REGISTRY``) follows
 :data:`METHOD_INFOS`' order. Kept apart from the methods because they import torch: the CLI
 lists the methods in its ``--help`` from this module, without loading torch.
+
+Also owns the ``--methods`` / ``--no-gradients`` selection rules (:func:`choose`), so a run
+refuses a bad selection before it imports torch; ``reportgen.methods.resolve`` maps the
+chosen infos to the methods themselves.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 from .types import MethodInfo
 
@@ -97,3 +103,31 @@ METHOD_INFOS: tuple[MethodInfo, ...] = (
     CLS_ATTENTION, MEAN_RECEIVED, ROLLOUT, ATTN_NORM, GRAD_INPUT, INTEGRATED_GRADIENTS, GRAD_ROLLOUT,
 )
 """Every method, in display order."""
+
+
+def choose(names: Sequence[str] | None, gradients: bool = True) -> tuple[MethodInfo, ...]:
+    """The methods to run, in display order: all (``names`` None) or the named subset.
+
+    ``gradients=False`` drops the gradient methods; naming one of them then is an error.
+    ValueError for an unknown name, an empty choice or a gradient method named with
+    ``gradients=False``.
+    """
+    by_name = {info.name: info for info in METHOD_INFOS}
+    if names is None:
+        chosen = list(METHOD_INFOS)
+    else:
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValueError(
+                f"unknown method {unknown[0]!r}; known methods: {', '.join(by_name)}"
+            )
+        wanted = set(names)
+        chosen = [info for info in METHOD_INFOS if info.name in wanted]
+        if not chosen:
+            raise ValueError(f"no method chosen; known methods: {', '.join(by_name)}")
+    if not gradients:
+        named = [info.name for info in chosen if info.needs_gradients and names is not None]
+        if named:
+            raise ValueError(f"method {named[0]!r} needs gradients, which --no-gradients turns off")
+        chosen = [info for info in chosen if not info.needs_gradients]
+    return tuple(chosen)

@@ -1,15 +1,16 @@
 """The registry of explanation methods: one module per method, one score vector per text.
 
-Owns the ``--methods`` / ``--no-gradients`` selection and running the selected methods. Each
-method is an object with ``info`` (:class:`MethodInfo`) and ``compute(ctx) -> list[TokenScores]``;
-the infos and their display order live in :mod:`reportgen.method_infos`, which needs no torch.
+Owns running the selected methods; which methods a ``--methods`` / ``--no-gradients`` selection
+names is :func:`reportgen.method_infos.choose`'s rule. Each method is an object with ``info``
+(:class:`MethodInfo`) and ``compute(ctx) -> list[TokenScores]``; the infos and their display
+order live in :mod:`reportgen.method_infos`, which needs no torch.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from ..method_infos import METHOD_INFOS
+from ..method_infos import METHOD_INFOS, choose
 from .attention import CLS_ATTENTION, MEAN_RECEIVED
 from .attn_norm import ATTN_NORM
 from ..types import MethodInfo, TokenScores
@@ -29,26 +30,10 @@ REGISTRY: dict[str, Method] = {info.name: _BY_INFO[info] for info in METHOD_INFO
 def resolve(names: Sequence[str] | None, gradients: bool = True) -> list[Method]:
     """The methods to run, in display order: all (``names`` None) or the named subset.
 
-    ``gradients=False`` drops the gradient methods; naming one of them then is an error.
+    ``gradients=False`` drops the gradient methods; naming one of them then is an error. The
+    rules (and their ValueErrors) are :func:`reportgen.method_infos.choose`'s, which needs no torch.
     """
-    if names is None:
-        chosen = list(REGISTRY)
-    else:
-        unknown = [n for n in names if n not in REGISTRY]
-        if unknown:
-            raise ValueError(
-                f"unknown method {unknown[0]!r}; known methods: {', '.join(REGISTRY)}"
-            )
-        wanted = set(names)
-        chosen = [n for n in REGISTRY if n in wanted]
-        if not chosen:
-            raise ValueError(f"no method chosen; known methods: {', '.join(REGISTRY)}")
-    if not gradients:
-        named = [n for n in chosen if REGISTRY[n].info.needs_gradients and names is not None]
-        if named:
-            raise ValueError(f"method {named[0]!r} needs gradients, which --no-gradients turns off")
-        chosen = [n for n in chosen if not REGISTRY[n].info.needs_gradients]
-    return [REGISTRY[n] for n in chosen]
+    return [REGISTRY[info.name] for info in choose(names, gradients)]
 
 
 def run_methods(methods: Sequence[Method], ctx: MethodContext) -> dict[str, list[TokenScores]]:
