@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from .errors import ModelLoadError, printable as _name, short as _short
-from .types import ModelInfo
+from .types import ModelInfo, check_target_range
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # Buffers that some transformers versions save and others do not: never a mismatch.
@@ -709,20 +709,6 @@ def declared_target(config: Any, task: str, labels: Sequence[str], where: str) -
     if name is None and task == "regression" and labels and not re.fullmatch(r"LABEL_\d+", labels[0]):
         name = labels[0]
     return name, scale, description
-
-
-def check_target_range(value: Any) -> tuple[float, float]:
-    """``[lo, hi]`` as two finite numbers with ``lo < hi`` (ValueError otherwise)."""
-    import math
-
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ValueError("expected two numbers, low and high")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
-        raise ValueError("expected two finite numbers")
-    lo, hi = float(value[0]), float(value[1])
-    if not lo < hi:
-        raise ValueError(f"low ({lo:g}) must be below high ({hi:g})")
-    return lo, hi
 
 
 def _position_limit(model: Any) -> int:

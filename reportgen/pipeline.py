@@ -26,7 +26,7 @@ from .summary import summary_markdown
 from .threads import configure_threads
 from .types import (
     DEFAULT_CHUNK_SIZE, DEFAULT_FAITHFULNESS, DEFAULT_TITLE, FAITHFULNESS_MODES, Agreement, FaithfulnessReport,
-    MethodInfo, ModelInfo, TextRecord,
+    MethodInfo, ModelInfo, TextRecord, check_target_range,
 )
 from .words import WORD_MODES
 
@@ -209,7 +209,6 @@ def default_out_path(folder: Path = Path("reports")) -> Path:
 
 def check_options(options: ExplainOptions) -> list[Method]:
     """Refuse bad options before any model work; the methods to run, in display order."""
-    from .loading import check_target_range
     from .methods import resolve
 
     if options.ig_steps is not None and options.ig_steps < 1:
@@ -386,8 +385,6 @@ def _run_info(loaded: LoadedModel, inputs: InputSet, options: ExplainOptions, ma
 def described_model(info: ModelInfo, options: ExplainOptions) -> ModelInfo:
     """The model as the report names it: paths as :func:`~reportgen.inputs.shown_path` shows
     them (notes too), and ``--target-name`` / ``--target-range`` over the config's."""
-    from .loading import check_target_range
-
     changes: dict = {}
     if not options.show_paths:
         changes.update(

@@ -6,7 +6,8 @@ extraction -> method scores -> faithfulness -> agreement -> report model), so a 
 only reads results (the report model, the charts, a renderer of stored results) needs numpy
 and this module, never torch. The stages that compute them live in their own modules
 (``extraction``, ``methods``, ``faithfulness``, ``agreement``); this module owns no behaviour
-beyond small derived properties.
+beyond small derived properties and :func:`check_target_range`, the rule for a scale that both
+``--target-range`` (checked before torch is imported) and a model's config must meet.
 
 :class:`TextRecord` is the one record per text that the stages fill in, in input order, so
 per-text data never travels as parallel sequences kept aligned by index.
@@ -14,8 +15,9 @@ per-text data never travels as parallel sequences kept aligned by index.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -55,6 +57,18 @@ class ModelInfo:
     """The scale's ends (``--target-range LO,HI`` or ``reportgen.target_range``), None when unknown."""
     target_description: str | None = None
     """What the scale's values mean, for the reader (``reportgen.target_description``)."""
+
+
+def check_target_range(value: Any) -> tuple[float, float]:
+    """``[lo, hi]`` as two finite numbers with ``lo < hi`` (ValueError otherwise)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError("expected two numbers, low and high")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        raise ValueError("expected two finite numbers")
+    lo, hi = float(value[0]), float(value[1])
+    if not lo < hi:
+        raise ValueError(f"low ({lo:g}) must be below high ({hi:g})")
+    return lo, hi
 
 
 # --- Extraction ----------------------------------------------------------------------------
