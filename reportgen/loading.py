@@ -1,9 +1,10 @@
 """Loading a fine-tuned model and its tokenizer from local files, and describing it.
 
 Owns where a model comes from: a Hugging Face folder, a hub id found in the local Hugging Face
-cache (never the network), the original article's raw ``state_dict`` of a custom module
-(``self.albert = AlbertModel(...)`` plus a linear head on the pooled output), and models already
-in memory (a ``PreTrainedModel``, or the article's module itself, see :func:`borrow_model`).
+cache (never the network; both found and checked by :mod:`reportgen.model_source`), the
+original article's raw ``state_dict`` of a custom module (``self.albert = AlbertModel(...)``
+plus a linear head on the pooled output), and models already in memory (a
+``PreTrainedModel``, or the article's module itself, see :func:`borrow_model`).
 Every failure becomes a :class:`ModelLoadError` with a one-line message.
 """
 
@@ -13,7 +14,6 @@ import contextlib
 import copy
 import hashlib
 import json
-import os
 import pickle
 import re
 from dataclasses import dataclass
@@ -23,6 +23,11 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from .errors import ModelLoadError, printable as _name, short as _short
+# Where the files are is model_source's (torch-free, so a run checks --model before importing
+# torch); its names stay importable from here, where they used to live.
+from .model_source import (  # noqa: F401 - HUB_ID, hub_cache_dir, looks_like_hub_id: re-exported
+    HUB_ID, ModelSource, check_folder, hub_cache_dir, looks_like_hub_id, resolve_model_source,
+)
 from .types import ModelInfo, check_target_range
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -66,89 +71,12 @@ def load_model(model_dir: str | Path, checkpoint: str | Path | None = None, devi
         raise ModelLoadError(f"{_name(source.label)}: cannot load the model ({type(err).__name__}: {_short(err)})") from None
 
 
-# --- Where the model's files are: a folder, or a hub id in the local cache ------------------
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
-"""A Hugging Face repository id: ``name`` or ``org/name``."""
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    folder: Path
-    """The folder holding config.json, weights and tokenizer files."""
-    label: str
-    """What messages and the report call it: the path as given, or the hub id."""
-    notes: tuple[str, ...] = ()
-
-
-def hub_cache_dir() -> Path:
-    """The Hugging Face hub cache, read from the environment at call time.
-
-    The same rule as ``huggingface_hub``: ``HF_HUB_CACHE`` (or the older
-    ``HUGGINGFACE_HUB_CACHE``), else ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``,
-    else ``~/.cache/huggingface/hub``. Read here rather than from ``huggingface_hub.constants``
-    (fixed when that module is imported), so a changed environment is honoured.
-    """
-    env = os.environ
-    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if env.get(key):
-            return Path(env[key]).expanduser()
-    if env.get("HF_HOME"):
-        return Path(env["HF_HOME"]).expanduser() / "hub"
-    xdg = env.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
-    return Path(xdg).expanduser() / "huggingface" / "hub"
-
-
-def looks_like_hub_id(value: str) -> bool:
-    """``org/name`` or ``name`` as the hub spells ids: not a path that only happens to be missing."""
-    return bool(HUB_ID.match(value)) and "--" not in value and ".." not in value and not value.endswith(".git")
-
-
-def resolve_model_source(model: str | Path) -> ModelSource:
-    """A folder that exists wins; otherwise a hub id is looked up in the local cache, offline.
-
-    A missing id is a one-line :class:`ModelLoadError` that names the cache and how to fill it.
-    """
-    text = str(model)
-    path = Path(model)
-    if path.exists() or not looks_like_hub_id(text):
-        return ModelSource(path, str(path))
-    cache = hub_cache_dir()
-    snapshot = _cached_snapshot(text, cache)
-    if snapshot is None:
-        if "/" not in text:
-            raise ModelLoadError(f"{_name(text)}: model folder not found (nor a model of that id in the local Hugging Face cache at {_name(cache)})")
-        raise ModelLoadError(
-            f"{_name(text)}: not in the local Hugging Face cache at {_name(cache)}; download it once with "
-            f"`huggingface-cli download {text}` (or `hf download {text}`)"
-        )
-    return ModelSource(snapshot, text, (f"loaded from the local Hugging Face cache: {snapshot}",))
-
-
-def _cached_snapshot(repo_id: str, cache: Path) -> Path | None:
-    """The cached snapshot folder of ``repo_id`` (its ``main`` revision), without any network."""
-    if not cache.is_dir():
-        return None
-    from huggingface_hub import snapshot_download
-
-    try:
-        folder = Path(snapshot_download(repo_id, cache_dir=str(cache), local_files_only=True))
-    except Exception:  # noqa: BLE001 - LocalEntryNotFoundError, a malformed cache, an invalid id: not there
-        return None
-    return folder if folder.is_dir() else None
-
-
 def _load(source: ModelSource, checkpoint: str | Path | None, device: str) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
+    check_folder(source)
     model_dir = source.folder
     where = source.label
-    if model_dir.exists() and not model_dir.is_dir():
-        raise ModelLoadError(f"{_name(where)}: is a file; --model takes the model's folder (config.json, weights, tokenizer)")
-    if not model_dir.is_dir():
-        raise ModelLoadError(f"{_name(where)}: model folder not found")
-    if not (model_dir / "config.json").is_file():
-        raise ModelLoadError(f"{_name(where)}: no config.json (expected a Hugging Face model folder)")
     try:
         config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
     except Exception as err:  # noqa: BLE001 - any parse failure is a bad checkpoint

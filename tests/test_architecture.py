@@ -23,6 +23,7 @@ TORCH_FREE = (
     "reportgen.progress",
     "reportgen.ray_engine",
     "reportgen.method_infos",
+    "reportgen.model_source",
     "reportgen.pipeline",
     "reportgen.cli",
 )
