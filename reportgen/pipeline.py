@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, Sequence
 from . import budget, images
 from .export import corpus_csv, corpus_path, faithfulness_csv, tokens_csv, words_csv
 from .inputs import InputError, InputSet, hide_paths, read_inputs, shown_path, with_shown_sources
+from .method_infos import choose
+from .model_source import check_folder, resolve_model_source
 from .output import OutputError, PlannedFile, check_target, write_all
 from .render import Rendered, render_report
 from .report import Report, RunInfo, build_report, run_time, software_versions
@@ -35,7 +37,6 @@ from .words import WORD_MODES
 if TYPE_CHECKING:
     from .engine import ChunkResult, Engine, Store
     from .loading import LoadedModel
-    from .methods import Method
 
 ENGINES = ("local", "ray")
 
@@ -207,10 +208,12 @@ def default_out_path(folder: Path = Path("reports")) -> Path:
     return folder / f"report-{run_time().strftime('%Y%m%d-%H%M%S')}.html"
 
 
-def check_options(options: ExplainOptions) -> list[Method]:
-    """Refuse bad options before any model work; the methods to run, in display order."""
-    from .methods import resolve
+def check_options(options: ExplainOptions) -> tuple[MethodInfo, ...]:
+    """Refuse bad options before any model work; the methods to run, in display order.
 
+    Imports no torch, so a bad option is refused at once; :func:`reportgen.methods.resolve`
+    turns the same selection into the methods themselves.
+    """
     if options.ig_steps is not None and options.ig_steps < 1:
         raise InputError(f"--ig-steps {options.ig_steps}: must be at least 1")
     if options.batch_size < 1:
@@ -233,7 +236,7 @@ def check_options(options: ExplainOptions) -> list[Method]:
         except ValueError as err:
             raise InputError(f"--target-range: {err}") from None
     try:
-        return resolve(options.methods, options.gradients)
+        return choose(options.methods, options.gradients)
     except ValueError as err:
         raise InputError(f"--methods: {err}") from None
 
@@ -290,10 +293,11 @@ def compute(
     from .engine import (
         ChunkHeader, LocalEngine, MemoryStore, combine, decode_part, plan_chunks, release_freed_memory, token_counts,
     )
-    from .methods import DELTA_TOLERANCE
+    from .methods import DELTA_TOLERANCE, resolve
 
     progress = progress or Progress()
-    methods = check_options(options)
+    check_options(options)
+    methods = resolve(options.methods, options.gradients)
     inputs = with_shown_sources(inputs, options.show_paths)
     info = described_model(loaded.info, options)
     max_length = _max_length(options.max_length, loaded.info.max_length)
@@ -541,12 +545,9 @@ def run_report(
     options: RunOptions, progress: Progress | None = None, stdin: BinaryIO | None = None
 ) -> RunResult:
     """Read, load, :func:`build`, render and write every requested file at once."""
-    from .engine import PartStore, fingerprint, parts_folder
-    from .loading import load_model
-
     outputs = options.outputs
     outputs.check()
-    check_options(options.explain)
+    methods = check_options(options.explain)
     inputs = read_inputs(
         options.inputs,
         text_column=options.text_column,
@@ -561,13 +562,19 @@ def run_report(
         raise InputError(f"--engine {options.engine}: choose one of {', '.join(ENGINES)}")
     if options.resume and options.data is None:
         raise InputError("--resume needs --data: the chunks of a run are kept beside its data file")
+    # A wrong --model is refused here, before torch is imported (seconds); load_model looks
+    # again (the same functions), as it does for every caller.
+    check_folder(resolve_model_source(options.model_dir))
+    # Everything that runs the model imports torch: only now, once the cheap checks passed.
+    from .engine import PartStore, fingerprint, parts_folder
+    from .loading import load_model
+
     configure_threads(options.threads)
     loaded = load_model(options.model_dir, options.checkpoint, options.device)
     explain = options.explain
-    methods = check_options(explain)
     key = fingerprint(
         inputs.texts, loaded.info, loaded.device, explain, _max_length(explain.max_length, loaded.info.max_length),
-        [m.info for m in methods],
+        list(methods),
     )
     # Each chunk is written to disk when done and read back at the end, so memory does not grow
     # with the number of texts; beside the data file (to resume a killed run), else in a temporary folder.

@@ -142,6 +142,12 @@ def test_version_and_help() -> None:
 def in_a_fresh_process(*args: str) -> tuple[int, list[str]]:
     """``reportgen ARGS`` run in a new interpreter: its exit code and the torch and transformers
     modules it imported."""
+    code, heavy, _ = in_a_fresh_process_with_error(*args)
+    return code, heavy
+
+
+def in_a_fresh_process_with_error(*args: str) -> tuple[int, list[str], str]:
+    """What :func:`in_a_fresh_process` returns, and the last line the command wrote to stderr."""
     probe = (
         "import json, sys\n"
         "code = 0\n"
@@ -155,16 +161,37 @@ def in_a_fresh_process(*args: str) -> tuple[int, list[str]]:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     code, heavy = json.loads(result.stdout.splitlines()[-1])
-    return code, heavy
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return code, heavy, lines[-1] if lines else ""
 
 
 def test_help_version_and_bad_usage_import_no_torch(tmp_path: Path) -> None:
     # torch takes seconds to import (transformers' ALBERT more): the CLI imports it only to run a model.
     for args, expected in ((["--help"], 0), (["run", "--help"], 0), (["--version"], 0), (["run", "--bogus"], 2)):
         assert in_a_fresh_process(*args) == (expected, []), args
-    # The probe sees torch where it is imported: a run checks its options with the methods' code.
-    code, heavy = in_a_fresh_process("run", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "r.html"))
-    assert code == 2 and "torch" in heavy
+
+
+def test_bad_run_input_is_refused_before_torch(tmp_path: Path) -> None:
+    # A wrong file, model folder or option is refused before the model's code is imported, so
+    # the one-line error comes at once, not after the seconds torch takes.
+    source = tmp_path / "in.txt"
+    source.write_text(TEXTS[0], encoding="utf-8")
+    no_config = tmp_path / "no-config"
+    no_config.mkdir()
+    out = ("--out", str(tmp_path / "r.html"))
+    cases = [
+        (["run", str(tmp_path / "missing.txt")], "missing.txt: no such file"),
+        (["run", str(source), "--model", str(tmp_path / "nowhere")], "nowhere: model folder not found"),
+        (["run", str(source), "--model", str(source)], "in.txt: is a file; --model takes the model's folder"),
+        (["run", str(source), "--model", str(no_config)], "no-config: no config.json"),
+        (["run", str(source), "--methods", "bogus"], "--methods: unknown method 'bogus'"),
+        (["run", str(source), "--target-range", "1,0"], "--target-range: low (1) must be below high (0)"),
+    ]
+    for args, message in cases:
+        code, heavy, error = in_a_fresh_process_with_error(*args, *out)
+        assert (code, heavy) == (2, []), args
+        assert error.startswith("reportgen: error: ") and message in error, (args, error)
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_render_of_a_data_file_imports_no_torch(tmp_path: Path) -> None:
