@@ -7,10 +7,14 @@ while the same joiner inside the whole text is part of a visible emoji.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from browser import visit
-from reportgen.visible import visible, visible_pieces, visible_plain
+from reportgen.visible import _parts, _stand_in, _stand_ins, visible, visible_parts, visible_pieces, visible_plain
 from test_hostile import render_texts  # noqa: F401  (a fixture)
 
 FAMILY = "\U0001F468\u200d\U0001F469"
@@ -22,6 +26,18 @@ def test_pieces_split_inside_an_emoji_sequence_render_like_the_whole() -> None:
     assert "".join(shown) == str(visible("".join(pieces)))
     assert "\\u200d" not in shown[1]  # the joiner between two emoji stays part of the emoji
     assert "\\u200d" in shown[2]  # a joiner between letters is still shown
+
+
+def test_every_character_given_a_stand_in_is_not_printable() -> None:
+    # visible_parts passes printable text through untouched (str.isprintable, in C): that is
+    # only right if no character the rule stands in for is printable. Every code point.
+    stood_in = [c for c in map(chr, range(sys.maxunicode + 1)) if _stand_in(c) is not None]
+    assert len(stood_in) > 2000 and not any(c.isprintable() for c in stood_in)
+
+
+@given(st.text(st.characters(codec=None, categories=None), max_size=30) | st.text(max_size=30))
+def test_the_printable_shortcut_gives_what_the_rule_gives(text: str) -> None:
+    assert visible_parts(text) == _parts(text, _stand_ins(text))
 
 
 @pytest.mark.parametrize(
