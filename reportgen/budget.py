@@ -164,6 +164,8 @@ class AttentionLadder:
         self._cut = {r: -1 for r in self.rungs}
         self._shape: dict[int, tuple[int, int, int]] = {}
         self._sizes: dict[int, dict[int, int]] = {}
+        self._held = 0  # compressed bytes kept now, over every rung (kept as it changes: summing
+        # every kept block after each text made a page of 10,000 texts quadratic)
         self.peak_bytes = 0
         """Most compressed bytes held at once (for the benchmark)."""
 
@@ -178,10 +180,11 @@ class AttentionLadder:
             if rung not in self.rungs or self._position[text] <= self._cut[rung]:
                 continue  # a longer-or-equal text already could not keep this rung
             self._kept[rung][text] = block
+            self._held += len(block)
             self._total[rung] += b64_size(len(block))
             heapq.heappush(self._heap[rung], (self._position[text], text))
             self._evict(rung)
-        self.peak_bytes = max(self.peak_bytes, sum(len(b) for kept in self._kept.values() for b in kept.values()))
+        self.peak_bytes = max(self.peak_bytes, self._held)
 
     def _evict(self, rung: int) -> None:
         if not self.max_bytes:
@@ -191,7 +194,9 @@ class AttentionLadder:
         # them together exceed the budget, the longest cannot keep this rung.
         while self._total[rung] > self.max_bytes and heap:
             position, text = heapq.heappop(heap)
-            self._total[rung] -= b64_size(len(kept.pop(text)))
+            block = kept.pop(text)
+            self._held -= len(block)
+            self._total[rung] -= b64_size(len(block))
             self._cut[rung] = max(self._cut[rung], position)
 
     def result(self) -> dict[int, DisplayAttention]:

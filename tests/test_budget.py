@@ -107,8 +107,12 @@ def test_the_bounded_store_never_drops_a_block_the_rule_would_use(lengths: list[
     ladder = budget.AttentionLadder(lengths, limit or None)
     order = list(range(len(lengths)))
     arrival.shuffle(order)
+    peak = 0
     for t in order:
         ladder.add(t, arrays[t])
+        # The store's own count of what it holds (kept as it changes) against a fresh sum.
+        peak = max(peak, sum(len(b) for d in ladder.result().values() for b in d.blocks.values()))
+        assert ladder.peak_bytes == peak
     kept = ladder.result()
 
     sizes = [{**{r: budget.b64_size(len(b)) for r, b in d.blocks.items()}, 3: 0, 4: 0} for d in everything]
