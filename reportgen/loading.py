@@ -28,7 +28,7 @@ from .errors import ModelLoadError, printable as _name, short as _short
 from .model_source import (  # noqa: F401 - HUB_ID, hub_cache_dir, looks_like_hub_id: re-exported
     HUB_ID, ModelSource, check_folder, hub_cache_dir, looks_like_hub_id, resolve_model_source,
 )
-from .types import ModelInfo, check_target_range
+from .types import ModelInfo, check_device_name, check_target_range
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # Buffers that some transformers versions save and others do not: never a mismatch.
@@ -45,12 +45,14 @@ class LoadedModel:
 
 
 def resolve_device(device: str) -> str:
+    try:
+        check_device_name(device)
+    except ValueError as err:
+        raise ModelLoadError(str(err)) from None
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError("--device cuda: no CUDA device is available here")
-    if device not in ("cpu", "cuda"):
-        raise ModelLoadError(f"--device {device!r}: expected auto, cpu or cuda")
     return device
 
 

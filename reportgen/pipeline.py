@@ -28,7 +28,7 @@ from .summary import summary_markdown
 from .threads import configure_threads
 from .types import (
     DEFAULT_CHUNK_SIZE, DEFAULT_FAITHFULNESS, DEFAULT_TITLE, FAITHFULNESS_MODES, Agreement, FaithfulnessReport,
-    MethodInfo, ModelInfo, TextRecord, check_target_range,
+    MethodInfo, ModelInfo, TextRecord, check_device_name, check_target_range,
 )
 from .words import WORD_MODES
 
@@ -562,6 +562,10 @@ def run_report(
         raise InputError(f"--engine {options.engine}: choose one of {', '.join(ENGINES)}")
     if options.resume and options.data is None:
         raise InputError("--resume needs --data: the chunks of a run are kept beside its data file")
+    try:
+        check_device_name(options.device)  # whether cuda is there waits for torch (load_model)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     # A wrong --model is refused here, before torch is imported (seconds); load_model looks
     # again (the same functions), as it does for every caller.
     check_folder(resolve_model_source(options.model_dir))

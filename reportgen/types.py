@@ -59,6 +59,17 @@ class ModelInfo:
     """What the scale's values mean, for the reader (``reportgen.target_description``)."""
 
 
+DEVICES = ("auto", "cpu", "cuda")
+"""``--device``'s values; whether cuda is there is only known once torch is imported."""
+
+
+def check_device_name(device: str) -> str:
+    """``device`` when it is one of :data:`DEVICES` (ValueError with the one-line message otherwise)."""
+    if device not in DEVICES:
+        raise ValueError(f"--device {device!r}: expected auto, cpu or cuda")
+    return device
+
+
 def check_target_range(value: Any) -> tuple[float, float]:
     """``[lo, hi]`` as two finite numbers with ``lo < hi`` (ValueError otherwise)."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:

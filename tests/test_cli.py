@@ -186,6 +186,7 @@ def test_bad_run_input_is_refused_before_torch(tmp_path: Path) -> None:
         (["run", str(source), "--model", str(no_config)], "no-config: no config.json"),
         (["run", str(source), "--methods", "bogus"], "--methods: unknown method 'bogus'"),
         (["run", str(source), "--target-range", "1,0"], "--target-range: low (1) must be below high (0)"),
+        (["run", str(source), "--device", "tpu"], "--device 'tpu': expected auto, cpu or cuda"),
     ]
     for args, message in cases:
         code, heavy, error = in_a_fresh_process_with_error(*args, *out)
