@@ -171,6 +171,9 @@ class OverviewData(TypedDict):
     truncated: list[int]
     igWarn: list[int]
     top: list[list[str]]
+    topSign: list[list[int]]
+    """Per top token: 1 where the highlight's score raises the output, -1 where it lowers it, 0
+    for a never-negative method (no direction)."""
     rung: list[int]
     """The rung of the size ladder each text keeps (0 = full detail ... 4 = this row only)."""
     texts: str
@@ -493,6 +496,7 @@ def _overview(report: Report, rungs: Sequence[int]) -> OverviewData:
         "truncated": [int(t.truncated) for t in texts],
         "igWarn": [int(t.integrated_gradients is not None and t.integrated_gradients.warn) for t in texts],
         "top": [[visible_plain(x) for x in t.top_tokens] for t in texts],
+        "topSign": [list(t.top_signs(report.method(t.highlight).signed)) for t in texts],
         "rung": list(rungs),
         "texts": block(shown),
     }

@@ -204,8 +204,8 @@ class TextReport:
     scores: tuple[MethodScores, ...]
     highlight: str
     """The method the text view shows first (``report.default_highlight``)."""
-    top_tokens: tuple[str, ...]
-    """Labels of the highest-|score| content tokens by ``highlight``."""
+    top_positions: tuple[int, ...]
+    """Positions of the highest-|score| content tokens by ``highlight``, largest first."""
     random_reference: Faithfulness | None
     integrated_gradients: IntegratedGradientsCheck | None
     agreement: tuple[tuple[float | None, ...], ...] | None
@@ -230,6 +230,17 @@ class TextReport:
 
     def scores_for(self, method: str) -> MethodScores:
         return next(s for s in self.scores if s.method == method)
+
+    @property
+    def top_tokens(self) -> tuple[str, ...]:
+        """Labels of the tokens at ``top_positions``."""
+        return tuple(self.tokens[i].label for i in self.top_positions)
+
+    def top_signs(self, signed: bool) -> tuple[int, ...]:
+        """Per top token, whether ``highlight``'s score raises (1) or lowers (-1) the output;
+        0 for a never-negative method (``signed`` False), whose scores have no direction."""
+        values = self.highlighted.values
+        return tuple(int(np.sign(values[i])) if signed else 0 for i in self.top_positions)
 
     @property
     def highlighted(self) -> MethodScores:
@@ -469,7 +480,7 @@ def build_text_report(
         received_renormalised=tuple(float(v) for v in renormalised.mean(axis=0)),
         scores=tuple(scores),
         highlight=highlight,
-        top_tokens=tuple(tokens[i].label for i in order[:TOP_TOKENS]),
+        top_positions=tuple(int(i) for i in order[:TOP_TOKENS]),
         random_reference=random_reference,
         integrated_gradients=integrated_gradients,
         agreement=agreement,

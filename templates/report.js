@@ -393,7 +393,17 @@
         tr.appendChild(el("td", "num", String(ov.tokens[i])));
         var top = el("td");
         top.lang = "ja";
-        ov.top[i].forEach(function (tok) { top.appendChild(el("span", "chip", tok)); });
+        // A signed method's top tokens carry their direction, as the text's shading does.
+        ov.top[i].forEach(function (tok, k) {
+          var sign = ov.topSign[i][k], chip = el("span", sign > 0 ? "chip up" : sign < 0 ? "chip down" : "chip", tok);
+          if (sign) {
+            var hue = sign > 0 ? payload.shade.positive : payload.shade.negative;
+            chip.style.backgroundColor = rgb(hue, 0.16);
+            chip.style.borderColor = rgb(hue, 0.8);
+            chip.title = sign > 0 ? "raises the score" : "lowers the score";
+          }
+          top.appendChild(chip);
+        });
         tr.appendChild(top);
         var flagCell = el("td");
         flagsOf(i).forEach(function (f) { var s = el("span", "flag", f[0]); s.title = f[1]; flagCell.appendChild(s); flagCell.appendChild(document.createTextNode(" ")); });

@@ -141,6 +141,8 @@ def test_overview_holds_every_text(data: page.PageData) -> None:
     assert ov["truncated"] == [0, 1] and ov["fullLength"] == [7, 9]
     assert ov["igWarn"] == [0, 1]
     assert ov["top"][0] == ["どうぞ", "お", "茶"]
+    # Integrated Gradients (signed) shades: どうぞ -0.40 lowers, お +0.25 raises, 茶 -0.15 lowers.
+    assert ov["topSign"][0] == [-1, 1, -1] and len(ov["topSign"][1]) == len(ov["top"][1])
     assert ov["rung"] == [budget.FULL, budget.FULL]
     assert json.loads(inflate(ov["texts"])) == list(handmade.TEXTS)
 
@@ -267,3 +269,9 @@ def test_a_tight_budget_degrades_the_longest_text_first() -> None:
     assert bare.fit.rungs == (budget.SUMMARY, budget.SUMMARY)
     assert bare.data["blocks"] == [[None, None], [None, None]]
     assert bare.data["overview"]["id"] == [0, 1]
+
+
+def test_top_tokens_of_a_never_negative_method_have_no_direction() -> None:
+    methods = tuple(m for m in handmade.METHODS if m.name == "cls_attention")
+    ov = page.page_data(handmade.report(with_faithfulness=False, with_agreement=False, methods=methods))["overview"]
+    assert ov["top"][0] and all(sign == 0 for signs in ov["topSign"] for sign in signs)

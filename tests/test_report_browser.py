@@ -366,6 +366,16 @@ def _rows(page) -> list[list[str]]:  # noqa: ANN001
 
 def test_overview_sorts_filters_and_opens_a_text(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
+        # Top tokens carry their direction (the demo shades by Integrated Gradients, a signed
+        # method): each chip is tinted as the page data's sign says, and a sentence says how.
+        chips = page.page.eval_on_selector_all(
+            "table.texts tbody tr", "rs => rs.map(r => Array.from(r.cells[r.cells.length - 2].querySelectorAll('.chip')).map(c => c.className))"
+        )
+        ov = page.page.evaluate("() => JSON.parse(document.getElementById('report-data').textContent).overview")
+        kind = {1: "chip up", -1: "chip down", 0: "chip"}
+        assert chips == [[kind[s] for s in signs] for signs in ov["topSign"]]
+        assert any("chip up" in row for row in chips) and any("chip down" in row for row in chips)
+        assert "tinted red where they raise the score and blue where they lower it" in page.page.inner_text("section.summary")
         column = page.page.eval_on_selector_all("table.texts thead th", "hs => hs.findIndex(h => h.dataset.sort === 'prediction')")
         # The column is named by what is predicted (the sample model declares politeness).
         assert page.visible_texts("table.texts thead th")[column].strip(" ▲▼") == "politeness"
