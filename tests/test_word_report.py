@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from html import unescape
 
 import numpy as np
@@ -159,6 +160,17 @@ def test_page_has_the_switch_the_movers_and_the_corpus_section(report) -> None:
         assert [m["unit"] for m in text["movers"]] == ["pieces", "words"]
     assert 'id="corpus"' in html and 'data-chart="corpus"' in html
     assert "masking whole words" in html  # the word-level faithfulness table beside the token one
+    # Both faithfulness tables' means keep 3 significant digits, trailing zeros included (0.500,
+    # not 0.5), so their columns read evenly.
+    tables = re.findall(r'<table class="faith" data-unit="(\w+)".*?</table>', html, flags=re.S)
+    means = [
+        cell
+        for table in re.findall(r'<table class="faith".*?</table>', html, flags=re.S)
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S)[1:]
+        for cell in re.findall(r'<td class="num">([^<]*)</td>', row)[-4:-2]
+    ]
+    assert tables == ["token", "word"] and len(means) >= 8
+    assert all(re.fullmatch(r"\d\.\d\d|0\.0*[1-9]\d\d", m) for m in means), means
     shown = unescape(html)
     for rule in (W.SPLIT_RULE, W.ATTENTION_RULE, W.ADDITIVE_RULE, W.INTERVAL_RULE, W.LEMMA_RULE):
         assert rule in shown  # the rules are stated in the page
