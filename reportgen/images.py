@@ -821,12 +821,36 @@ def svg_size(data: bytes) -> tuple[int, int]:
     return math.ceil(float(match.group(1))), math.ceil(float(match.group(2)))
 
 
+_TAG = re.compile(r"<[^<>]*>")
+_VEGA_ID = re.compile(r'\b(id|clip-path|fill|stroke)="(url\(#)?(clip|gradient_)(\d+)(\)?)"')
+
+
+def stable_ids(svg: str) -> str:
+    """``svg`` with Vega's clip-path and gradient ids numbered from 1 in order of appearance.
+
+    Vega numbers them with counters that live as long as vl-convert's JavaScript runtime, so the
+    same picture drawn later in a process (a report saved twice, ``run`` then ``render``) would
+    get other ids and other bytes; renumbered, a picture's bytes depend on the picture only.
+    Only whole ``id``/``clip-path``/``fill``/``stroke`` attributes inside tags are touched: user
+    text (text nodes, labels) is never rewritten.
+    """
+    numbers: dict[tuple[str, str], int] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        name, url, kind, number, close = match.groups()
+        if (kind, number) not in numbers:
+            numbers[(kind, number)] = 1 + sum(1 for k in numbers if k[0] == kind)
+        return f'{name}="{url or ""}{kind}{numbers[(kind, number)]}{close}"'
+
+    return _TAG.sub(lambda tag: _VEGA_ID.sub(renumber, tag.group(0)), svg)
+
+
 def render(spec: dict[str, Any], fmt: str = "png") -> tuple[bytes, int, int]:
     """One spec as PNG (at least :data:`MIN_PNG_WIDTH` wide) or SVG; no URL is ever fetched."""
     import vl_convert
 
     if fmt == "svg":
-        content = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[]).encode("utf-8")
+        content = stable_ids(vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])).encode("utf-8")
         return (content, *svg_size(content))
     if fmt != "png":
         raise ValueError(f"unknown picture format {fmt!r}; expected one of {', '.join(FORMATS)}")

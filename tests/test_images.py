@@ -85,6 +85,22 @@ def test_svgs_are_well_formed_with_their_size(report) -> None:
         assert (round(float(root.get("width"))), round(float(root.get("height")))) == (image.width, image.height)
     texts = "".join(ET.fromstring(svgs[1].content).itertext())
     assert "どうぞ" in texts and "texts.txt:1" in texts
+    # Drawn again in the same process, the pictures are the same bytes: Vega's clip and gradient
+    # ids (process-wide counters) are renumbered per picture.
+    assert [i.content for i in images.render_images(report, "svg")] == [i.content for i in svgs]
+
+
+def test_only_vegas_own_ids_are_renumbered() -> None:
+    svg = (
+        '<svg><defs><clipPath id="clip40"><rect/></clipPath><linearGradient id="gradient_7"/></defs>'
+        '<g clip-path="url(#clip40)" aria-label="token: clip40 url(#clip40)"><path fill="url(#gradient_7)"/>'
+        '<text>id="clip40" url(#clip40) clip9</text></g><g clip-path="url(#clip41)"/></svg>'
+    )
+    assert images.stable_ids(svg) == (
+        '<svg><defs><clipPath id="clip1"><rect/></clipPath><linearGradient id="gradient_1"/></defs>'
+        '<g clip-path="url(#clip1)" aria-label="token: clip40 url(#clip40)"><path fill="url(#gradient_1)"/>'
+        '<text>id="clip40" url(#clip40) clip9</text></g><g clip-path="url(#clip2)"/></svg>'
+    )
 
 
 def test_japanese_is_drawn_with_glyphs_not_boxes() -> None:
