@@ -141,6 +141,35 @@ MaxSizeOpt = Annotated[
         min=0,
     ),
 ]
+CsvOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--csv",
+        help="Also write one CSV row per token per text (text_id, text, position, token, is_special, "
+        "cls_attention, mean_received, prediction, ...).",
+        show_default=False,
+    ),
+]
+FaithfulnessCsvOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--faithfulness-csv",
+        help="Also write one CSV row per text and method: text_id, method, comprehensiveness, "
+        "sufficiency, ... and the deletion curve; the random-order reference is method 'random'.",
+        show_default=False,
+    ),
+]
+WordsCsvOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--words-csv",
+        help="Also write one CSV row per word per text (text_id, word_id, surface, lemma, start, end, pos, "
+        "mode, then every method's word score), and beside it FILE with the suffix .corpus.csv "
+        "(words.csv -> words.corpus.csv): one row per dictionary form with its texts, mean and total "
+        "signed score, 95% interval and share of |attribution|.",
+        show_default=False,
+    ),
+]
 PngOpt = Annotated[
     Optional[Path],
     typer.Option(
@@ -211,32 +240,9 @@ def run(
         ),
     ] = None,
     out: OutOpt = None,
-    csv: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Also write one CSV row per token per text (text_id, text, position, token, is_special, "
-            "cls_attention, mean_received, prediction, ...).",
-            show_default=False,
-        ),
-    ] = None,
-    faithfulness_csv: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Also write one CSV row per text and method: text_id, method, comprehensiveness, "
-            "sufficiency, ... and the deletion curve; the random-order reference is method 'random'.",
-            show_default=False,
-        ),
-    ] = None,
-    words_csv: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Also write one CSV row per word per text (text_id, word_id, surface, lemma, start, end, pos, "
-            "mode, then every method's word score), and beside it FILE with the suffix .corpus.csv "
-            "(words.csv -> words.corpus.csv): one row per dictionary form with its texts, mean and total "
-            "signed score, 95% interval and share of |attribution|.",
-            show_default=False,
-        ),
-    ] = None,
+    csv: CsvOpt = None,
+    faithfulness_csv: FaithfulnessCsvOpt = None,
+    words_csv: WordsCsvOpt = None,
     words: Annotated[
         str,
         typer.Option(
@@ -446,19 +452,28 @@ def demo(
 def render(
     data: Annotated[Path, typer.Argument(help="A data file written by reportgen run --data.", show_default=False)],
     out: OutOpt = None,
-    csv: Annotated[Optional[Path], typer.Option(help="Also write the tokens CSV.", show_default=False)] = None,
+    csv: CsvOpt = None,
+    faithfulness_csv: FaithfulnessCsvOpt = None,
+    words_csv: WordsCsvOpt = None,
+    png: PngOpt = None,
+    svg: SvgOpt = None,
+    summary: SummaryOpt = None,
     max_size: MaxSizeOpt = DEFAULT_MAX_MB,
     force: ForceOpt = False,
 ) -> None:
-    """Render the report of a data file (reportgen run --data FILE), without the model.
+    """Render the report of a data file (reportgen run --data FILE), without the model: the HTML
+    report and any of the run's other files (CSVs, pictures, summary).
 
-    The report is byte for byte the one the run itself wrote (same reportgen version, same
+    Each file is byte for byte the one the run itself wrote (same reportgen version, same
     --max-size; set SOURCE_DATE_EPOCH for a fixed creation time). Exit code 2 for a file that is
     not a reportgen data file, or one of another schema version.
     """
     from .pipeline import Outputs, default_out_path, render_data_file
 
-    outputs = Outputs(out=out if out is not None else default_out_path(), csv=csv, force=force, max_size=max_size)
+    outputs = Outputs(
+        out=out if out is not None else default_out_path(), csv=csv, faithfulness_csv=faithfulness_csv,
+        words_csv=words_csv, png=png, svg=svg, summary=summary, force=force, max_size=max_size,
+    )
     _execute(lambda: render_data_file(data, outputs))
 
 

@@ -613,7 +613,8 @@ def run_report(
 
 
 def render_data_file(source: Path, outputs: Outputs) -> RunResult:
-    """``reportgen render``: the report (and any CSV) of a data file, without the model."""
+    """``reportgen render``: the report and any of the run's other files (CSVs, pictures,
+    summary) from a data file, without the model."""
     from .data import read_data, report_from_data
 
     outputs.check()

@@ -600,14 +600,23 @@ def test_cli_data_file_and_render_give_the_same_report_and_csv(
     texts.write_text("本日はご来店いただき、誠にありがとうございます。\n今日は来てくれてありがとう。\n", encoding="utf-8")
     runner = CliRunner()
     base = ["--model", str(sample_model), "--methods", "cls_attention,grad_input", "--threads", "1"]
-    first = runner.invoke(app, ["run", str(texts), *base, "--out", str(tmp_path / "a.html"),
-                                "--csv", str(tmp_path / "a.csv"), "--data", str(tmp_path / "a.parquet")])
+
+    def files(folder: Path) -> list[str]:
+        # Every file a run can write besides the data file, into one folder (the summary links
+        # the pictures by a path relative to it).
+        return ["--out", str(folder / "r.html"), "--csv", str(folder / "t.csv"), "--faithfulness-csv", str(folder / "f.csv"),
+                "--words-csv", str(folder / "w.csv"), "--svg", str(folder / "pictures"), "--summary", str(folder / "s.md")]
+
+    first = runner.invoke(app, ["run", str(texts), *base, *files(tmp_path / "a"), "--data", str(tmp_path / "a.parquet")])
     assert first.exit_code == 0, first.output
-    again = runner.invoke(app, ["render", str(tmp_path / "a.parquet"), "--out", str(tmp_path / "b.html"),
-                                "--csv", str(tmp_path / "b.csv")])
+    # render writes each of them from the data file alone, byte for byte the run's.
+    again = runner.invoke(app, ["render", str(tmp_path / "a.parquet"), *files(tmp_path / "b")])
     assert again.exit_code == 0, again.output
-    assert (tmp_path / "b.html").read_bytes() == (tmp_path / "a.html").read_bytes()
-    assert (tmp_path / "b.csv").read_bytes() == (tmp_path / "a.csv").read_bytes()
+    written = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(written) == 9 and sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file()) == written
+    for name in written:
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes(), name
+    (tmp_path / "a.csv").write_bytes((tmp_path / "a" / "t.csv").read_bytes())
     # Not a data file: one line, exit 2, nothing written.
     bad = runner.invoke(app, ["render", str(tmp_path / "a.csv"), "--out", str(tmp_path / "c.html")])
     assert bad.exit_code == 2
