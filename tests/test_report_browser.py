@@ -432,6 +432,18 @@ def _same_colours(seen: list[Colour], expected: list[Colour | None]) -> bool:
     )
 
 
+def test_a_narrow_window_never_scrolls_the_page_sideways(demo_report: Path, browser: object) -> None:
+    # A phone-sized window: wide tables (the faithfulness tables have up to 8 columns, the corpus
+    # tables 6) and charts scroll inside their own boxes; the page itself stays as wide as the window.
+    with visit(browser, demo_report, viewport={"width": 480, "height": 900}) as page:
+        page.open_text(3)
+        page.page.locator("section.corpus").scroll_into_view_if_needed()
+        page.page.wait_for_timeout(500)
+        width, window = page.page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width <= window, (width, window)
+        _clean(page)
+
+
 def test_heatmap_labels_are_cut_to_stay_on_their_canvas(demo_report: Path, browser: object) -> None:
     """A token that holds a whole phrase (text 12's "いただけますでしょうか") is labelled with as
     much of it as fits, ending in "…", on the rows (left of the cells) and the slanted columns."""
