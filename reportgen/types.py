@@ -6,8 +6,9 @@ extraction -> method scores -> faithfulness -> agreement -> report model), so a 
 only reads results (the report model, the charts, a renderer of stored results) needs numpy
 and this module, never torch. The stages that compute them live in their own modules
 (``extraction``, ``methods``, ``faithfulness``, ``agreement``); this module owns no behaviour
-beyond small derived properties and :func:`check_target_range`, the rule for a scale that both
-``--target-range`` (checked before torch is imported) and a model's config must meet.
+beyond small derived properties and two rules checked before torch is imported:
+:func:`check_target_range` (the scale that both ``--target-range`` and a model's config must
+meet) and :func:`check_device_name` (``--device``'s values).
 
 :class:`TextRecord` is the one record per text that the stages fill in, in input order, so
 per-text data never travels as parallel sequences kept aligned by index.
