@@ -395,11 +395,10 @@
         top.lang = "ja";
         // A signed method's top tokens carry their direction, as the text's shading does.
         ov.top[i].forEach(function (tok, k) {
-          var sign = ov.topSign[i][k], chip = el("span", sign > 0 ? "chip up" : sign < 0 ? "chip down" : "chip", tok);
+          var sign = ov.topSign[i][k], chip = sign ? directionChip(sign > 0) : el("span", "chip");
+          chip.appendChild(document.createTextNode(tok));
           if (sign) {
-            var hue = sign > 0 ? payload.shade.positive : payload.shade.negative;
-            chip.style.backgroundColor = rgb(hue, 0.16);
-            chip.style.borderColor = rgb(hue, 0.8);
+            chip.style.backgroundColor = rgb(sign > 0 ? payload.shade.positive : payload.shade.negative, 0.16);
             chip.title = sign > 0 ? "raises the score" : "lowers the score";
           }
           top.appendChild(chip);
@@ -486,6 +485,12 @@
     function isSigned(method) { return payload.methodSigned[methodNames.indexOf(method)] === 1; }
     function methodTitle(method) { var k = methodNames.indexOf(method); return k >= 0 ? payload.methodTitles[k][1] : method; }
     function rgb(c, a) { return "rgba(" + c[0] + ", " + c[1] + ", " + c[2] + ", " + a.toFixed(3) + ")"; }
+    // A chip for something that raises (red) or lowers (blue) the score: movers, top tokens.
+    function directionChip(up) {
+      var chip = el("span", up ? "chip up" : "chip down");
+      chip.style.borderColor = rgb(up ? payload.shade.positive : payload.shade.negative, 0.6);
+      return chip;
+    }
     // Signed methods: red up, blue down; never-negative ones: green from 0 (theme.py).
     function shade(rel, signed) {
       if (rel === null || rel === undefined) return "";
@@ -574,8 +579,7 @@
           var part = el("div", side[0], side[1]);
           if (!group[side[0]].length) part.appendChild(el("span", "na", "–"));
           group[side[0]].forEach(function (m) {
-            var chip = el("span", "chip " + side[0]);
-            chip.style.borderColor = rgb(side[0] === "up" ? payload.shade.positive : payload.shade.negative, 0.6);
+            var chip = directionChip(side[0] === "up");
             chip.appendChild(el("span", "mover-label", m[0]));
             chip.appendChild(el("span", "mover-value", " " + (m[1] >= 0 ? "+" : "") + Number(m[1]).toPrecision(3)));
             part.appendChild(chip);
