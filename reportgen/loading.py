@@ -56,15 +56,18 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def load_model(model_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> LoadedModel:
+def load_model(
+    model_dir: str | Path | ModelSource, checkpoint: str | Path | None = None, device: str = "cpu"
+) -> LoadedModel:
     """Load tokenizer and model from ``model_dir``; weights from ``checkpoint`` when given.
 
     ``model_dir`` is a folder or, when no folder of that name exists, a hub id (``org/name``)
-    looked up in the local Hugging Face cache only (see :func:`resolve_model_source`).
+    looked up in the local Hugging Face cache only (see :func:`resolve_model_source`), or the
+    :class:`ModelSource` that function already found.
     Every failure, expected or not, becomes a one-line :class:`ModelLoadError`: a checkpoint
     may come from anywhere, and the CLI must never print a traceback for one.
     """
-    source = resolve_model_source(model_dir)
+    source = model_dir if isinstance(model_dir, ModelSource) else resolve_model_source(model_dir)
     try:
         return _load(source, checkpoint, device)
     except ModelLoadError:

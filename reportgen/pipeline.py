@@ -566,15 +566,16 @@ def run_report(
         check_device_name(options.device)  # whether cuda is there waits for torch (load_model)
     except ValueError as err:
         raise InputError(str(err)) from None
-    # A wrong --model is refused here, before torch is imported (seconds); load_model looks
-    # again (the same functions), as it does for every caller.
-    check_folder(resolve_model_source(options.model_dir))
+    # A wrong --model is refused here, before torch is imported (seconds); load_model takes the
+    # folder found here (a hub id is looked up in the cache once).
+    source = resolve_model_source(options.model_dir)
+    check_folder(source)
     # Everything that runs the model imports torch: only now, once the cheap checks passed.
     from .engine import PartStore, fingerprint, parts_folder
     from .loading import load_model
 
     configure_threads(options.threads)
-    loaded = load_model(options.model_dir, options.checkpoint, options.device)
+    loaded = load_model(source, options.checkpoint, options.device)
     explain = options.explain
     key = fingerprint(
         inputs.texts, loaded.info, loaded.device, explain, _max_length(explain.max_length, loaded.info.max_length),
