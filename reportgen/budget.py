@@ -39,6 +39,11 @@ from .types import QUANT_SCALE, DisplayAttention, TextRecord
 FULL, LAYERS, LAST, NO_MATRIX, SUMMARY = 0, 1, 2, 3, 4
 MATRIX_RUNGS = (FULL, LAYERS, LAST)
 """The rungs that carry an attention block."""
+VIEW = LAST
+"""The rung whose block is also every matrix text's *view*: the last layer's head mean, the
+heatmap a text opens with. A text at FULL or LAYERS carries it besides its own block (the page
+places it with the text's detail, so the opening heatmap does not wait for the large block); at
+LAST it is the text's only block."""
 RUNG_NAMES = (
     "every layer and head",
     "every layer, heads averaged",
@@ -105,13 +110,19 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def rung_bytes(sizes: Mapping[int, int], rung: int) -> int:
+    """What a matrix rung adds to the page: its own block plus the view (at LAST, the view only)."""
+    return sizes[rung] + (sizes[VIEW] if rung != VIEW else 0)
+
+
 def rung_codes(per_head: np.ndarray, rung: int) -> np.ndarray:
     """The uint8 codes a rung keeps of attention ``(layers, heads, n, n)``: float weights, or
     uint16 heads quantised with ``QUANT_SCALE`` (as extraction keeps them and the data file stores
     them: a report rendered from a data file codes the very same numbers).
 
-    FULL: ``(layers, heads, n, n)``; LAYERS: ``(layers, n, n)`` head means; LAST: ``(n, n)``,
-    the last layer's head mean.
+    FULL: ``(layers, heads, n, n)``; LAYERS: ``(layers - 1, n, n)``, the head means of every
+    layer but the last (whose mean is the view, which the page carries with every matrix rung);
+    LAST (the view): ``(n, n)``, the last layer's head mean.
     """
     att = np.asarray(per_head)
     if att.dtype == np.uint16:
@@ -121,7 +132,7 @@ def rung_codes(per_head: np.ndarray, rung: int) -> np.ndarray:
     if rung == FULL:
         return quantise(att)
     if rung == LAYERS:
-        return quantise(att.mean(axis=1))
+        return quantise(att[:-1].mean(axis=1))
     if rung == LAST:
         return quantise(att[-1].mean(axis=0))
     raise ValueError(f"rung {rung} keeps no attention matrix")
@@ -149,15 +160,16 @@ class AttentionLadder:
     Every rung's block is compressed and measured, but a block is kept only while it can still
     be part of a page within ``max_bytes``: in the final assignment (:func:`assign`) every text
     after a text in the degradation order keeps at most as much as it, so once the kept blocks
-    of one rung exceed the budget, the longest of them can never be used and are dropped.
-    Memory therefore stays below about ``len(MATRIX_RUNGS) * max_bytes`` however many texts
-    there are; with no budget only the full rung is kept.
+    of one rung (with the view each needs, :func:`rung_bytes`) exceed the budget, the longest of
+    them can never be used and are dropped. Memory therefore stays below about
+    ``len(MATRIX_RUNGS) * max_bytes`` however many texts there are; with no budget only the full
+    rung and the view are kept.
     """
 
     def __init__(self, lengths: Sequence[int], max_bytes: int | None) -> None:
         self.max_bytes = max_bytes
         self._position = {t: p for p, t in enumerate(degradation_order(lengths))}
-        self.rungs = MATRIX_RUNGS if max_bytes else (FULL,)
+        self.rungs = MATRIX_RUNGS if max_bytes else (FULL, VIEW)
         self._kept: dict[int, dict[int, bytes]] = {r: {} for r in self.rungs}
         self._heap: dict[int, list[tuple[int, int]]] = {r: [] for r in self.rungs}
         self._total = {r: 0 for r in self.rungs}
@@ -172,16 +184,15 @@ class AttentionLadder:
     def add(self, text: int, per_head: np.ndarray) -> None:
         layers, heads, n, _ = per_head.shape
         self._shape[text] = (int(layers), int(heads), int(n))
-        sizes = self._sizes[text] = {}
-        for rung in MATRIX_RUNGS:
-            # Every block is measured (the rule weighs them all); only some are kept.
-            block = deflate(np.ascontiguousarray(rung_codes(per_head, rung)).tobytes())
-            sizes[rung] = b64_size(len(block))
-            if rung not in self.rungs or self._position[text] <= self._cut[rung]:
+        # Every block is measured (the rule weighs them all); only some are kept.
+        blocks = {r: deflate(np.ascontiguousarray(rung_codes(per_head, r)).tobytes()) for r in MATRIX_RUNGS}
+        sizes = self._sizes[text] = {r: b64_size(len(b)) for r, b in blocks.items()}
+        for rung in self.rungs:
+            if self._position[text] <= self._cut[rung]:
                 continue  # a longer-or-equal text already could not keep this rung
-            self._kept[rung][text] = block
+            block = self._kept[rung][text] = blocks[rung]
             self._held += len(block)
-            self._total[rung] += b64_size(len(block))
+            self._total[rung] += rung_bytes(sizes, rung)
             heapq.heappush(self._heap[rung], (self._position[text], text))
             self._evict(rung)
         self.peak_bytes = max(self.peak_bytes, self._held)
@@ -196,7 +207,7 @@ class AttentionLadder:
             position, text = heapq.heappop(heap)
             block = kept.pop(text)
             self._held -= len(block)
-            self._total[rung] -= b64_size(len(block))
+            self._total[rung] -= rung_bytes(self._sizes[text], rung)
             self._cut[rung] = max(self._cut[rung], position)
 
     def result(self) -> dict[int, DisplayAttention]:

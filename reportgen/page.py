@@ -2,20 +2,22 @@
 
 Owns what travels from Python to ``templates/report.js``: chart templates (once per report),
 the colour theme, an overview of every text (columns of plain values, plus one compressed block
-of the texts for search), and one pair of compressed blocks per text: its detail (tokens, the
-highlighted text, every method's scores, bars, deletion curves, agreement: :class:`TextData`)
-and its attention codes at the rung of the size ladder it keeps (see :mod:`reportgen.budget`).
+of the texts for search), and three compressed blocks per text: its detail (tokens, the
+highlighted text, every method's scores, bars, deletion curves, agreement: :class:`TextData`),
+its view (the codes of the heatmap it opens with: the last layer's head mean) and its attention
+codes at the rung of the size ladder it keeps (see :mod:`reportgen.budget`).
 Blocks are zlib streams in base64, which the page inflates with the browser's own
 ``DecompressionStream``. The TypedDicts below are the contract: ``report.js`` reads exactly
 these keys. User text only ever travels here as data.
 
 The per-text blocks do not travel inside the JSON: :func:`block_elements` writes them as one
-inert element each (``<script type="text/plain" id="detail-N">``, ``id="attention-N"``), every
-text's detail first, then every text's attention, after the page's script and the Vega bundle
-(itself inert: the page runs it when it first draws a Vega chart). The page can then show a
-deep-linked text's answer (its detail block) as soon as the HTML parser has passed that
-element, after the details before it, and draw its Vega charts before the attention blocks
-(most of the file) are parsed; only its heatmap waits for its attention element.
+inert element each (``<script type="text/plain" id="detail-N">``, ``id="view-N"``,
+``id="attention-N"``), every text's detail and view first, then every text's attention, after
+the page's script and the Vega bundle (itself inert: the page runs it when it first draws a
+Vega chart). The page can then show a deep-linked text's answer (its detail block) as soon as
+the HTML parser has passed that element, after the details and views before it, and draw its
+heatmap and Vega charts before the attention blocks (most of the file) are parsed; only another
+layer or head waits for its attention element.
 
 :func:`fit` picks every text's rung so that the file stays within ``--max-size``.
 """
@@ -278,8 +280,9 @@ class PageData(TypedDict):
     budget: BudgetData
     overview: OverviewData
     blocks: list[list[str | None]]
-    """Per text (input order): [detail block, attention block], each base64 zlib or None. In the
-    page they are :func:`block_elements`, not a key of the JSON block (see :func:`page_json`)."""
+    """Per text (input order): [detail block, view block, attention block], each base64 zlib or
+    None. In the page they are :func:`block_elements`, not a key of the JSON block (see
+    :func:`page_json`)."""
     corpus: CorpusData | None
 
 
@@ -580,7 +583,7 @@ def base_data(report: Report) -> PageData:
         "heat": list(theme.HEATMAP_STOPS),
         "budget": {"maxMb": None, "fullMb": "0", "rungNames": list(budget.RUNG_NAMES), "leftOut": list(budget.RUNG_LEFT_OUT)},
         "overview": _overview(report, [budget.SUMMARY] * len(texts)),
-        "blocks": [[None, None] for _ in texts],
+        "blocks": [[None, None, None] for _ in texts],
         "corpus": _corpus_data(report),
     }
 
@@ -595,17 +598,21 @@ class Fitted:
 
 BLOCK_ELEMENT = '<script type="text/plain" id="{kind}-{index}">{block}</script>\n'
 """One block in the page: base64 only (no markup can end or escape the element); a missing
-block is empty. Every text has both elements, so the page finds text N's by id, and a block
-adds exactly its own bytes to the page (the empty elements are in the fixed part)."""
+block is empty. Every text has all three elements, so the page finds text N's by id, and a
+block adds exactly its own bytes to the page (the empty elements are in the fixed part)."""
+BLOCK_KINDS = ("detail", "view", "attention")
+"""The per-text blocks, in the order of :attr:`PageData.blocks`."""
 
 
 def block_elements(blocks: Sequence[Sequence[str | None]]) -> str:
-    """The per-text blocks as the page carries them: every detail (input order), then every attention."""
-    return "".join(
-        BLOCK_ELEMENT.format(kind=kind, index=i, block=text[k] or "")
-        for k, kind in enumerate(("detail", "attention"))
+    """The per-text blocks as the page carries them: each text's detail and view (input order),
+    then every attention block."""
+    early = "".join(
+        BLOCK_ELEMENT.format(kind=BLOCK_KINDS[k], index=i, block=text[k] or "")
         for i, text in enumerate(blocks)
+        for k in (0, 1)
     )
+    return early + "".join(BLOCK_ELEMENT.format(kind=BLOCK_KINDS[2], index=i, block=text[2] or "") for i, text in enumerate(blocks))
 
 
 def page_json(data: PageData) -> str:
@@ -623,7 +630,7 @@ def fit(report: Report, base: PageData, fixed_bytes: int, max_bytes: int | None)
     # Each text's element is in the fixed part (empty); its blocks add exactly their own bytes.
     for detail, text in zip(details, report.texts):
         base_size = len(detail)
-        per = {r: base_size + size for r, size in (text.display.sizes.items() if text.display else ())}
+        per = {r: base_size + budget.rung_bytes(text.display.sizes, r) for r in budget.MATRIX_RUNGS} if text.display else {}
         per[budget.NO_MATRIX] = base_size
         per[budget.SUMMARY] = 0
         sizes.append(per)
@@ -635,10 +642,12 @@ def fit(report: Report, base: PageData, fixed_bytes: int, max_bytes: int | None)
         kept = text.display.blocks if text.display else {}
         # The store keeps every block the rule can pick; should compression ever make a lighter
         # rung's block larger, the text takes the next rung that was kept (smaller, so it fits).
-        while rungs[t] in budget.MATRIX_RUNGS and rungs[t] not in kept:
+        while rungs[t] in budget.MATRIX_RUNGS and not (rungs[t] in kept and budget.VIEW in kept):
             rungs[t] += 1
-        att = budget.b64(kept[rungs[t]]) if rungs[t] in budget.MATRIX_RUNGS else None
-        blocks.append([details[t] if rungs[t] <= budget.NO_MATRIX else None, att])
+        matrix = rungs[t] in budget.MATRIX_RUNGS
+        view = budget.b64(kept[budget.VIEW]) if matrix else None
+        att = budget.b64(kept[rungs[t]]) if matrix and rungs[t] != budget.VIEW else None
+        blocks.append([details[t] if rungs[t] <= budget.NO_MATRIX else None, view, att])
     assignment = replace(assignment, rungs=tuple(rungs))
     data = dict(base)
     data["overview"] = {**base["overview"], "rung": rungs}

@@ -142,8 +142,9 @@ class DisplayAttention:
 
     Codes are ``round(255 * sqrt(w))`` (see :mod:`reportgen.budget`). ``blocks`` maps a rung
     of the size ladder to its compressed codes: 0 every layer and head ``(layers, heads, n, n)``,
-    1 every layer with heads averaged ``(layers, n, n)``, 2 the last layer's head mean
-    ``(n, n)``. Rungs the size budget can never use for this text are not kept.
+    1 every layer but the last with heads averaged ``(layers - 1, n, n)``, 2 the last layer's head
+    mean ``(n, n)`` (the *view*, which the page carries with rungs 0 and 1 too). Rungs the size
+    budget can never use for this text are not kept.
     """
 
     layers: int

@@ -1,6 +1,7 @@
 // reportgen page logic. The page data is one JSON block: an overview of every text. Each text's
-// compressed blocks (its detail, its attention codes) follow this script in elements of their
-// own (every #detail-N, then every #attention-N), and are inflated with the browser's own
+// compressed blocks (its detail, the codes of the heatmap it opens with, every attention code it
+// keeps) follow this script in elements of their own (each text's #detail-N and #view-N, then
+// every #attention-N), and are inflated with the browser's own
 // DecompressionStream only when the text is opened. Nothing per text is drawn at load: a text's
 // charts are drawn when its section comes into view, each chart's steps (spec parsed, view set
 // up, dataflow run, marks drawn) in tasks of their own, and at most LIVE_TEXTS texts keep their
@@ -25,6 +26,7 @@
     var FULL = 0, LAYERS = 1, LAST = 2, NO_MATRIX = 3, SUMMARY = 4;
     var PAGE_SIZE = 50;       // overview rows and text sections per page
     var LIVE_TEXTS = 6;       // texts whose charts stay drawn at once
+    var VIEW_MARGIN = 200;    // px around the viewport in which a text or a chart counts as in view
     var TOKEN_STEP = 13;      // px per token on the bar charts' axes (charts.TOKEN_STEP)
     var ZOOM = 24;            // tokens per side of the heatmap's zoom window
     var LABEL_CELL = 9;       // smallest heatmap cell (px) that gets token labels
@@ -71,8 +73,8 @@
       return inflate(text).then(function (bytes) { return JSON.parse(new TextDecoder().decode(bytes)); });
     }
 
-    // Text N's blocks are the elements #detail-N and #attention-N (base64; empty when the text
-    // keeps none). While the file is still being parsed, a block is read once the parser has
+    // Text N's blocks are the elements #detail-N, #view-N and #attention-N (base64; empty when
+    // the text keeps none). While the file is still being parsed, a block is read once the parser has
     // passed its element (an element after it exists), which a MutationObserver reports as the
     // parser adds them.
     var waiting = new Map();   // element id -> resolve functions waiting for it
@@ -116,15 +118,21 @@
       }
       return details.get(index);
     }
-    var attention = new Map(); // text index -> Promise of {rung, codes}; dropped when released
-    function codes(index) {
+    var attention = new Map(); // block id -> Promise of {rung, codes}; dropped when released
+    // The codes of text ``index``'s attention block, or with ``view`` of its view block: the last
+    // layer's head mean, the heatmap a text opens with. The view follows the text's detail in the
+    // file, so that heatmap need not wait until the parser reaches the attention blocks (most of
+    // the file); any other layer or head is in the attention block. At the last-layer rung the
+    // view is all the text has.
+    function codes(index, view) {
       if (ov.rung[index] >= NO_MATRIX) return Promise.resolve(null);
-      if (!attention.has(index)) {
-        attention.set(index, blockOf("attention", index).then(function (block) {
-          return block ? inflate(block).then(function (bytes) { return { rung: ov.rung[index], codes: bytes }; }) : null;
+      var whole = !view && ov.rung[index] !== LAST, id = (whole ? "attention-" : "view-") + index;
+      if (!attention.has(id)) {
+        attention.set(id, blockOf(whole ? "attention" : "view", index).then(function (block) {
+          return block ? inflate(block).then(function (bytes) { return { rung: whole ? ov.rung[index] : LAST, codes: bytes }; }) : null;
         }));
       }
-      return attention.get(index);
+      return attention.get(id);
     }
 
     // Codes are round(255 * sqrt(w)): w = (q / 255)^2.
@@ -187,8 +195,54 @@
     }
     function release(box) {
       drawings.delete(box);  // a drawing under way stops at its next step
+      if (waitingCharts.delete(box)) near.unobserve(box);
       var old = views.get(box);
       if (old) { old.finalize(); views.delete(box); }
+    }
+
+    // An open part's Vega charts are drawn when they come within VIEW_MARGIN of the window, not
+    // all at once when the part is opened: a long text's charts reach thousands of px below its
+    // answer, and charts out of view drawn first would delay those the reader looks at (a deep
+    // link opens its text at the top of the window). ``drawNear`` draws each chart in ``boxes``
+    // that is near now (one layout read for all) and leaves the others waiting (data-state
+    // "waiting") until the reader scrolls to them. The heatmap, a canvas, is always drawn.
+    var waitingCharts = new Map();  // chart element -> function that draws it, until it comes near
+    var nearChain = Promise.resolve();
+    var near = new IntersectionObserver(function (entries) {
+      entries.forEach(function (change) {
+        var draw = change.isIntersecting && waitingCharts.get(change.target);
+        if (!draw) return;
+        waitingCharts.delete(change.target);
+        near.unobserve(change.target);
+        // One after the other: charts drawn side by side interleave their steps, all done late.
+        nearChain = nearChain.then(function () { return change.target.isConnected ? draw() : null; }).catch(function (err) {
+          if (window.console) console.error("reportgen: chart could not be drawn:", err);
+        });
+      });
+    }, { rootMargin: VIEW_MARGIN + "px 0px" });
+    function isNear(box) {
+      var r = box.getBoundingClientRect();
+      return r.bottom >= -VIEW_MARGIN && r.top <= window.innerHeight + VIEW_MARGIN;
+    }
+    // ``steps``: [chart element, function that draws it]; drawn one after the other, each in a
+    // task of its own. Resolves once those near now are drawn.
+    function drawNear(section, steps) {
+      steps = steps.filter(function (step) { return step[0]; });
+      var now = steps.map(function (step) { return isNear(step[0]); });  // read before any is drawn
+      var chain = Promise.resolve();
+      steps.forEach(function (step, k) {
+        chain = chain.then(nextTask).then(function () {
+          if (!section.isConnected) return null;
+          if (now[k]) return step[1]();
+          release(step[0]);
+          step[0].textContent = "";
+          step[0].dataset.state = "waiting";
+          waitingCharts.set(step[0], step[1]);
+          near.observe(step[0]);
+          return null;
+        });
+      });
+      return chain;
     }
 
     // vegaEmbed parses a spec, sets up its view, runs its dataflow and draws its marks in one
@@ -805,7 +859,6 @@
     }
 
     // ---- drawing on demand, with a bound on live views -------------------------------------------
-    var VIEW_MARGIN = 200;     // px around the viewport in which a text counts as in view
     var visible = new Set();
     var queue = [];
     var drawing = false;
@@ -880,7 +933,7 @@
     function releasePart(section, part) {
       releaseCharts(part);
       delete part.dataset.drawn;
-      if (part.dataset.part === "attention") attention.delete(Number(section.dataset.index));
+      if (part.dataset.part === "attention") ["view-", "attention-"].forEach(function (kind) { attention.delete(kind + section.dataset.index); });
     }
     function partDrawn(section, name) {
       var part = section.querySelector('details.more[data-part="' + name + '"]');
@@ -905,16 +958,16 @@
         if (live.indexOf(section) < 0) { makeRoom(); live.push(section); }
         section.dataset.state = "drawing";
         var started = performance.now();
-        // Only the parts the reader has open are drawn; the answer above them is drawn with the text.
-        // The heatmap waits for the text's attention block: the Vega charts do not wait for it.
-        var chain = Promise.resolve(), later = [];
+        // Only the parts the reader has open are drawn, and of them only the charts near the
+        // window (drawNear); the answer above them is drawn with the text.
+        var chain = Promise.resolve();
         parts.forEach(function (part) {
           chain = chain.then(function () {
             part.dataset.drawn = "1";
-            return part.dataset.part === "attention" ? drawAttention(section, t, false, later) : drawScores(section, t);
+            return part.dataset.part === "attention" ? drawAttention(section, t, false, true) : drawScores(section, t);
           });
         });
-        return chain.then(function () { return Promise.all(later); }).then(function () {
+        return chain.then(function () {
           if (section.dataset.state === "drawing") {
             keepPinned();
             section.dataset.state = "drawn";
@@ -945,6 +998,8 @@
           for (k = 0; k < size; k++) out[k] /= H;
         }
       } else {
+        // At LAYERS the block holds every layer but the last (whose mean is the view, drawn from
+        // the view block), in order.
         base = att.rung === LAYERS ? layer * size : 0;
         for (k = 0; k < size; k++) out[k] = WEIGHT[source[base + k]];
       }
@@ -1051,42 +1106,44 @@
     function barsTitle(t, win, which) {
       return "[CLS] attention and attention received · " + which + " · raw and without [CLS]/[SEP] (renormalised)" + windowNote(t, win);
     }
-    // The promise of the bar chart; the heatmap's (it waits for the text's attention block, which
-    // the parser may still be reading) is added to ``later`` when given.
-    function drawAttention(section, t, barsOnly, later) {
+    // ``opening``: drawn with its part, each chart when it comes near (drawNear); otherwise for a
+    // picker the reader moved, at once. The heatmap waits for the text's view or attention block,
+    // which the parser may still be reading.
+    function drawAttention(section, t, barsOnly, opening) {
       var i = Number(section.dataset.index);
       var heatBox = section.querySelector('[data-chart="heatmap"]');
       var barsBox = section.querySelector('[data-chart="bars"]');
       var win = tokenWindow(section, t), L = payload.layers;
       function exactBars() {
-        return nextTask().then(function () {
-          return show(barsBox, payload.specs.bars, { bars: barRows(t, null, null, win) }, t.tokens, barsTitle(t, win, layerHead(L - 1, -1)));
-        });
+        return show(barsBox, payload.specs.bars, { bars: barRows(t, null, null, win) }, t.tokens, barsTitle(t, win, layerHead(L - 1, -1)));
       }
-      if (ov.rung[i] >= NO_MATRIX) return exactBars();
+      if (ov.rung[i] >= NO_MATRIX) return opening ? drawNear(section, [[barsBox, exactBars]]) : nextTask().then(exactBars);
       var layer = Number(section.querySelector(".pick-layer").value);
       var head = Number(section.querySelector(".pick-head").value);
       // The last layer's mean over heads (the view a text opens with) is in the detail block
-      // exactly (t.bars, as for a text that keeps no matrix): its bars need no attention block.
+      // exactly (t.bars, as for a text that keeps no matrix): its bars need no attention block,
+      // and its heatmap is drawn from the view block.
       var exact = layer === L - 1 && head < 0;
-      var heat = barsOnly && exact ? null : codes(i).then(function (att) {
-        if (!section.isConnected) return null;
-        // Below the no-matrix rung a text always has its block: one that cannot be read is said so
-        // in the heatmap's place (left blank, the part would look drawn).
-        if (!att) {
-          if (!barsOnly) { heatBox.textContent = ""; fail(heatBox, new Error("this text's attention block could not be read (close and open this part to try again)")); }
-          return null;
-        }
-        var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
-        return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(function () {
-          return exact ? null : nextTask().then(function () {
-            return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens, barsTitle(t, win, which));
+      function heat() {
+        return codes(i, exact).then(function (att) {
+          if (!section.isConnected) return null;
+          // Below the no-matrix rung a text always has its blocks: one that cannot be read is said
+          // so in the heatmap's place (left blank, the part would look drawn).
+          if (!att) {
+            if (!barsOnly) { heatBox.textContent = ""; fail(heatBox, new Error("this text's attention " + (exact ? "view" : "block") + " could not be read (close and open this part to try again)")); }
+            return null;
+          }
+          var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
+          return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(function () {
+            return exact ? null : nextTask().then(function () {
+              return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens, barsTitle(t, win, which));
+            });
           });
         });
-      });
-      if (!exact) return heat;
-      if (heat && later) later.push(heat);
-      return heat && !later ? Promise.all([exactBars(), heat]) : exactBars();
+      }
+      if (opening) return drawNear(section, exact ? [[heatBox, heat], [barsBox, exactBars]] : [[heatBox, heat]]);
+      if (!exact) return heat();
+      return barsOnly ? nextTask().then(exactBars) : Promise.all([nextTask().then(exactBars), heat()]);
     }
 
     // The heatmap is painted on canvases: one pixel block per cell, whatever the text's length.
@@ -1410,34 +1467,31 @@
 
     function drawScores(section, t) {
       var win = tokenWindow(section, t);
+      var chart = function (name) { return section.querySelector('[data-chart="' + name + '"]'); };
       var steps = [
-        function () { return drawMethods(section, t, win); }
+        [chart("methods"), function () { return drawMethods(section, t, win); }]
       ];
       if (t.ig && t.methods.integrated_gradients) {
-        steps.push(function () {
+        steps.push([chart("waterfall"), function () {
           var walk = waterfall(t, win);
           return show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: walk.rows }, walk.labels,
             "Integrated Gradients, every token: from f(baseline) = " + fixed(t.ig.baseline, 3) + " to f(x) = " + fixed(t.ig.explained, 3) + windowNote(t, win));
-        });
+        }]);
       }
       if (t.faith) {
-        steps.push(function () {
-          faithTable(section, t);
-          return show(section.querySelector('[data-chart="deletion"]'), payload.specs.deletion, deletionRows(t), [],
+        faithTable(section, t);  // a table (page elements): filled with the part
+        steps.push([chart("deletion"), function () {
+          return show(chart("deletion"), payload.specs.deletion, deletionRows(t), [],
             "Deletion curves: the output as each method's top tokens are replaced by [MASK] (grey: random orders)");
-        });
+        }]);
       }
       if (t.agreement) {
-        steps.push(function () {
-          return show(section.querySelector('[data-chart="agreement"]'), payload.specs.agreement,
+        steps.push([chart("agreement"), function () {
+          return show(chart("agreement"), payload.specs.agreement,
             { agreement: agreementRows(payload.agreementMethods, t.agreement, null) }, [], "Agreement of the methods' token rankings on this text (Spearman ρ)");
-        });
+        }]);
       }
-      var chain = Promise.resolve();
-      steps.forEach(function (step) {
-        chain = chain.then(nextTask).then(function () { return section.isConnected ? step() : null; });
-      });
-      return chain;
+      return drawNear(section, steps);
     }
 
     // ---- opening a text: a row click, a deep link (#text-917) ------------------------------------
@@ -1702,10 +1756,11 @@
       }
       // A deep link opens its text before anything else is drawn (the reader came for it), without
       // waiting for the Vega bundle; the overview's texts (search, snippets: the table is laid out
-      // again) and the page-wide charts follow. Otherwise the overview's charts come first, the
-      // texts after.
+      // again) follow, and the page-wide charts (out of view, above) once the text's charts are
+      // drawn: drawn beside them, they would interleave their steps and delay them. Otherwise the
+      // overview's charts come first, the texts after.
       var ready = linked() !== null
-        ? fromHash().then(showTexts).then(pageCharts)
+        ? fromHash().then(showTexts).then(frames).then(settled).then(pageCharts)
         : Promise.all([showTexts(), pageCharts()]).then(renderSections);
       ready.then(frames).then(settled).then(function () {
         document.body.dataset.charts = "done";
@@ -1722,9 +1777,10 @@
       document.querySelectorAll("header details.meta").forEach(function (d) { d.open = true; });
     });
 
-    // For tests and the curious: the codes a text's attention block holds, as the page decodes them.
+    // For tests and the curious: the codes a text's attention block (or, with ``view``, its view
+    // block) holds, as the page decodes them.
     window.reportgenPage = {
-      attentionCodes: function (index) { return codes(index).then(function (att) { return att ? { rung: att.rung, codes: Array.from(att.codes) } : null; }); },
+      attentionCodes: function (index, view) { return codes(index, view).then(function (att) { return att ? { rung: att.rung, codes: Array.from(att.codes) } : null; }); },
       liveTexts: function () { return live.length; },
       liveViews: function () { return views.size; },
       open: function (index) { return openText(index, true); }

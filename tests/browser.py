@@ -163,7 +163,8 @@ class Visit:
 
     def open_parts(self, section: str, parts: tuple[str, ...] = ("attention", "scores"), timeout_ms: int = 120_000) -> None:
         """Open the ``parts`` of the text section at selector ``section``; wait until every chart
-        in them is drawn."""
+        in them is drawn, scrolling to each chart that waits until it is near the window (as a
+        reader reading down the part would)."""
         if not parts:
             return
         self.page.eval_on_selector(
@@ -176,11 +177,17 @@ class Visit:
                 if (!s || s.dataset.state !== 'drawn') return false;
                 return parts.every(p => {
                     const d = s.querySelector(`details.more[data-part="${p}"]`);
-                    return !d || (d.dataset.drawn === '1' && Array.from(d.querySelectorAll('.chart')).every(c => c.dataset.state === 'done' || c.dataset.state === 'error'));
+                    if (!d) return true;
+                    if (d.dataset.drawn !== '1') return false;
+                    const charts = Array.from(d.querySelectorAll('.chart'));
+                    const next = charts.find(c => c.dataset.state === 'waiting');
+                    if (next) next.scrollIntoView({block: 'center'});
+                    return charts.every(c => c.dataset.state === 'done' || c.dataset.state === 'error');
                 });
             }""",
             arg=[section, list(parts)],
             timeout=timeout_ms,
+            polling=50,
         )
 
     def hover_heatmap(self, selector: str, cells: int = 4) -> list[str]:

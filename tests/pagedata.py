@@ -15,7 +15,8 @@ from typing import Any
 
 def payload(html: str) -> dict[str, Any]:
     """The page data as :mod:`reportgen.page` built it: the JSON block, with ``blocks`` read back
-    from the per-text elements (``#detail-N``, ``#attention-N``) the page carries them in."""
+    from the per-text elements (``#detail-N``, ``#view-N``, ``#attention-N``) the page carries
+    them in."""
     data = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', html, flags=re.DOTALL)
     assert data is not None, "the report has no page data"
     out = json.loads(data.group(1))
@@ -25,12 +26,13 @@ def payload(html: str) -> dict[str, Any]:
 
 
 def blocks(html: str) -> list[list[str | None]]:
-    """Per text (input order): [detail block, attention block], as the page's elements hold them."""
-    found = re.findall(r'<script type="text/plain" id="(detail|attention)-(\d+)">([A-Za-z0-9+/=]*)</script>', html)
-    n = len(found) // 2
-    # Every text's detail element (input order), then every text's attention element.
-    assert [(kind, int(i)) for kind, i, _ in found] == [(k, i) for k in ("detail", "attention") for i in range(n)]
-    return [[found[i][2] or None, found[n + i][2] or None] for i in range(n)]
+    """Per text (input order): [detail block, view block, attention block], as the page's
+    elements hold them."""
+    found = re.findall(r'<script type="text/plain" id="(detail|view|attention)-(\d+)">([A-Za-z0-9+/=]*)</script>', html)
+    n = len(found) // 3
+    # Each text's detail and view elements (input order), then every text's attention element.
+    assert [(kind, int(i)) for kind, i, _ in found] == [(k, i) for i in range(n) for k in ("detail", "view")] + [("attention", i) for i in range(n)]
+    return [[found[2 * i][2] or None, found[2 * i + 1][2] or None, found[2 * n + i][2] or None] for i in range(n)]
 
 
 def inflate(block: str) -> bytes:

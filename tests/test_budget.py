@@ -40,8 +40,11 @@ def test_each_rung_keeps_what_the_ladder_says() -> None:
     heads = handmade.attention(0)
     layers, h, n, _ = heads.shape
     assert budget.rung_codes(heads, budget.FULL).shape == (layers, h, n, n)
-    assert budget.rung_codes(heads, budget.LAYERS).shape == (layers, n, n)
+    # Every layer but the last: the last layer's head mean is the view, which every matrix rung carries.
+    assert budget.rung_codes(heads, budget.LAYERS).shape == (layers - 1, n, n)
+    np.testing.assert_array_equal(budget.rung_codes(heads, budget.LAYERS), budget.quantise(heads[:-1].mean(axis=1)))
     assert budget.rung_codes(heads, budget.LAST).shape == (n, n)
+    assert budget.VIEW == budget.LAST
     np.testing.assert_array_equal(budget.rung_codes(heads, budget.LAST), budget.quantise(heads[-1].mean(axis=0)))
     with pytest.raises(ValueError):
         budget.rung_codes(heads, budget.NO_MATRIX)
@@ -115,23 +118,25 @@ def test_the_bounded_store_never_drops_a_block_the_rule_would_use(lengths: list[
         assert ladder.peak_bytes == peak
     kept = ladder.result()
 
-    sizes = [{**{r: budget.b64_size(len(b)) for r, b in d.blocks.items()}, 3: 0, 4: 0} for d in everything]
+    # A matrix rung carries its block and the view (the page's rule, as :func:`page.fit` weighs it).
+    sizes = [{**{r: budget.rung_bytes(d.sizes, r) for r in budget.MATRIX_RUNGS}, 3: 0, 4: 0} for d in everything]
     whole = budget.assign(sizes, lengths, 0, limit or None)
     for t, rung in enumerate(whole.rungs):
         assert kept[t].sizes == {r: budget.b64_size(len(b)) for r, b in everything[t].blocks.items()}
         if rung in budget.MATRIX_RUNGS:
             assert kept[t].blocks[rung] == everything[t].blocks[rung], (t, rung)
+            assert kept[t].blocks[budget.VIEW] == everything[t].blocks[budget.VIEW], (t, "view")
     if limit:
         held = sum(budget.b64_size(len(b)) for d in kept.values() for b in d.blocks.values())
-        largest = max(budget.b64_size(len(b)) for d in everything for b in d.blocks.values())
+        largest = max(budget.rung_bytes(d.sizes, r) for d in everything for r in budget.MATRIX_RUNGS)
         assert held <= len(budget.MATRIX_RUNGS) * (limit + largest)
 
 
-def test_no_budget_keeps_only_full_detail() -> None:
+def test_no_budget_keeps_full_detail_and_the_view() -> None:
     ladder = budget.AttentionLadder([5, 6], None)
     ladder.add(0, _attention(5, 0))
     ladder.add(1, _attention(6, 1))
-    assert {t: set(d.blocks) for t, d in ladder.result().items()} == {0: {0}, 1: {0}}
+    assert {t: set(d.blocks) for t, d in ladder.result().items()} == {0: {budget.FULL, budget.VIEW}, 1: {budget.FULL, budget.VIEW}}
 
 
 def _inflate(block: str) -> bytes:
@@ -147,10 +152,11 @@ def test_what_each_rung_keeps_in_the_page(rung: int) -> None:
     # The budget that forces every text down to exactly this rung.
     sizes = []
     for t in range(2):
-        detail, att = at.data["blocks"][t]
+        detail = at.data["blocks"][t][0]
         display = report.texts[t].display
-        # The page carries each text's blocks in an element that is empty in the base.
-        per = {r: len(detail) + budget.b64_size(len(display.blocks[r])) for r in budget.MATRIX_RUNGS}
+        # The page carries each text's blocks in elements that are empty in the base; a matrix
+        # rung's are its own block and the view (the last layer's head mean, the opening heatmap).
+        per = {r: len(detail) + budget.b64_size(len(display.blocks[r])) + (budget.b64_size(len(display.blocks[budget.VIEW])) if r != budget.VIEW else 0) for r in budget.MATRIX_RUNGS}
         per.update({budget.NO_MATRIX: len(detail), budget.SUMMARY: 0})
         sizes.append(per)
     limit = fixed + sum(s[rung] for s in sizes)
@@ -159,19 +165,24 @@ def test_what_each_rung_keeps_in_the_page(rung: int) -> None:
     assert fitted.data["overview"]["rung"] == [rung, rung]
     assert fitted.data["overview"]["id"] == [0, 1], "every text keeps its overview row"
     for t in range(2):
-        detail, att = fitted.data["blocks"][t]
+        detail, view, att = fitted.data["blocks"][t]
         assert (detail is not None) == (rung <= budget.NO_MATRIX)
-        assert (att is not None) == (rung in budget.MATRIX_RUNGS)
+        assert (view is not None) == (rung in budget.MATRIX_RUNGS)
+        assert (att is not None) == (rung in (budget.FULL, budget.LAYERS)), "at LAST the view is the whole block"
         if detail is not None:
             text = json.loads(_inflate(detail))
             assert len(text["bars"]["cls"]) == len(handmade.PIECES[t])
             assert set(text["methods"]) == {m.name for m in handmade.METHODS}
             # Word scores travel in the detail block, the same lazy, compressed path.
             assert text["words"] is not None and text["words"]["labels"]
+        heads = handmade.attention(t)
         if att is not None:
-            heads = handmade.attention(t)
             np.testing.assert_array_equal(
                 np.frombuffer(_inflate(att), dtype=np.uint8), budget.rung_codes(heads, rung).ravel()
+            )
+        if view is not None:
+            np.testing.assert_array_equal(
+                np.frombuffer(_inflate(view), dtype=np.uint8), budget.quantise(heads[-1].mean(axis=0)).ravel()
             )
     if rung == budget.SUMMARY:
         # No detail block: the text's word scores are left out with it, and the page says so.

@@ -123,9 +123,9 @@ def test_report_static_html_keeps_texts_inert(hostile_report: tuple[Path, Path])
     scripts = re.findall(r"<script\b[^>]*>.*?</script>", html, flags=re.DOTALL | re.IGNORECASE)
     blocks = [s for s in scripts if s.startswith('<script type="text/plain" id="') and 'id="vega-bundle"' not in s[:50]]
     assert len(scripts) - len(blocks) == 3, "only the page's data, the page logic and the Vega bundle (inert; the page runs it)"
-    # ... and two inert elements per text with its compressed blocks: base64, no user text.
-    assert len(blocks) == 2 * len(CORPUS)
-    assert all(re.fullmatch(r'<script type="text/plain" id="(detail|attention)-\d+">[A-Za-z0-9+/=]*</script>', b) for b in blocks)
+    # ... and three inert elements per text with its compressed blocks: base64, no user text.
+    assert len(blocks) == 3 * len(CORPUS)
+    assert all(re.fullmatch(r'<script type="text/plain" id="(detail|view|attention)-\d+">[A-Za-z0-9+/=]*</script>', b) for b in blocks)
     markup = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.DOTALL | re.IGNORECASE)
     for tag in ("<script", "<img", "<iframe", "<svg", 'href="javascript', "<meta http-equiv=\"refresh", "<base", "<link", "<b>"):
         assert tag not in markup.lower(), tag
@@ -357,7 +357,7 @@ def shown_in_page(html: str) -> list[str]:
     import zlib
 
     out = []
-    for detail, _ in pagedata.blocks(html):
+    for detail, _, _ in pagedata.blocks(html):
         text = json.loads(zlib.decompress(base64.b64decode(detail)))
         runs = [run for span in text["spans"] for run in span[1:]] + text["dropped"]
         out.append("".join(run if isinstance(run, str) else run[0] for run in runs))

@@ -99,11 +99,11 @@ def test_vega_bundle_inlined_exactly_once(report_html: str) -> None:
     # The Vega bundle is an inert element right after the page logic, which runs it when it first
     # draws a chart; it is the bundle, whole.
     assert inert[0][0].get("id") == "vega-bundle" and inert[0][1].strip() == bundle.strip()
-    # Besides them, two inert elements per text holding its compressed blocks (base64 only):
-    # every text's detail first, then every text's attention.
+    # Besides them, three inert elements per text holding its compressed blocks (base64 only):
+    # each text's detail and view first, then every text's attention.
     blocks = inert[1:]
     n = len(page_data(report_html)["blocks"])
-    assert [attrs.get("id") for attrs, _ in blocks] == [f"{k}-{t}" for k in ("detail", "attention") for t in range(n)]
+    assert [attrs.get("id") for attrs, _ in blocks] == [f"{k}-{t}" for t in range(n) for k in ("detail", "view")] + [f"attention-{t}" for t in range(n)]
     assert all(re.fullmatch(r"[A-Za-z0-9+/=]*", body) for _, body in blocks)
     assert all("src" not in attrs for attrs, _ in tree.scripts)
 
@@ -151,7 +151,7 @@ def _detail(payload: dict, t: int) -> dict:
 
 
 def test_report_is_compact(report_html: str) -> None:
-    # Per-text data is two deflate blocks (detail, 8-bit attention); chart specs appear once.
+    # Per-text data is three deflate blocks (detail, 8-bit view and attention); chart specs appear once.
     tree = parse(report_html)
     data = tree.scripts[0][1]
     payload = json.loads(data)
@@ -160,7 +160,8 @@ def test_report_is_compact(report_html: str) -> None:
     assert data.count('"mark"') == json.dumps(payload["specs"]).count('"mark"')
     payload = page_data(report_html)
     layers, heads = payload["layers"], payload["heads"]
-    for t, (detail, attention) in enumerate(payload["blocks"]):
+    for t, (detail, view, attention) in enumerate(payload["blocks"]):
         text = _detail(payload, t)
         assert "mark" not in json.dumps(text)
         assert len(_inflate(attention)) == layers * heads * text["n"] ** 2, "one byte per weight"
+        assert len(_inflate(view)) == text["n"] ** 2, "the opening heatmap: one byte per weight"

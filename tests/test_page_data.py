@@ -183,13 +183,25 @@ def test_bars_are_the_last_layer_head_mean_raw_and_renormalised(data: page.PageD
 
 def test_attention_block_holds_the_8_bit_codes_of_every_head(data: page.PageData) -> None:
     for t in range(2):
-        codes = np.frombuffer(inflate(data["blocks"][t][1]), dtype=np.uint8)
+        codes = np.frombuffer(inflate(data["blocks"][t][2]), dtype=np.uint8)
         heads = handmade.attention(t)
         expected = np.rint(np.sqrt(heads) * 255).astype(np.uint8)
         np.testing.assert_array_equal(codes.reshape(heads.shape), expected)
         # What the page draws from a code is within half a code step of the weight.
         drawn = budget.dequantise(codes.reshape(heads.shape))
         assert np.abs(np.sqrt(drawn) - np.sqrt(heads)).max() <= 0.5 / 255 + 1e-12
+
+
+def test_view_block_holds_the_codes_of_the_opening_heatmap(data: page.PageData) -> None:
+    # Each text's view (placed with its detail, so the heatmap a text opens with does not wait
+    # for the attention blocks) is the last layer's mean over heads, coded as every weight is.
+    for t in range(2):
+        heads = handmade.attention(t)
+        view = np.frombuffer(inflate(data["blocks"][t][1]), dtype=np.uint8)
+        mean = heads[-1].astype(np.float64).mean(axis=0)
+        expected = np.rint(np.sqrt(mean) * 255).astype(np.uint8)
+        assert np.abs(view.reshape(mean.shape).astype(int) - expected.astype(int)).max() <= 1  # float32 mean vs float64
+        assert np.abs(np.sqrt(budget.dequantise(view.reshape(mean.shape))) - np.sqrt(mean)).max() <= 0.5 / 255 + 1e-6
 
 
 def test_words_per_text_and_the_corpus_rows(data: page.PageData) -> None:
@@ -254,20 +266,23 @@ def test_a_tight_budget_degrades_the_longest_text_first() -> None:
     base = page.base_data(report)
     roomy = page.fit(report, base, 1000, None)
     assert roomy.fit.rungs == (budget.FULL, budget.FULL)
-    # Each text's two blocks fill its element, empty in the base.
-    full = [len(b[0]) + len(b[1]) for b in roomy.data["blocks"]]
+    # Each text's three blocks fill its elements, empty in the base.
+    full = [sum(len(x) for x in b if x) for b in roomy.data["blocks"]]
+    assert all(all(b) for b in roomy.data["blocks"])
     # Room for everything but one byte: text 0 (7 tokens) is longer than text 1 (4 tokens).
     tight = page.fit(report, base, 1000, 1000 + sum(full) - 1)
     assert tight.fit.rungs == (budget.LAYERS, budget.FULL)
     assert tight.data["overview"]["rung"] == [budget.LAYERS, budget.FULL]
-    layers = np.frombuffer(inflate(tight.data["blocks"][0][1]), dtype=np.uint8)
+    # Every layer but the last, heads averaged: the last layer's mean is the view, kept as well.
+    layers = np.frombuffer(inflate(tight.data["blocks"][0][2]), dtype=np.uint8)
     np.testing.assert_array_equal(
-        layers.reshape(handmade.LAYERS, 7, 7), budget.quantise(handmade.attention(0).mean(axis=1))
+        layers.reshape(handmade.LAYERS - 1, 7, 7), budget.quantise(handmade.attention(0)[:-1].mean(axis=1))
     )
+    assert tight.data["blocks"][0][1] == roomy.data["blocks"][0][1]
     # Only the fixed part fits: every text keeps its overview row and nothing else.
     bare = page.fit(report, base, 1000, 1000)
     assert bare.fit.rungs == (budget.SUMMARY, budget.SUMMARY)
-    assert bare.data["blocks"] == [[None, None], [None, None]]
+    assert bare.data["blocks"] == [[None, None, None], [None, None, None]]
     assert bare.data["overview"]["id"] == [0, 1]
 
 

@@ -74,7 +74,7 @@ def test_only_the_charts_in_view_are_drawn_at_load(demo_report: Path, browser: o
         # Opening every text's attention part draws only the texts near the view.
         page.page.evaluate("() => document.querySelectorAll('details.more[data-part=attention]').forEach(d => { d.open = true; })")
         page.page.evaluate("() => document.getElementById('text-2').scrollIntoView()")
-        page.page.wait_for_function("() => document.querySelector('#text-2 [data-chart=bars]').dataset.state === 'done'")
+        page.page.wait_for_function("() => document.querySelector('#text-2 [data-chart=heatmap]').dataset.state === 'done'")
         page.page.wait_for_function("() => !document.querySelector('section.text[data-state=drawing]')")
         sections = _sections(page)
         drawn = [int(s["id"].split("-")[1]) for s in sections if s["drawn"]]
@@ -165,7 +165,9 @@ def test_a_part_opened_on_a_text_in_view_is_drawn_without_waiting_for_the_observ
     """A reader who opens a part of a text they see gets it drawn at once: the page reads that the
     text is in view instead of waiting for the observer's report (which comes with a frame the
     parser can hold back while a large file loads; a deep-linked text opened right after its
-    answer waited for it). A text out of view opened the same way is still not drawn."""
+    answer waited for it); of its charts, those in the window at once too (those below it wait
+    until scrolled to, which here no observer reports). A text out of view opened the same way is
+    still not drawn."""
     with _tab(browser, demo_report.resolve().as_uri(), _SILENT_OBSERVER) as (tab, errors):
         tab.wait_for_function("() => document.body.dataset.texts === 'done'")
         tab.evaluate("() => document.getElementById('text-5').scrollIntoView({ block: 'start' })")
@@ -173,9 +175,11 @@ def test_a_part_opened_on_a_text_in_view_is_drawn_without_waiting_for_the_observ
         tab.wait_for_function(
             "() => { const s = document.getElementById('text-5'); return s.dataset.state === 'drawn' && "
             "Array.from(s.querySelectorAll('details.more')).every(d => d.dataset.drawn === '1' && "
-            "Array.from(d.querySelectorAll('.chart')).every(c => c.dataset.state === 'done')); }",
+            "Array.from(d.querySelectorAll('.chart')).every(c => c.dataset.state === 'done' || "
+            "(c.dataset.state === 'waiting' && c.getBoundingClientRect().top > window.innerHeight))); }",
             timeout=30_000,
         )
+        assert tab.evaluate("() => document.querySelector('#text-5 [data-chart=heatmap]').dataset.state") == "done"
         tab.evaluate("() => document.querySelectorAll('#text-20 details.more').forEach(d => { d.open = true; })")
         tab.wait_for_timeout(1500)
         far = tab.evaluate("() => Array.from(document.querySelectorAll('#text-20 .chart')).map(c => c.dataset.state || '')")
@@ -227,7 +231,7 @@ window.__atBundle = null;
         key: !!(s && s.querySelector('.key-ramp')),
         walk: s ? s.querySelectorAll('.walk-row').length : 0,
         prediction: s ? s.querySelector('[data-slot="prediction"]').textContent : '',
-        charts: document.querySelectorAll('.chart[data-state="done"]').length,
+        vega: document.querySelectorAll('.chart[data-state="done"]:not([data-chart="heatmap"])').length,
         attentionParsed: !!document.getElementById('attention-0')
       };
     }
@@ -250,21 +254,25 @@ _OPEN_LINKED = """
 _AT_HOLD = """
 window.__slowDone = true;
 window.__atHold = (function () {
-  var s = document.getElementById(window.__linked), charts = {};
-  s.querySelectorAll('details.more[open] .chart').forEach(function (c) { charts[c.dataset.chart] = c.dataset.state || ''; });
-  return {charts: charts, attentionParsed: !!document.getElementById('attention-0')};
+  var s = document.getElementById(window.__linked), charts = {}, inView = [], below = [];
+  s.querySelectorAll('details.more[open] .chart').forEach(function (c) {
+    charts[c.dataset.chart] = c.dataset.state || '';
+    (c.getBoundingClientRect().top < window.innerHeight ? inView : below).push(c.dataset.chart);
+  });
+  return {charts: charts, inView: inView, below: below, attentionParsed: !!document.getElementById('attention-0')};
 })();
 """
 
 
 def test_a_deep_linked_text_is_drawn_before_the_attention_blocks_are_parsed(demo_report: Path, browser: object, tmp_path: Path) -> None:
-    """The page's script, the Vega bundle (inert: the page runs it) and every text's detail come
-    before the attention blocks (most of the file). A deep-linked text's answer (plain page
-    elements) is shown while the rest is still being parsed, before the page runs the bundle;
-    then its Vega charts are drawn, still before the attention blocks are parsed; only its
-    heatmap waits for its attention block. Here the parser is held, just before the attention
-    blocks, by a script that arrives 4 s late (a stand-in for a large file that takes long to
-    parse; the copy's policy lets that one address through)."""
+    """The page's script, the Vega bundle (inert: the page runs it) and every text's detail and
+    view come before the attention blocks (most of the file). A deep-linked text's answer (plain
+    page elements) is shown while the rest is still being parsed, before the page runs the
+    bundle; its heatmap (drawn from the view) and its Vega charts in the window are drawn, still
+    before the attention blocks are parsed; its charts below the window wait until scrolled to,
+    and only another layer or head waits for its attention block. Here the parser is held, just
+    before the attention blocks, by a script that arrives 4 s late (a stand-in for a large file
+    that takes long to parse; the copy's policy lets that one address through)."""
     html = demo_report.read_text(encoding="utf-8")
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
     slowed = html.replace(csp, csp.replace("script-src ", f"script-src {SLOW} "), 1)
@@ -296,22 +304,60 @@ def test_a_deep_linked_text_is_drawn_before_the_attention_blocks_are_parsed(demo
         # When the bundle runs, the answer is complete, and nothing is drawn by Vega yet.
         assert seen["state"] in ("ready", "drawing", "drawn"), seen
         assert seen["shaded"] > 0 and seen["key"] and seen["walk"] > 0 and seen["prediction"], seen
-        assert seen["charts"] == 0, "no chart is drawn before the bundle"
+        assert seen["vega"] == 0, "no Vega chart is drawn before the bundle"
         assert not seen["attentionParsed"], seen
-        # While the parser is held before the attention blocks, every Vega chart of the open
-        # parts is drawn; the heatmap is not (its attention block is not parsed yet).
+        # While the parser is held before the attention blocks, the heatmap (from the view) and
+        # every chart in the window are drawn; those below the window wait.
         held = tab.evaluate("() => window.__atHold")
         assert not held["attentionParsed"], held
-        vega = {k: v for k, v in held["charts"].items() if k != "heatmap"}
-        assert set(vega) == {"bars", "methods", "waterfall", "deletion", "agreement"}, held
-        assert all(v == "done" for v in vega.values()), held
-        assert held["charts"]["heatmap"] != "done", held
-        # Once the file is parsed, the heatmap is drawn too.
+        assert set(held["charts"]) == {"heatmap", "bars", "methods", "waterfall", "deletion", "agreement"}, held
+        assert held["charts"]["heatmap"] == "done" and "heatmap" in held["inView"], held
+        assert all(held["charts"][k] == "done" for k in held["inView"]), held
+        assert held["below"] and all(held["charts"][k] in ("done", "waiting") for k in held["below"]), held
+        assert "waiting" in held["charts"].values(), "a chart far below the window is not drawn yet"
+        # Once the file is parsed, scrolling through the parts draws every chart of them, and a
+        # single head (from the attention block) can be picked.
         tab.wait_for_function(f"() => document.getElementById('text-{text_id}').dataset.state === 'drawn'")
-        assert tab.evaluate(f"() => document.querySelector('#text-{text_id} [data-chart=\"heatmap\"]').dataset.state") == "done"
+        tab.wait_for_function(
+            f"""() => {{
+                const charts = Array.from(document.querySelectorAll('#text-{text_id} details.more[open] .chart'));
+                const next = charts.find(c => c.dataset.state === 'waiting');
+                if (next) next.scrollIntoView({{block: 'center'}});
+                return charts.every(c => c.dataset.state === 'done');
+            }}""",
+            polling=50,
+        )
+        tab.evaluate(f"() => {{ const p = document.querySelector('#text-{text_id} .pick-head'); p.value = '0'; p.dispatchEvent(new Event('change')); }}")
+        tab.wait_for_function(f"() => document.querySelector('#text-{text_id} [data-chart=\"heatmap\"]').innerText.includes('head 1 of')")
         assert errors == []
     finally:
         context.close()
+
+
+def test_charts_below_the_window_wait_until_the_reader_scrolls_to_them(demo_report: Path, browser: object) -> None:
+    """An open part draws the charts near the window; a chart far below waits (data-state
+    "waiting", no SVG, the placeholder) until the reader scrolls to it: a long text's charts are
+    not all drawn when its parts are opened, and a deep-linked text's charts in the window come
+    first."""
+    with visit(browser, demo_report, viewport={"width": 1280, "height": 900}) as page:
+        page.page.evaluate("() => { window.location.hash = 'text-3'; }")
+        page.page.wait_for_function("() => document.getElementById('text-3').dataset.state === 'drawn'")
+        page.page.evaluate("() => document.querySelectorAll('#text-3 details.more').forEach(d => { d.open = true; })")
+        page.page.wait_for_function(
+            "() => document.getElementById('text-3').dataset.state === 'drawn' && "
+            "document.querySelector('#text-3 [data-chart=heatmap]').dataset.state === 'done'"
+        )
+        charts = """() => Object.fromEntries(Array.from(document.querySelectorAll('#text-3 .chart')).map(c =>
+            [c.dataset.chart, [c.dataset.state, !!c.querySelector('svg'), Math.round(c.getBoundingClientRect().top)]]))"""
+        seen = page.page.evaluate(charts)
+        assert seen["agreement"][:2] == ["waiting", False], seen
+        assert seen["agreement"][2] > 900 + 200, seen
+        assert all(state in ("done", "waiting") for state, _, _ in seen.values()), seen
+        # The reader scrolls (a wheel: the page stops keeping the linked text at the top) to it.
+        page.page.evaluate("() => { window.dispatchEvent(new WheelEvent('wheel')); document.querySelector('#text-3 [data-chart=agreement]').scrollIntoView({block: 'center'}); }")
+        page.page.wait_for_function("() => document.querySelector('#text-3 [data-chart=agreement]').dataset.state === 'done'")
+        assert page.page.evaluate(charts)["agreement"][1], "drawn as an SVG once near"
+        _clean(page)
 
 
 def test_a_chart_drawn_again_before_it_is_done_shows_one_drawing(demo_report: Path, browser: object) -> None:
@@ -541,18 +587,24 @@ def test_the_page_decodes_exactly_the_8_bit_codes(tmp_path: Path, browser: objec
 
 
 def test_an_unreadable_attention_block_is_said_in_the_heatmaps_place(tmp_path: Path, browser: object) -> None:
-    """A text whose attention block is empty (as a damaged file would have it) shows why its
-    heatmap is missing, and the part counts as drawn with its bars; it is not left blank."""
+    """A text whose attention view and block are empty (as a damaged file would have them) shows
+    why its heatmap is missing, and the part counts as drawn with its bars; it is not left blank."""
     html = render_report(handmade.report()).html
-    damaged = re.sub(r'(<script type="text/plain" id="attention-1">)[^<]*', r"\1", html, count=1)
-    assert damaged != html
+    damaged = re.sub(r'(<script type="text/plain" id="(?:view|attention)-1">)[^<]*', r"\1", html)
+    assert damaged.count('id="view-1"></script>') == damaged.count('id="attention-1"></script>') == 1
     path = tmp_path / "damaged.html"
     path.write_text(damaged, encoding="utf-8")
     with visit(browser, path) as page:
         page.open_text(1, timeout_ms=30_000, parts=("attention",))
         heatmap = page.page.locator('#text-1 [data-chart="heatmap"]')
         assert heatmap.get_attribute("data-state") == "error"
-        assert "attention block could not be read" in heatmap.inner_text()
+        assert "attention view could not be read" in heatmap.inner_text()
+        assert page.page.locator('#text-1 [data-chart="bars"]').get_attribute("data-state") == "done"
+        # A single head is read from the attention block: said the same way.
+        page.page.evaluate("() => { const p = document.querySelector('#text-1 .pick-head'); p.value = '0'; p.dispatchEvent(new Event('change')); }")
+        page.page.wait_for_function("() => document.querySelector('#text-1 [data-chart=\"heatmap\"]').innerText.includes('attention block could not be read')")
+        page.page.evaluate("() => { const p = document.querySelector('#text-1 .pick-head'); p.value = '-1'; p.dispatchEvent(new Event('change')); }")
+        page.page.wait_for_function("() => document.querySelector('#text-1 [data-chart=\"heatmap\"]').innerText.includes('attention view could not be read')")
         assert page.page.locator('#text-1 [data-chart="bars"]').get_attribute("data-state") == "done"
         # Closing and opening the part reads the block again (here: the same message, not a blank).
         page.page.evaluate("() => { const d = document.querySelector('#text-1 details.more[data-part=\"attention\"]'); d.open = false; }")
