@@ -10,13 +10,14 @@ peak RSS) and opens each in headless Chromium, recording:
   assigns last), and the longest main-thread task that starts after it (``longtask``
   PerformanceObserver registered before load, ``buffered``), at load and while scrolling
   through the overview's first page of texts, opening each text's detail on the way (every
-  chart of it drawn before the next text);
+  chart of it drawn before the next text, scrolled to: a chart below the window waits for that);
 * JS heap after load (CDP ``Performance.getMetrics`` ``JSHeapUsedSize``, as found and after a
   forced garbage collection), and the same after scrolling;
 * a deep link to a text in the middle of the report, whose detail (attention and method parts)
   the reader opens as soon as its section is there: time from navigation start until its section
-  (the answer part) is drawn, until every chart of its detail is drawn, and how long its own
-  drawing took (``data-draw-ms``);
+  (the answer part) is drawn, until every chart of its detail in the window is drawn (those
+  below it wait until scrolled to), and how long its own drawing took (``data-draw-ms``); then
+  the reader scrolls through the detail at once, and the time until every chart of it is drawn;
 * what the size budget kept (the CLI's line).
 
 Cases (``--cases``): ``demo`` (the bundled texts, every method), ``keico1000`` (1,000 KeiCO
@@ -62,11 +63,25 @@ CASES = ("demo", "keico1000", "aozora20", "base100", "mem128")
 
 INIT_SCRIPT = """
 window.__bench = {longtasks: [], bundleEnd: null, firstChart: null, target: null, targetDrawn: null, targetDetail: null};
-// Every open part of a text section drawn: each of its charts done (or failed).
+function openCharts(s) {
+  return Array.prototype.concat.apply([], Array.prototype.map.call(s.querySelectorAll("details.more[open]"), function (d) {
+    return Array.prototype.slice.call(d.querySelectorAll(".chart"));
+  }));
+}
+function chartDone(c) { return c.dataset.state === "done" || c.dataset.state === "error"; }
+function outOfView(c) { var r = c.getBoundingClientRect(); return r.top >= window.innerHeight || r.bottom <= 0; }
+// What the reader sees of a text section's open parts drawn: each chart in the window done (or
+// failed); a chart below the window waits until scrolled to (data-state "waiting").
 var detailDrawn = window.__benchDetailDrawn = function (s) {
-  return s.dataset.state === "drawn" && Array.prototype.every.call(s.querySelectorAll("details.more[open]"), function (d) {
-    return d.dataset.drawn === "1" && Array.prototype.every.call(d.querySelectorAll(".chart"), function (c) { return c.dataset.state === "done" || c.dataset.state === "error"; });
-  });
+  return s.dataset.state === "drawn" && Array.prototype.every.call(s.querySelectorAll("details.more[open]"), function (d) { return d.dataset.drawn === "1"; }) &&
+    openCharts(s).every(function (c) { return chartDone(c) || (c.dataset.state === "waiting" && outOfView(c)); });
+};
+// Every chart of its open parts drawn, the reader scrolling to each waiting one in turn.
+window.__benchAllDrawn = function (s) {
+  if (!detailDrawn(s)) return false;
+  var next = openCharts(s).filter(function (c) { return !chartDone(c); })[0];
+  if (next) { if (next.dataset.state === "waiting") next.scrollIntoView({block: "center"}); return false; }
+  return true;
 };
 try {
   new PerformanceObserver(function (list) {
@@ -277,7 +292,7 @@ def _load_and_scroll(browser: Any, path: Path, scroll_texts: int, timeout_s: flo
             page.evaluate(f"() => {{ const s = document.querySelectorAll('section.text')[{k}]; s.scrollIntoView(); s.querySelectorAll('details.more').forEach(d => {{ d.open = true; }}); }}")
             try:
                 page.wait_for_function(
-                    f"() => {{ const s = document.querySelectorAll('section.text')[{k}]; return s.dataset.state === 'summary' || window.__benchDetailDrawn(s); }}",
+                    f"() => {{ const s = document.querySelectorAll('section.text')[{k}]; return s.dataset.state === 'summary' || window.__benchAllDrawn(s); }}",
                     timeout=60_000,
                 )
             except Exception:  # noqa: BLE001
@@ -305,6 +320,9 @@ def _deep_link(browser: Any, path: Path, index: int, timeout_s: float) -> dict[s
         page.goto(path.resolve().as_uri() + "#" + target, wait_until="load", timeout=timeout_s * 1000)
         page.wait_for_function("() => window.__bench.targetDetail !== null", timeout=timeout_s * 1000)
         bench = page.evaluate("() => window.__bench")
+        # Then the reader scrolls through the opened parts: every chart of them drawn.
+        page.wait_for_function(f"() => window.__benchAllDrawn(document.getElementById({json.dumps(target)}))", timeout=timeout_s * 1000, polling=50)
+        every_ms = page.evaluate("() => performance.now()")
         own = page.evaluate(f"() => {{ const s = document.getElementById({json.dumps(target)}); return s && s.dataset.drawMs ? Number(s.dataset.drawMs) : null; }}")
         tasks = _tasks(page)
         return {
@@ -313,6 +331,7 @@ def _deep_link(browser: Any, path: Path, index: int, timeout_s: float) -> dict[s
             "deep_link_after_bundle_ms": round(bench["targetDrawn"] - (bench["bundleEnd"] or 0)),
             "deep_link_own_draw_ms": own,
             "deep_link_detail_ms": round(bench["targetDetail"]),
+            "deep_link_every_chart_ms": round(every_ms),
             "deep_link_longest_task_ms": tasks["longest_task_after_bundle_ms"],
             "deep_link_errors": errors[:5],
         }
@@ -382,7 +401,7 @@ def main() -> None:
 
 def table(results: dict[str, Any]) -> str:
     headers = ["case", "texts", "file", "budget outcome", "first chart", "bundle task", "longest task after bundle (load / scroll)",
-               "JS heap (load / scroll)", "deep link: answer / detail drawn (its own draw)", "generation", "peak RSS"]
+               "JS heap (load / scroll)", "deep link: answer / detail in the window / every chart, scrolled through (its own draw)", "generation", "peak RSS"]
     rows = []
     for case, row in results["cases"].items():
         g, p = row["generation"], row.get("page", {})
@@ -392,7 +411,7 @@ def table(results: dict[str, Any]) -> str:
             f"{p.get('bundle_task_ms')} ms" if p else "-",
             f"{p.get('load_longest_task_after_bundle_ms')} / {p.get('scroll_longest_task_ms')} ms" if p else "-",
             f"{p.get('heap_after_load_mb')} / {p.get('heap_after_scroll_mb')} MB" if p else "-",
-            f"{p.get('deep_link_drawn_ms')} / {p.get('deep_link_detail_ms')} ms ({p.get('deep_link_own_draw_ms')} ms)" if p else "-",
+            f"{p.get('deep_link_drawn_ms')} / {p.get('deep_link_detail_ms')} / {p.get('deep_link_every_chart_ms')} ms ({p.get('deep_link_own_draw_ms')} ms)" if p else "-",
             f"{g['seconds']} s" if "seconds" in g else f"rendered in {g['render_seconds']} s",
             f"{g['peak_rss_mib']} MiB" if "peak_rss_mib" in g else "-",
         ])
