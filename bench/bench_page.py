@@ -81,6 +81,7 @@ window.__benchAllDrawn = function (s) {
   if (!detailDrawn(s)) return false;
   var next = openCharts(s).filter(function (c) { return !chartDone(c); })[0];
   if (next) { if (next.dataset.state === "waiting") next.scrollIntoView({block: "center"}); return false; }
+  if (window.__bench.everyChart === undefined) window.__bench.everyChart = performance.now();
   return true;
 };
 try {
@@ -322,7 +323,7 @@ def _deep_link(browser: Any, path: Path, index: int, timeout_s: float) -> dict[s
         bench = page.evaluate("() => window.__bench")
         # Then the reader scrolls through the opened parts: every chart of them drawn.
         page.wait_for_function(f"() => window.__benchAllDrawn(document.getElementById({json.dumps(target)}))", timeout=timeout_s * 1000, polling=50)
-        every_ms = page.evaluate("() => performance.now()")
+        every_ms = page.evaluate("() => window.__bench.everyChart")
         own = page.evaluate(f"() => {{ const s = document.getElementById({json.dumps(target)}); return s && s.dataset.drawMs ? Number(s.dataset.drawMs) : null; }}")
         tasks = _tasks(page)
         return {
@@ -336,7 +337,11 @@ def _deep_link(browser: Any, path: Path, index: int, timeout_s: float) -> dict[s
             "deep_link_errors": errors[:5],
         }
     except Exception as err:  # noqa: BLE001
-        return {"deep_link_text": index, "deep_link_drawn_ms": f"not drawn: {str(err)[:80]}"}
+        # Where it stopped: the section, its charts and what the page had marked.
+        state = page.evaluate(f"""() => {{ const s = document.getElementById({json.dumps(target)});
+            return {{bench: window.__bench && [window.__bench.targetDrawn, window.__bench.targetDetail], section: s && s.dataset.state,
+                     charts: s ? Array.from(s.querySelectorAll('.chart')).map(c => [c.dataset.chart, c.dataset.state || '', Math.round(c.getBoundingClientRect().top)]) : null}}; }}""")
+        return {"deep_link_text": index, "deep_link_drawn_ms": f"not drawn: {str(err)[:80]}", "deep_link_state": state, "deep_link_errors": errors[:5]}
     finally:
         context.close()
 
