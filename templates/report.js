@@ -208,22 +208,39 @@
     // "waiting") until the reader scrolls to them. The heatmap, a canvas, is always drawn.
     var waitingCharts = new Map();  // chart element -> function that draws it, until it comes near
     var nearChain = Promise.resolve();
+    function drawWaiting(box) {
+      var draw = waitingCharts.get(box);
+      if (!draw) return;
+      waitingCharts.delete(box);
+      near.unobserve(box);
+      // One after the other: charts drawn side by side interleave their steps, all done late.
+      nearChain = nearChain.then(function () { return box.isConnected ? draw() : null; }).catch(function (err) {
+        if (window.console) console.error("reportgen: chart could not be drawn:", err);
+      }).then(checkSoon);
+    }
     var near = new IntersectionObserver(function (entries) {
-      entries.forEach(function (change) {
-        var draw = change.isIntersecting && waitingCharts.get(change.target);
-        if (!draw) return;
-        waitingCharts.delete(change.target);
-        near.unobserve(change.target);
-        // One after the other: charts drawn side by side interleave their steps, all done late.
-        nearChain = nearChain.then(function () { return change.target.isConnected ? draw() : null; }).catch(function (err) {
-          if (window.console) console.error("reportgen: chart could not be drawn:", err);
-        });
-      });
+      entries.forEach(function (change) { if (change.isIntersecting) drawWaiting(change.target); });
     }, { rootMargin: VIEW_MARGIN + "px 0px" });
     function isNear(box) {
       var r = box.getBoundingClientRect();
       return r.bottom >= -VIEW_MARGIN && r.top <= window.innerHeight + VIEW_MARGIN;
     }
+    // The observer alone is not enough: it was seen (Chromium 156, about 1 deep link in 30) never
+    // to report a waiting chart that a scroll had brought into the window, which stayed undrawn.
+    // After a scroll, and after each waiting chart is drawn (the ones below move), the waiting
+    // charts (a handful: only open parts of live texts have any) are also checked directly.
+    var checking = false;
+    function checkSoon() {
+      if (checking || !waitingCharts.size) return;
+      checking = true;
+      requestAnimationFrame(function () {
+        checking = false;
+        var boxes = [];
+        waitingCharts.forEach(function (draw, box) { boxes.push(box); });
+        boxes.filter(isNear).forEach(drawWaiting);
+      });
+    }
+    window.addEventListener("scroll", checkSoon, { passive: true });
     // ``steps``: [chart element, function that draws it]; drawn one after the other, each in a
     // task of its own. Resolves once those near now are drawn.
     function drawNear(section, steps) {

@@ -180,6 +180,13 @@ def test_a_part_opened_on_a_text_in_view_is_drawn_without_waiting_for_the_observ
             timeout=30_000,
         )
         assert tab.evaluate("() => document.querySelector('#text-5 [data-chart=heatmap]').dataset.state") == "done"
+        # A chart that waits is drawn once a scroll brings it near, even with no observer report
+        # (the page also checks its waiting charts after each scroll: an observer was seen to
+        # miss one).
+        waiting = tab.evaluate("() => Array.from(document.querySelectorAll('#text-5 .chart[data-state=waiting]')).map(c => c.dataset.chart)")
+        assert waiting, "a chart of text 5 is below the window"
+        tab.evaluate(f"() => document.querySelector('#text-5 [data-chart={waiting[-1]}]').scrollIntoView({{block: 'center'}})")
+        tab.wait_for_function(f"() => document.querySelector('#text-5 [data-chart={waiting[-1]}]').dataset.state === 'done'", timeout=30_000)
         tab.evaluate("() => document.querySelectorAll('#text-20 details.more').forEach(d => { d.open = true; })")
         tab.wait_for_timeout(1500)
         far = tab.evaluate("() => Array.from(document.querySelectorAll('#text-20 .chart')).map(c => c.dataset.state || '')")
