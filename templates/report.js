@@ -1,7 +1,7 @@
 // reportgen page logic. The page data is one JSON block: an overview of every text. Each text's
 // compressed blocks (its detail, the codes of the heatmap it opens with, every attention code it
-// keeps) follow this script in elements of their own (each text's #detail-N and #view-N, then
-// every #attention-N), and are inflated with the browser's own
+// keeps) follow this script in hidden elements of their own (each text's #detail-N and #view-N,
+// then every #attention-N), and are inflated with the browser's own
 // DecompressionStream only when the text is opened. Nothing per text is drawn at load: a text's
 // charts are drawn when its section comes into view, each chart's steps (spec parsed, view set
 // up, dataflow run, marks drawn) in tasks of their own, and at most LIVE_TEXTS texts keep their

@@ -28,7 +28,7 @@ def payload(html: str) -> dict[str, Any]:
 def blocks(html: str) -> list[list[str | None]]:
     """Per text (input order): [detail block, view block, attention block], as the page's
     elements hold them."""
-    found = re.findall(r'<script type="text/plain" id="(detail|view|attention)-(\d+)">([A-Za-z0-9+/=]*)</script>', html)
+    found = re.findall(r'<div id="(detail|view|attention)-(\d+)">([A-Za-z0-9+/=]*)</div>', html)
     n = len(found) // 3
     # Each text's detail and view elements (input order), then every text's attention element.
     assert [(kind, int(i)) for kind, i, _ in found] == [(k, i) for i in range(n) for k in ("detail", "view")] + [("attention", i) for i in range(n)]

@@ -121,11 +121,11 @@ def test_inputs_read_back_exactly(hostile_report: tuple[Path, Path]) -> None:
 def test_report_static_html_keeps_texts_inert(hostile_report: tuple[Path, Path]) -> None:
     html = hostile_report[0].read_text(encoding="utf-8")
     scripts = re.findall(r"<script\b[^>]*>.*?</script>", html, flags=re.DOTALL | re.IGNORECASE)
-    blocks = [s for s in scripts if s.startswith('<script type="text/plain" id="') and 'id="vega-bundle"' not in s[:50]]
-    assert len(scripts) - len(blocks) == 3, "only the page's data, the page logic and the Vega bundle (inert; the page runs it)"
-    # ... and three inert elements per text with its compressed blocks: base64, no user text.
+    assert len(scripts) == 3, "only the page's data, the page logic and the Vega bundle (inert; the page runs it)"
+    # ... and three hidden elements per text with its compressed blocks: base64, no user text.
+    blocks = re.findall(r'<div id="(?:detail|view|attention)-\d+">[^<]*</div>', html)
     assert len(blocks) == 3 * len(CORPUS)
-    assert all(re.fullmatch(r'<script type="text/plain" id="(detail|view|attention)-\d+">[A-Za-z0-9+/=]*</script>', b) for b in blocks)
+    assert all(re.fullmatch(r'<div id="(detail|view|attention)-\d+">[A-Za-z0-9+/=]*</div>', b) for b in blocks)
     markup = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.DOTALL | re.IGNORECASE)
     for tag in ("<script", "<img", "<iframe", "<svg", 'href="javascript', "<meta http-equiv=\"refresh", "<base", "<link", "<b>"):
         assert tag not in markup.lower(), tag

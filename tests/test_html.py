@@ -99,11 +99,16 @@ def test_vega_bundle_inlined_exactly_once(report_html: str) -> None:
     # The Vega bundle is an inert element right after the page logic, which runs it when it first
     # draws a chart; it is the bundle, whole.
     assert inert[0][0].get("id") == "vega-bundle" and inert[0][1].strip() == bundle.strip()
-    # Besides them, three inert elements per text holding its compressed blocks (base64 only):
-    # each text's detail and view first, then every text's attention.
-    blocks = inert[1:]
+    assert len(inert) == 1, "the bundle is the only inert script"
+    # Besides them, three hidden elements per text (not scripts: the parser pauses after each
+    # script) holding its compressed blocks (base64 only): each text's detail and view first,
+    # then every text's attention, all inside the hidden #report-blocks.
     n = len(page_data(report_html)["blocks"])
-    assert [attrs.get("id") for attrs, _ in blocks] == [f"{k}-{t}" for t in range(n) for k in ("detail", "view")] + [f"attention-{t}" for t in range(n)]
+    holder = re.search(r'<div id="report-blocks" hidden>\n(.*?)</div>\n</body>', report_html, flags=re.DOTALL)
+    assert holder is not None
+    blocks = re.findall(r'<div id="([a-z]+-\d+)">([^<]*)</div>\n', holder.group(1))
+    assert "".join(f'<div id="{i}">{b}</div>\n' for i, b in blocks) == holder.group(1), "nothing else in the holder"
+    assert [i for i, _ in blocks] == [f"{k}-{t}" for t in range(n) for k in ("detail", "view")] + [f"attention-{t}" for t in range(n)]
     assert all(re.fullmatch(r"[A-Za-z0-9+/=]*", body) for _, body in blocks)
     assert all("src" not in attrs for attrs, _ in tree.scripts)
 

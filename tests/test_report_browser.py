@@ -283,7 +283,7 @@ def test_a_deep_linked_text_is_drawn_before_the_attention_blocks_are_parsed(demo
     html = demo_report.read_text(encoding="utf-8")
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
     slowed = html.replace(csp, csp.replace("script-src ", f"script-src {SLOW} "), 1)
-    at = slowed.index('<script type="text/plain" id="attention-0">')
+    at = slowed.index('<div id="attention-0">')
     slowed = slowed[:at] + f'<script src="{SLOW}"></script>\n' + slowed[at:]
     copy = tmp_path / "slow.html"
     copy.write_text(slowed, encoding="utf-8")
@@ -597,8 +597,8 @@ def test_an_unreadable_attention_block_is_said_in_the_heatmaps_place(tmp_path: P
     """A text whose attention view and block are empty (as a damaged file would have them) shows
     why its heatmap is missing, and the part counts as drawn with its bars; it is not left blank."""
     html = render_report(handmade.report()).html
-    damaged = re.sub(r'(<script type="text/plain" id="(?:view|attention)-1">)[^<]*', r"\1", html)
-    assert damaged.count('id="view-1"></script>') == damaged.count('id="attention-1"></script>') == 1
+    damaged = re.sub(r'(<div id="(?:view|attention)-1">)[^<]*', r"\1", html)
+    assert damaged.count('id="view-1"></div>') == damaged.count('id="attention-1"></div>') == 1
     path = tmp_path / "damaged.html"
     path.write_text(damaged, encoding="utf-8")
     with visit(browser, path) as page:
