@@ -203,9 +203,9 @@
     // An open part's Vega charts are drawn when they come within VIEW_MARGIN of the window, not
     // all at once when the part is opened: a long text's charts reach thousands of px below its
     // answer, and charts out of view drawn first would delay those the reader looks at (a deep
-    // link opens its text at the top of the window). ``drawNear`` draws each chart in ``boxes``
-    // that is near now (one layout read for all) and leaves the others waiting (data-state
-    // "waiting") until the reader scrolls to them. The heatmap, a canvas, is always drawn.
+    // link opens its text at the top of the window). ``drawNear`` draws each of its charts that is
+    // near now (one layout read for all) and leaves the others waiting (data-state "waiting")
+    // until the reader scrolls to them.
     var waitingCharts = new Map();  // chart element -> function that draws it, until it comes near
     var nearChain = Promise.resolve();
     function drawWaiting(box) {
@@ -1491,7 +1491,7 @@
       if (t.ig && t.methods.integrated_gradients) {
         steps.push([chart("waterfall"), function () {
           var walk = waterfall(t, win);
-          return show(section.querySelector('[data-chart="waterfall"]'), payload.specs.waterfall, { steps: walk.rows }, walk.labels,
+          return show(chart("waterfall"), payload.specs.waterfall, { steps: walk.rows }, walk.labels,
             "Integrated Gradients, every token: from f(baseline) = " + fixed(t.ig.baseline, 3) + " to f(x) = " + fixed(t.ig.explained, 3) + windowNote(t, win));
         }]);
       }
