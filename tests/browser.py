@@ -102,6 +102,16 @@ REVEAL = "document.querySelectorAll('section.text').forEach(s => { s.style.conte
 UNREVEAL = "document.querySelectorAll('section.text').forEach(s => { s.style.contentVisibility = ''; });"
 
 
+SCROLL_TO_WAITING = """(charts) => {
+    const next = charts.find(c => c.dataset.state === 'waiting');
+    if (next) next.scrollIntoView({block: 'center'});
+    return charts.every(c => c.dataset.state === 'done' || c.dataset.state === 'error');
+}"""
+"""A JavaScript function of a list of chart elements, for ``wait_for_function`` polling: scrolls
+to the first chart that waits below the window (as a reader reading down would; the page draws
+it once near) and says whether every chart is drawn (or failed)."""
+
+
 @dataclass
 class Visit:
     """One opened page and everything it did; valid inside :func:`visit`'s ``with`` block."""
@@ -179,10 +189,9 @@ class Visit:
                     const d = s.querySelector(`details.more[data-part="${p}"]`);
                     if (!d) return true;
                     if (d.dataset.drawn !== '1') return false;
-                    const charts = Array.from(d.querySelectorAll('.chart'));
-                    const next = charts.find(c => c.dataset.state === 'waiting');
-                    if (next) next.scrollIntoView({block: 'center'});
-                    return charts.every(c => c.dataset.state === 'done' || c.dataset.state === 'error');
+                    return ("""
+            + SCROLL_TO_WAITING
+            + """)(Array.from(d.querySelectorAll('.chart')));
                 });
             }""",
             arg=[section, list(parts)],

@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 import handmade
-from browser import visit
+from browser import SCROLL_TO_WAITING, visit
 from pagedata import detail, payload as page_payload
 from reportgen import budget
 from reportgen.cli import app
@@ -325,15 +325,9 @@ def test_a_deep_linked_text_is_drawn_before_the_attention_blocks_are_parsed(demo
         # Once the file is parsed, scrolling through the parts draws every chart of them, and a
         # single head (from the attention block) can be picked.
         tab.wait_for_function(f"() => document.getElementById('text-{text_id}').dataset.state === 'drawn'")
-        tab.wait_for_function(
-            f"""() => {{
-                const charts = Array.from(document.querySelectorAll('#text-{text_id} details.more[open] .chart'));
-                const next = charts.find(c => c.dataset.state === 'waiting');
-                if (next) next.scrollIntoView({{block: 'center'}});
-                return charts.every(c => c.dataset.state === 'done');
-            }}""",
-            polling=50,
-        )
+        open_charts = f"Array.from(document.querySelectorAll('#text-{text_id} details.more[open] .chart'))"
+        tab.wait_for_function(f"() => ({SCROLL_TO_WAITING})({open_charts})", polling=50)
+        assert tab.evaluate(f"() => {open_charts}.map(c => c.dataset.state)") == ["done"] * 6
         tab.evaluate(f"() => {{ const p = document.querySelector('#text-{text_id} .pick-head'); p.value = '0'; p.dispatchEvent(new Event('change')); }}")
         tab.wait_for_function(f"() => document.querySelector('#text-{text_id} [data-chart=\"heatmap\"]').innerText.includes('head 1 of')")
         assert errors == []
