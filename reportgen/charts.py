@@ -1,11 +1,13 @@
 """Chart specifications (Vega-Lite, built with Altair) for the report.
 
 Charts stay data until the page draws them. The per-text charts are *templates*: one spec per
-chart kind for the whole report, reading named datasets (``bars``, ``scores``...) and a
+chart kind for the whole report, reading named datasets (``scores``, ``steps``...) and a
 ``tokens`` parameter that the page fills per text, so a report embeds each spec once instead of
 once per text. Expressions in the specs are constants; user text only ever travels as data.
-The attention heatmap is no Vega chart: the page paints it on a canvas (one pixel block per
-cell, not one SVG element), which stays fast at 512 tokens.
+The attention charts are no Vega charts: the page paints the heatmap (one pixel block per cell,
+not one SVG element, which stays fast at 512 tokens) and the [CLS]-attention and
+attention-received bars on canvases, the first charts a deep-linked text shows, without waiting
+for Vega. :data:`VIEWS` and the measures name their panels.
 """
 
 from __future__ import annotations
@@ -36,8 +38,6 @@ RECEIVED_MEASURE = "attention received"
 TOKEN_LABEL = "tokens[datum.value]"
 TOKEN_STEP = 13
 """Pixels per token on token axes: a 34-token text's two heatmap panels fit a laptop screen."""
-SPECIAL_COLOUR = theme.SPECIAL_COLOUR
-ATTENTION_COLOUR = theme.ATTENTION_COLOUR
 TITLE = "chartTitle"
 """The parameter every chart's title reads: the page sets it per chart (method; layer and head;
 raw or renormalised), so a screenshot of the chart alone says what it shows. Page-made text,
@@ -115,36 +115,6 @@ def _titled(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     """The chart with its title read from the :data:`TITLE` parameter (set by the page)."""
     title = alt.TitleParams(text=alt.ExprRef(TITLE), anchor="start", fontSize=13, fontWeight=600, offset=8, limit=0)
     return chart.properties(title=title).add_params(alt.param(name=TITLE, value=""))
-
-
-@_once
-def bars_spec() -> dict[str, Any]:
-    """[CLS] attention and attention received per token, raw beside renormalised."""
-    chart = (
-        alt.Chart(alt.NamedData("bars"))
-        .mark_bar()
-        .encode(
-            x=alt.X("pos:O", title=None, axis=alt.Axis(labelExpr=TOKEN_LABEL, labelAngle=-60, labelLimit=90)),
-            y=alt.Y("value:Q", title=None, axis=alt.Axis(format=".2f", tickCount=4)),
-            color=alt.Color(
-                "kind:N",
-                scale=alt.Scale(domain=["special", "token"], range=[SPECIAL_COLOUR, ATTENTION_COLOUR]),
-                legend=alt.Legend(title=None, orient="bottom", labelExpr="datum.value == 'special' ? '[CLS]/[SEP]' : 'token (attention weight)'"),
-            ),
-            tooltip=[
-                alt.Tooltip("token:N", title="token"),
-                alt.Tooltip("value:Q", title="value", format=".4f"),
-            ],
-        )
-        .properties(width=alt.Step(TOKEN_STEP), height=110)
-        .facet(
-            row=alt.Row("measure:N", sort=[CLS_MEASURE, RECEIVED_MEASURE], title=None),
-            column=alt.Column("view:N", sort=VIEWS, title=None),
-        )
-        .resolve_scale(y="independent")
-        .add_params(_tokens_param())
-    )
-    return _spec(chart)
 
 
 @_once

@@ -277,6 +277,8 @@ class PageData(TypedDict):
     shade: ShadeTheme
     heat: list[str]
     """The heatmap's colour stops (``theme.HEATMAP_STOPS``), from weight 0 to the panel's maximum."""
+    barColours: list[str]
+    """The bar charts' colours: [CLS]/[SEP] tokens, other tokens (the page paints those charts)."""
     budget: BudgetData
     overview: OverviewData
     blocks: list[list[str | None]]
@@ -561,7 +563,6 @@ def base_data(report: Report) -> PageData:
             kind: vega_spec(spec)
             for kind, spec in {
                 "overview": overview_spec,
-                "bars": charts.bars_spec(),
                 "methods": charts.methods_spec(),
                 "waterfall": charts.waterfall_spec(),
                 "deletion": charts.deletion_spec(),
@@ -581,6 +582,7 @@ def base_data(report: Report) -> PageData:
             "maxAlpha": theme.MAX_ALPHA, "total": theme.TOTAL_COLOUR,
         },
         "heat": list(theme.HEATMAP_STOPS),
+        "barColours": [theme.SPECIAL_COLOUR, theme.ATTENTION_COLOUR],
         "budget": {"maxMb": None, "fullMb": "0", "rungNames": list(budget.RUNG_NAMES), "leftOut": list(budget.RUNG_LEFT_OUT)},
         "overview": _overview(report, [budget.SUMMARY] * len(texts)),
         "blocks": [[None, None, None] for _ in texts],

@@ -1093,10 +1093,14 @@
       return [start, Math.min(t.n, start + size)];
     }
 
-    function barRows(t, m, r, win) {
-      var rows = [], n = t.n;
+    // The bar charts' values over the token window: ``series[measure][view]``, measures [CLS]
+    // attention and attention received, views raw and renormalised (null: a [CLS]/[SEP] token,
+    // removed in the renormalised view). From the matrix shown (m, r), or for the last layer's mean
+    // over heads exactly from the detail block (t.bars).
+    function barValues(t, m, r, win) {
+      var out = { pos: [], series: [[[], []], [[], []]] }, n = t.n;
       for (var j = win[0]; j < win[1]; j++) {
-        var kind = t.special[j] ? "special" : "token", cls, rec, clsRe, recRe;
+        var cls, rec, clsRe, recRe;
         if (m) {
           var sumRaw = 0, sumRe = 0;
           for (var i = 0; i < n; i++) { sumRaw += m[i * n + j]; sumRe += r[i * n + j]; }
@@ -1104,14 +1108,13 @@
         } else {
           cls = t.bars.cls[j]; rec = t.bars.received[j]; clsRe = t.bars.clsRenorm[j]; recRe = t.bars.receivedRenorm[j];
         }
-        rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: CLS, view: RAW, value: cls });
-        rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: RECEIVED, view: RAW, value: rec });
-        if (!t.special[j]) {
-          rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: CLS, view: RENORM, value: clsRe });
-          rows.push({ pos: j, token: t.tokens[j], kind: kind, measure: RECEIVED, view: RENORM, value: recRe });
-        }
+        out.pos.push(j);
+        out.series[0][0].push(cls);
+        out.series[1][0].push(rec);
+        out.series[0][1].push(t.special[j] ? null : clsRe);
+        out.series[1][1].push(t.special[j] ? null : recRe);
       }
-      return rows;
+      return out;
     }
 
     // "layer 12 (last), mean of 12 heads": what an attention chart shows, for its title.
@@ -1132,7 +1135,7 @@
       var barsBox = section.querySelector('[data-chart="bars"]');
       var win = tokenWindow(section, t), L = payload.layers;
       function exactBars() {
-        return show(barsBox, payload.specs.bars, { bars: barRows(t, null, null, win) }, t.tokens, barsTitle(t, win, layerHead(L - 1, -1)));
+        return barChart(barsBox, t, barValues(t, null, null, win), barsTitle(t, win, layerHead(L - 1, -1)));
       }
       if (ov.rung[i] >= NO_MATRIX) return opening ? drawNear(section, [[barsBox, exactBars]]) : nextTask().then(exactBars);
       var layer = Number(section.querySelector(".pick-layer").value);
@@ -1153,7 +1156,7 @@
           var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
           return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(function () {
             return exact ? null : nextTask().then(function () {
-              return show(barsBox, payload.specs.bars, { bars: barRows(t, m, r, win) }, t.tokens, barsTitle(t, win, which));
+              return barChart(barsBox, t, barValues(t, m, r, win), barsTitle(t, win, which));
             });
           });
         });
@@ -1177,10 +1180,18 @@
       }
       return LUT;
     }
+    // One tooltip (text only) for the page's canvases: the heatmap's cells and the bar charts' bars.
     var tip = null;
     function tooltip() {
       if (!tip) { tip = el("div", "hm-tip"); tip.hidden = true; document.body.appendChild(tip); }
       return tip;
+    }
+    function showTip(event, text) {
+      var box = tooltip();
+      box.textContent = text;
+      box.hidden = false;
+      box.style.left = Math.min(window.innerWidth - 240, event.clientX + 14) + "px";
+      box.style.top = (event.clientY + 14) + "px";
     }
     // A token's label cut to at most 12 characters and to ``room`` px (with "…"): a long token
     // (one piece can hold a whole phrase) would otherwise run off the canvas's edge.
@@ -1268,10 +1279,7 @@
         if (!at) { box.hidden = true; return; }
         var i = at[0], j = at[1];
         var value = view === RENORM && t.special[j] ? "removed ([CLS]/[SEP])" : w[i * n + j].toFixed(4);
-        box.textContent = "query: " + t.tokens[i] + " (" + i + ")\nkey: " + t.tokens[j] + " (" + j + ")\nweight: " + value;
-        box.hidden = false;
-        box.style.left = Math.min(window.innerWidth - 240, event.clientX + 14) + "px";
-        box.style.top = (event.clientY + 14) + "px";
+        showTip(event, "query: " + t.tokens[i] + " (" + i + ")\nkey: " + t.tokens[j] + " (" + j + ")\nweight: " + value);
       });
       canvas.addEventListener("mouseleave", function () { tooltip().hidden = true; });
       if (onPick) canvas.addEventListener("click", function (event) { var at = cellAt(event); if (at) onPick(at[0], at[1]); });
@@ -1369,6 +1377,132 @@
         box.dataset.state = "done";
         box.style.minHeight = "";
       });
+    }
+
+    // ---- [CLS] attention and attention received: bar charts on canvases -----------------------
+    // Painted by the page, as the heatmap is, not by Vega: they open with a text's attention part,
+    // in the first window of a deep link, where Vega's first chart would cost the bundle's
+    // evaluation and its cold code (about 300 ms here) and four canvases cost a few ms. The layout
+    // is the article's: rows [CLS] attention and attention received, columns raw and renormalised,
+    // one bar per token of the window (TOKEN_STEP px), each panel on its own value axis from 0.
+    var BAR_PLOT = 110;     // px: a panel's plot height
+    var BAR_AXIS = 62;      // px left of the bars: the row's title and the value axis
+    var BAR_LABEL = 90;     // px: the longest token label below the bars
+    var BAR_TOP = 8;        // px above the plot, for the top tick's label
+    // The top of a value axis: the maximum rounded up to a step of 1, 2 or 5 x 10^k, and that step
+    // (four steps or fewer from 0).
+    function axisTop(max) {
+      if (!(max > 0)) return [1, 0.25];
+      var raw = max / 4, power = Math.pow(10, Math.floor(Math.log(raw) / Math.LN10)), step = power;
+      [1, 2, 2.5, 5, 10].some(function (f) { step = f * power; return step >= raw - 1e-12; });
+      return [Math.ceil(max / step - 1e-9) * step, step];
+    }
+    function barPanel(t, data, measure, view, rowTitle, labelled) {
+      var values = data.series[measure][view], count = values.length;
+      var canvas = document.createElement("canvas"), ctx = canvas.getContext("2d");
+      var labels = [], reach = 0;
+      if (labelled) {
+        ctx.font = FONT;
+        data.pos.forEach(function (j) {
+          var label = fitted(ctx, t.tokens[j], BAR_LABEL);
+          labels.push(label);
+          reach = Math.max(reach, ctx.measureText(label).width * Math.sin(SLANT));
+        });
+      }
+      var max = 0;
+      values.forEach(function (v) { if (v !== null && v > max) max = v; });
+      var axis = axisTop(max), top = axis[0], step = axis[1];
+      var cssW = BAR_AXIS + count * TOKEN_STEP + 8, cssH = BAR_TOP + BAR_PLOT + (labelled ? Math.ceil(reach) + 10 : 16);
+      var ratio = window.devicePixelRatio || 1;
+      canvas.width = Math.round(cssW * ratio);  // resets the context (its font too)
+      canvas.height = Math.round(cssH * ratio);
+      canvas.style.width = cssW + "px";
+      canvas.style.height = cssH + "px";
+      canvas.className = "bar-canvas";
+      canvas.dataset.measure = payload.measures[measure];
+      canvas.dataset.view = payload.views[view];
+      ctx.scale(ratio, ratio);
+      ctx.font = FONT;
+      var base = BAR_TOP + BAR_PLOT;
+      function y(v) { return base - v / top * BAR_PLOT; }
+      // Grid and value axis: ticks at 0, step, ... top, labelled with two decimals.
+      ctx.textAlign = "right";
+      ctx.textBaseline = "middle";
+      for (var k = 0; k * step <= top + 1e-9; k++) {
+        var at = Math.round(y(k * step)) + 0.5;
+        ctx.fillStyle = "#e2e8f0";
+        ctx.fillRect(BAR_AXIS, at - 0.5, count * TOKEN_STEP, 1);
+        ctx.fillStyle = "#1a202c";
+        ctx.fillText((k * step).toFixed(2), BAR_AXIS - 5, at);
+      }
+      if (rowTitle) {
+        ctx.save();
+        ctx.translate(9, BAR_TOP + BAR_PLOT / 2);
+        ctx.rotate(-Math.PI / 2);
+        ctx.textAlign = "center";
+        ctx.fillText(rowTitle, 0, 0);
+        ctx.restore();
+      }
+      values.forEach(function (v, b) {
+        if (v === null) return;
+        ctx.fillStyle = t.special[data.pos[b]] ? payload.barColours[0] : payload.barColours[1];
+        var h = Math.max(0, v) / top * BAR_PLOT;
+        ctx.fillRect(BAR_AXIS + b * TOKEN_STEP + 1, base - h, TOKEN_STEP - 2, h);
+      });
+      ctx.fillStyle = "#888";
+      ctx.fillRect(BAR_AXIS, base, count * TOKEN_STEP, 1);
+      if (labelled) {
+        ctx.fillStyle = "#1a202c";
+        ctx.textAlign = "right";
+        labels.forEach(function (label, b) {
+          ctx.save();
+          ctx.translate(BAR_AXIS + (b + 0.5) * TOKEN_STEP, base + 6);
+          ctx.rotate(-SLANT);
+          ctx.fillText(label, 0, 0);
+          ctx.restore();
+        });
+      }
+      // Hover anywhere in a token's column (its bar or its label) for the token and its value.
+      canvas.addEventListener("mousemove", function (event) {
+        var box = canvas.getBoundingClientRect(), scale = box.width / cssW || 1;
+        var b = Math.floor(((event.clientX - box.left) / scale - BAR_AXIS) / TOKEN_STEP);
+        if (b < 0 || b >= count) { tooltip().hidden = true; return; }
+        var j = data.pos[b], v = values[b];
+        showTip(event, "token: " + t.tokens[j] + " (" + j + ")\n" + payload.measures[measure] + ", " + payload.views[view] + ": " +
+          (v === null ? "removed ([CLS]/[SEP])" : v.toFixed(4)));
+      });
+      canvas.addEventListener("mouseleave", function () { tooltip().hidden = true; });
+      // What was drawn, for tests and the curious: positions, values, axis top, geometry.
+      canvas.drawn = { pos: data.pos.slice(), values: values.slice(), top: top, left: BAR_AXIS, step: TOKEN_STEP, plotTop: BAR_TOP, plotHeight: BAR_PLOT, labels: labels };
+      return canvas;
+    }
+    function barChart(box, t, data, title) {
+      if (!box) return Promise.resolve(null);
+      release(box);
+      box.textContent = "";
+      box.dataset.title = title;
+      box.appendChild(el("div", "hm-title", title));
+      var columns = el("div", "hm-panels");
+      [0, 1].forEach(function (view) {
+        var column = el("div", "hm-panel");
+        column.appendChild(el("div", "bar-view", payload.views[view]));
+        [0, 1].forEach(function (measure) {
+          column.appendChild(barPanel(t, data, measure, view, view === 0 ? payload.measures[measure] : null, measure === 1));
+        });
+        columns.appendChild(column);
+      });
+      box.appendChild(columns);
+      var key = el("div", "hm-legend");
+      [[payload.barColours[0], "[CLS]/[SEP]"], [payload.barColours[1], "token (attention weight)"]].forEach(function (pair) {
+        var swatch = el("span", "swatch");
+        swatch.style.background = pair[0];
+        key.appendChild(swatch);
+        key.appendChild(el("span", null, pair[1]));
+      });
+      box.appendChild(key);
+      box.dataset.state = "done";
+      box.style.minHeight = "";
+      return Promise.resolve(null);
     }
 
     // ---- the other charts of a text ----------------------------------------------------------
@@ -1591,7 +1725,6 @@
     // that once per kind with one row of data, in idle time after load, keeps the reader's
     // first scroll from paying it in one long task.
     var SAMPLE_ROWS = {
-      bars: { bars: [{ pos: 0, token: "", kind: "token", measure: CLS, view: RAW, value: 0 }] },
       methods: { scores: [{ method: "", order: 0, pos: 0, token: "", value: 0, rel: 0, signed: true }] },
       waterfall: { steps: [{ step: 0, label: "", start: 0, end: 0, value: 0, kind: "total" }] },
       deletion: { curves: [{ method: "", order: 0, reference: false, pct: 0, f: 0 }], band: [{ pct: 0, lo: 0, hi: 0 }] },

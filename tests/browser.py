@@ -12,9 +12,10 @@ A small helper shared by the browser tests (``from browser import ...``; ``tests
 * did the Content-Security-Policy block something?                -> ``Visit.csp_violations``
 * uncaught errors and console errors                              -> ``Visit.page_errors``, ``Visit.console_errors``
 * what does a reader see?  ``Visit.visible_text(selector)`` (``innerText``), ``Visit.svg_texts``
-  (chart axis labels), ``Visit.canvas_texts`` (text painted on canvases: heatmap labels),
-  ``Visit.hover_tooltips`` (vega-tooltip contents), ``Visit.hover_heatmap`` (the heatmap's
-  own tooltip), ``Visit.chart_states``.
+  (chart axis labels), ``Visit.canvas_texts`` (text painted on canvases: heatmap and bar
+  labels), ``Visit.hover_tooltips`` (vega-tooltip contents), ``Visit.hover_heatmap`` and
+  ``Visit.hover_bars`` (the canvases' own tooltip), ``Visit.bar_panels`` (what each attention
+  bar panel drew), ``Visit.chart_states``.
 * texts are drawn on demand: ``Visit.open_text(i)`` opens text ``i`` as a deep link would and
   waits until its charts are drawn.
 
@@ -218,6 +219,31 @@ class Visit:
                     tip = self.page.query_selector(".hm-tip")
                     if tip is not None and tip.is_visible():
                         seen.append(str(tip.inner_text()))
+        return seen
+
+    def bar_panels(self, selector: str) -> list[dict[str, Any]]:
+        """Each attention bar panel (canvas) in ``selector``: its measure and view, and what it
+        drew (token positions, values with None for a removed [CLS]/[SEP], axis top, labels)."""
+        return list(self.page.eval_on_selector_all(
+            f"{selector} canvas.bar-canvas",
+            "cs => cs.map(c => Object.assign({measure: c.dataset.measure, view: c.dataset.view}, c.drawn))",
+        ))
+
+    def hover_bars(self, selector: str, bars: int = 6) -> list[str]:
+        """Hover the first ``bars`` token columns of each attention bar panel in ``selector``; the
+        tooltip's text at each."""
+        seen = []
+        for canvas in self.page.query_selector_all(f"{selector} canvas.bar-canvas"):
+            canvas.scroll_into_view_if_needed()
+            box, drawn = canvas.bounding_box(), canvas.evaluate("c => c.drawn")
+            if box is None or not drawn:
+                continue
+            for b in range(min(bars, len(drawn["pos"]))):
+                x = box["x"] + drawn["left"] + (b + 0.5) * drawn["step"]
+                self.page.mouse.move(x, box["y"] + drawn["plotTop"] + drawn["plotHeight"] / 2)
+                tip = self.page.query_selector(".hm-tip")
+                if tip is not None and tip.is_visible():
+                    seen.append(str(tip.inner_text()))
         return seen
 
     def svg_texts(self, selector: str = ".chart") -> list[str]:

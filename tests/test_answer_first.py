@@ -94,10 +94,11 @@ def test_the_answer_comes_first_with_its_colour_key_beside_the_text(demo_report:
 
 
 def _titles(page: Visit, section: str) -> dict[str, str]:
-    """Each chart's title as drawn inside it: the Vega title text, or the heatmap panel titles."""
+    """Each chart's title as drawn inside it: the Vega title text, or the canvas charts' titles
+    (the heatmap's panels, the bar charts)."""
     return dict(page.page.eval_on_selector_all(
         f"{section} .chart",
-        """es => es.map(e => [e.dataset.chart, e.dataset.chart === 'heatmap'
+        """es => es.map(e => [e.dataset.chart, e.dataset.chart === 'heatmap' || e.dataset.chart === 'bars'
               ? Array.from(e.querySelectorAll('.hm-title')).map(t => t.textContent).join(' | ')
               : Array.from(e.querySelectorAll('svg .role-title-text text, svg .role-title text')).map(t => t.textContent).join(' ')])""",
     ))

@@ -34,7 +34,6 @@ def _svg(spec: dict) -> str:
 
 
 PER_TEXT = {
-    "bars": charts.bars_spec,
     "methods": charts.methods_spec,
     "waterfall": charts.waterfall_spec,
 }
@@ -50,8 +49,9 @@ def test_per_text_templates_read_tokens_and_carry_no_url(kind: str) -> None:
 
 
 def test_no_chart_is_one_element_per_attention_cell() -> None:
-    # The heatmap is painted on a canvas by the page (issue 14): no Vega template for it.
-    assert not hasattr(charts, "heatmap_spec")
+    # The heatmap and the attention bars are painted on canvases by the page (issue 14): no
+    # Vega template for them.
+    assert not hasattr(charts, "heatmap_spec") and not hasattr(charts, "bars_spec")
 
 
 def _scores(method: str, order: int, values: list[float], signed: bool) -> list[dict]:
@@ -95,12 +95,12 @@ def test_never_negative_rows_spend_no_axis_on_negative_values() -> None:
 def test_every_chart_draws_the_title_the_page_gives_it() -> None:
     """The title is inside the chart (a screenshot of it alone names its view): each template
     reads it from the ``chartTitle`` parameter."""
-    for make in (charts.bars_spec, charts.methods_spec, charts.waterfall_spec, charts.deletion_spec, charts.corpus_spec):
+    for make in (charts.methods_spec, charts.waterfall_spec, charts.deletion_spec, charts.corpus_spec):
         spec = make()
         assert spec["title"]["text"] == {"expr": charts.TITLE}, make.__name__
-    spec = charts.bars_spec()
-    rows = [{"pos": 1, "token": "お茶", "kind": "token", "measure": charts.CLS_MEASURE, "view": charts.RAW, "value": 0.4}]
-    svg = _svg(_filled(spec, {"bars": rows}, TOKENS, "layer 3 of 4, head 2 of 4"))
+    spec = charts.methods_spec()
+    rows = _scores("saliency", 0, [0.4, 0.1, 0.2], signed=False)
+    svg = _svg(_filled(spec, {"scores": rows}, TOKENS, "layer 3 of 4, head 2 of 4"))
     assert "layer 3 of 4, head 2 of 4" in svg
 
 

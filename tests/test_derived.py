@@ -74,7 +74,7 @@ def test_a_chart_template_from_the_cache_needs_no_altair(tmp_path: Path) -> None
     probe = (
         "import json, sys\n"
         "from reportgen import charts\n"
-        "specs = [charts.bars_spec(), charts.agreement_spec(['a', 'b']), charts.predictions_spec('y', True)]\n"
+        "specs = [charts.methods_spec(), charts.agreement_spec(['a', 'b']), charts.predictions_spec('y', True)]\n"
         "print(json.dumps({'altair': 'altair' in sys.modules, 'specs': specs}))\n"
     )
     env = {**os.environ, "REPORTGEN_CACHE_DIR": str(tmp_path)}

@@ -261,16 +261,17 @@ def test_hostile_tokens_in_chart_labels_and_tooltips(
             assert any(t.startswith(label[:4]) and label.startswith(t.rstrip("…")) for t in painted), (i, painted[-20:])
             tips = page.hover_heatmap(heatmap, cells=3)
             assert any(label in tip for tip in tips), (i, tips)
-            # The bar charts (Vega, SVG): axis labels and tooltips show the label literally.
+            # The bar charts (canvases too): labels are painted, tooltips show the label literally.
             bars = f'#text-{i} [data-chart="bars"]'
-            assert any(t.startswith(label[:4]) for t in page.svg_texts(bars)), (i, page.svg_texts(bars))
-            assert any(label in tip for tip in page.hover_tooltips(bars, limit=6)), i
+            labels = [x for panel in page.bar_panels(bars) for x in panel["labels"]]
+            assert any(x.startswith(label[:4]) and label.startswith(x.rstrip("…")) for x in labels), (i, labels)
+            assert any(label in tip for tip in page.hover_bars(bars, bars=3)), i
         assert page.dialogs == []
         assert page.sentinel() is None
         assert page.outside_requests == []
         assert page.page_errors == []
         assert page.page.query_selector("#vg-tooltip-element img, #vg-tooltip-element b") is None
-        assert page.page.query_selector(".hm-tip *") is None, "the heatmap tooltip holds text only"
+        assert page.page.query_selector(".hm-tip *") is None, "the canvases' tooltip holds text only"
 
 
 def test_csp_blocks_every_fetch_and_the_harness_sees_requests(

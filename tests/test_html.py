@@ -160,7 +160,7 @@ def test_report_is_compact(report_html: str) -> None:
     tree = parse(report_html)
     data = tree.scripts[0][1]
     payload = json.loads(data)
-    assert {"overview", "bars", "methods", "waterfall", "deletion", "agreement"} <= set(payload["specs"])
+    assert {"overview", "methods", "waterfall", "deletion", "agreement"} <= set(payload["specs"])
     # Every mark in the page belongs to a spec embedded once; per-text data carries none.
     assert data.count('"mark"') == json.dumps(payload["specs"]).count('"mark"')
     payload = page_data(report_html)

@@ -110,8 +110,10 @@ def test_theme_and_method_titles(data: page.PageData) -> None:
     assert data["methodTitles"] == [[m.name, m.title] for m in handmade.METHODS]
     assert data["methodSigned"] == [int(m.signed) for m in handmade.METHODS]
     assert data["highlight"] in [m.name for m in handmade.METHODS]
-    assert set(data["specs"]) == {"overview", "bars", "methods", "waterfall", "deletion", "agreement", "corpus"}
+    # The attention heatmap and bars are the page's canvases: no Vega spec for them.
+    assert set(data["specs"]) == {"overview", "methods", "waterfall", "deletion", "agreement", "corpus"}
     assert data["heat"] == list(theme.HEATMAP_STOPS) and len(data["heat"]) == 12
+    assert data["barColours"] == [theme.SPECIAL_COLOUR, theme.ATTENTION_COLOUR]
 
 
 def test_attention_and_signed_scores_never_share_a_hue() -> None:

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 import handmade
 from browser import SCROLL_TO_WAITING, visit
 from pagedata import detail, payload as page_payload
-from reportgen import budget
+from reportgen import budget, charts
 from reportgen.cli import app
 from reportgen.render import render_report
 
@@ -378,8 +378,11 @@ def test_a_chart_drawn_again_before_it_is_done_shows_one_drawing(demo_report: Pa
             """() => { const b = document.querySelector('#text-3 [data-chart="bars"]');
                        return b.dataset.state === 'done' && b.dataset.title.includes('layer 2 of'); }"""
         )
-        bars = page.page.eval_on_selector('#text-3 [data-chart="bars"]', "b => [b.querySelectorAll('svg').length, b.dataset.state, b.dataset.title]")
-        assert bars[0] == 1 and bars[1] == "done" and "layer 2 of" in bars[2], bars
+        page.page.wait_for_function("() => document.querySelector('#text-3 [data-chart=\"heatmap\"]').dataset.state === 'done'")
+        bars = page.page.eval_on_selector('#text-3 [data-chart="bars"]', "b => [b.querySelectorAll('canvas').length, b.dataset.state, b.dataset.title]")
+        assert bars[0] == 4 and bars[1] == "done" and "layer 2 of" in bars[2], bars  # 2 measures x 2 views
+        heat = page.page.eval_on_selector('#text-3 [data-chart="heatmap"]', "b => [b.querySelectorAll('canvas.hm-canvas').length, b.querySelectorAll('.hm-title')[0].textContent]")
+        assert heat[0] == 2 and "layer 2 of" in heat[1], heat
         assert page.page.evaluate("() => reportgenPage.liveViews()") == views
         _clean(page)
 
@@ -392,7 +395,7 @@ def test_live_views_stay_bounded_while_scrolling(demo_report: Path, browser: obj
             page.open_parts(f"#text-list > section.text:nth-child({k + 1})")
         live_texts, live_views = page.page.evaluate("() => [reportgenPage.liveTexts(), reportgenPage.liveViews()]")
         assert live_texts <= LIVE_TEXTS
-        assert live_views <= 3 + 5 * LIVE_TEXTS  # overview, agreement, corpus; 5 Vega charts per text
+        assert live_views <= 3 + 4 * LIVE_TEXTS  # overview, agreement, corpus; 4 Vega charts per text
         released = page.page.eval_on_selector_all('.chart[data-state="released"]', "es => es.length")
         assert released > 0, "far texts were finalised"
         # A released text draws again when it comes back (its parts are still open).
@@ -587,6 +590,59 @@ def test_the_page_decodes_exactly_the_8_bit_codes(tmp_path: Path, browser: objec
         _clean(page)
 
 
+def _column_means(weights: np.ndarray, special: list[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """[CLS] attention and attention received of one matrix, raw and renormalised, in numpy."""
+    keep = ~np.array(special)
+    renorm = np.where(keep[None, :], weights, 0.0)
+    renorm = renorm / renorm.sum(axis=1, keepdims=True)
+    return weights[0], weights.mean(axis=0), renorm[0], renorm.mean(axis=0)
+
+
+def test_the_bar_charts_draw_the_attention_the_heatmap_shows(tmp_path: Path, browser: object) -> None:
+    """The attention bars (canvases) hold, token by token, the last layer's mean over heads from
+    the text's data (its exact values) and, for a picked layer and head, the column means of the
+    8-bit attention the page decodes: both checked against numpy here."""
+    report = handmade.report()
+    path = tmp_path / "handmade.html"
+    path.write_text(render_report(report).html, encoding="utf-8")
+    with visit(browser, path) as page:
+        t = 0
+        special = [p in ("[CLS]", "[SEP]") for p in handmade.PIECES[t]]
+        page.open_text(t, parts=("attention",))
+
+        def drawn() -> dict[tuple[str, str], list]:
+            panels = page.bar_panels(f'#text-{t} [data-chart="bars"]')
+            assert [p["pos"] for p in panels] == [list(range(len(special)))] * 4
+            return {(p["measure"], p["view"]): p["values"] for p in panels}
+
+        def check(weights: np.ndarray, tol: float) -> None:
+            keys = [(charts.CLS_MEASURE, charts.RAW), (charts.RECEIVED_MEASURE, charts.RAW),
+                    (charts.CLS_MEASURE, charts.RENORMALISED), (charts.RECEIVED_MEASURE, charts.RENORMALISED)]
+            want = dict(zip(keys, _column_means(weights, special)))
+            got = drawn()
+            assert set(got) == set(keys)
+            for key, values in got.items():
+                expected = want[key]
+                if key[1] == charts.RENORMALISED:
+                    assert [v is None for v in values] == special, "a removed [CLS]/[SEP] has no bar"
+                    values = [0.0 if v is None else v for v in values]
+                    expected = np.where(special, 0.0, expected)
+                np.testing.assert_allclose(values, expected, atol=tol, err_msg=str(key))
+
+        att = handmade.attention(t)  # layers x heads x n x n
+        check(att[-1].mean(axis=0), 1e-4)  # exact values, rounded to 4 digits
+        page.page.evaluate(
+            """() => [['.pick-layer', '0'], ['.pick-head', '1']].forEach(([which, value]) => {
+                const pick = document.querySelector('#text-0 ' + which); pick.value = value; pick.dispatchEvent(new Event('change')); })"""
+        )
+        page.page.wait_for_function(
+            "() => document.querySelector('#text-0 [data-chart=bars]').dataset.title.includes('layer 1 of') && document.querySelector('#text-0 [data-chart=bars]').dataset.title.includes('head 2 of')"
+        )
+        check(budget.dequantise(budget.quantise(att[0, 1])), 1e-4)
+        assert page.page_errors == []
+        _clean(page)
+
+
 def test_an_unreadable_attention_block_is_said_in_the_heatmaps_place(tmp_path: Path, browser: object) -> None:
     """A text whose attention view and block are empty (as a damaged file would have them) shows
     why its heatmap is missing, and the part counts as drawn with its bars; it is not left blank."""
@@ -671,7 +727,7 @@ def test_a_512_token_text_draws_and_fits_the_page_width(long_reports: dict[str, 
                       panels: canvases.map(c => c.dataset.view), scroll: document.documentElement.scrollWidth,
                       inner: window.innerWidth, svgCells: s.querySelectorAll('[data-chart="heatmap"] svg').length,
                       windowShown: !s.querySelector('.token-window').hidden,
-                      bars: s.querySelectorAll('[data-chart="bars"] svg').length};
+                      bars: Array.from(s.querySelectorAll('[data-chart="bars"] canvas.bar-canvas')).map(c => c.getBoundingClientRect().right)};
             }"""
         )
         assert info["n"] == "512 tokens"
@@ -679,7 +735,8 @@ def test_a_512_token_text_draws_and_fits_the_page_width(long_reports: dict[str, 
         assert info["right"] <= info["box"] + 1 and info["scroll"] <= info["inner"], info
         # Both full panels (raw, renormalised) and the labelled zoom window are side by side in the width.
         assert info["panels"][:2] == ["raw", "without [CLS]/[SEP], renormalised"] and len(info["panels"]) == 4
-        assert info["windowShown"] and info["bars"] == 1
+        # The bar charts show a window of the tokens, raw beside renormalised, within the width.
+        assert info["windowShown"] and len(info["bars"]) == 4 and max(info["bars"]) <= info["box"] + 1, info
         assert any(t.startswith("weight:") or "weight:" in t for t in page.hover_heatmap("#text-0", cells=2))
         # Any cell can be read: move the zoom window to the far corner.
         for which in ("q", "k"):
