@@ -1667,7 +1667,11 @@
       }
       var page = Math.floor(position / PAGE_SIZE);
       if (scroll) pinned = index;  // before the sections are rebuilt: they fill this one first
-      var ready = page === view.page && sections.has(index) ? Promise.resolve() : (view.page = page, refresh(false));
+      // Before the overview's texts are read (a deep link at load), the table waits for them: it
+      // is drawn once they are (showTexts), not also now, which would cost a layout of its rows
+      // (Japanese text shaping, about 100 ms for 50 rows) before the linked text's answer.
+      var ready = page === view.page && sections.has(index) ? Promise.resolve()
+        : (view.page = page, texts === null ? (computeRows(), renderSections()) : refresh(false));
       var section = sections.get(index);
       if (section) {
         section.dataset.want = "1";
@@ -1878,7 +1882,7 @@
     function start() {
       wireOverview();
       computeRows();
-      // A deep link's page of the table is drawn when its text is opened (refresh).
+      // A deep link's page of the table is drawn once the overview's texts are read (showTexts).
       if (linked() === null) renderTable();
       function showTexts() {
         return inflateJSON(ov.texts).then(function (all) {

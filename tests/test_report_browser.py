@@ -130,6 +130,10 @@ def test_scrolling_and_deep_links_draw_a_texts_charts(demo_report: Path, browser
         assert tab.evaluate("() => { const s = document.getElementById('text-20'); return !!(s.querySelector('.highlight .tok') && s.querySelector('.key-ramp') && s.querySelector('.walk-row')); }")
         drawn = tab.evaluate("() => Array.from(document.querySelectorAll('section.text')).filter(s => s.dataset.state === 'drawn').map(s => s.id)")
         assert "text-20" in drawn and len(drawn) <= LIVE_TEXTS
+        # The overview (drawn once its texts are read, after the linked text's answer) lists the
+        # page of the linked text, with each text's start.
+        rows = tab.evaluate("() => Array.from(document.querySelectorAll('table.texts tbody tr')).map(r => [r.dataset.index, r.querySelector('td.snippet').textContent])")
+        assert len(rows) == 25 and "20" in [i for i, _ in rows] and all(snippet for _, snippet in rows), rows
         assert errors == []
     finally:
         context.close()
