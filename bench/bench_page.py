@@ -105,7 +105,8 @@ try {
   if (b.target && (b.targetDrawn === null || b.targetDetail === null)) {
     var s = document.getElementById(b.target);
     // The reader opens the text's detail (its attention and method parts) as soon as it is there.
-    if (s && !s.dataset.benchOpened) { s.dataset.benchOpened = "1"; s.querySelectorAll("details.more").forEach(function (d) { d.open = true; }); }
+    // (When, and on which state of the section: opened on its answer, a part is drawn after it.)
+    if (s && !s.dataset.benchOpened) { s.dataset.benchOpened = "1"; b.partsOpened = performance.now(); b.openedAt = s.dataset.state; s.querySelectorAll("details.more").forEach(function (d) { d.open = true; }); }
     // Its answer part (the shaded text, the walk to f(x)) is shown once the section is filled.
     if (s && b.targetDrawn === null && (["ready", "drawing", "drawn"].indexOf(s.dataset.state) >= 0 || (!s.dataset.state && s.querySelector('[data-chart="heatmap"][data-state="done"]')))) {
       b.targetDrawn = performance.now();
@@ -332,6 +333,9 @@ def _deep_link(browser: Any, path: Path, index: int, timeout_s: float) -> dict[s
             "deep_link_after_bundle_ms": round(bench["targetDrawn"] - (bench["bundleEnd"] or 0)),
             "deep_link_own_draw_ms": own,
             "deep_link_detail_ms": round(bench["targetDetail"]),
+            # When the reader's stand-in opened the parts, and whether the text's answer was drawn by then.
+            "deep_link_parts_opened_ms": round(bench["partsOpened"]) if bench.get("partsOpened") is not None else None,
+            "deep_link_parts_opened_on": bench.get("openedAt"),
             "deep_link_every_chart_ms": round(every_ms),
             "deep_link_longest_task_ms": tasks["longest_task_after_bundle_ms"],
             "deep_link_errors": errors[:5],

@@ -738,20 +738,27 @@
       if (!t.faith) section.querySelectorAll(".for-faith").forEach(function (e) { e.remove(); });
       if (!t.agreement) section.querySelectorAll(".for-agreement").forEach(function (e) { e.remove(); });
       setupPickers(section, t);
-      section.querySelectorAll("details.more").forEach(function (part) {
-        part.addEventListener("toggle", function () {
-          // Drawn now if the text is in view (a reader opens what they see), else when it comes into view.
-          // In view is read here, not only from the observer: its first report on a section comes
-          // with a later frame, which the parser can hold back for hundreds of ms while the file
-          // loads (a deep-linked text opened right after its answer would wait for it).
-          if (part.open) {
-            if (distance(section) <= VIEW_MARGIN) visible.add(section);
-            request(section, true);
-          } else releasePart(section, part);
-        });
-      });
       section.dataset.state = "ready";
     }
+    // A part opened or closed (the reader's click, or a script setting ``open``). Watched as a
+    // change of the ``open`` attribute, not with the "toggle" event: that event is queued as a
+    // task, and while the texts of the page are being filled (one task each) Chromium 156 was
+    // seen to hold it back until they all were, 150 to 500 ms after a deep-linked text's answer.
+    // A part opened before its text is filled is drawn with it (drawSection reads openParts).
+    new MutationObserver(function (records) {
+      records.forEach(function (record) {
+        var part = record.target, section = part.closest("section.text");
+        if (!part.classList.contains("more") || !section || section.dataset.state === "shell" || section.dataset.state === "summary") return;
+        // Drawn now if the text is in view (a reader opens what they see), else when it comes into view.
+        // In view is read here, not only from the observer: its first report on a section comes
+        // with a later frame, which the parser can hold back for hundreds of ms while the file
+        // loads (a deep-linked text opened right after its answer would wait for it).
+        if (part.open) {
+          if (distance(section) <= VIEW_MARGIN) visible.add(section);
+          request(section, true);
+        } else releasePart(section, part);
+      });
+    }).observe(list, { subtree: true, attributes: true, attributeFilter: ["open"] });
 
     // Integrated Gradients from f(baseline) to f(x) as a compact walk (page elements, drawn with
     // the text, so it prints): the WALK_ITEMS largest contributions in text order, the rest as one.
