@@ -21,7 +21,6 @@
     var ov = payload.overview;
     var COUNT = ov.id.length;
     var RAW = payload.views[0], RENORM = payload.views[1];
-    var CLS = payload.measures[0], RECEIVED = payload.measures[1];
     var OPTIONS = { actions: false, renderer: "svg", mode: "vega" };
     var FULL = 0, LAYERS = 1, LAST = 2, NO_MATRIX = 3, SUMMARY = 4;
     var PAGE_SIZE = 50;       // overview rows and text sections per page
@@ -1396,13 +1395,13 @@
     var BAR_AXIS = 62;      // px left of the bars: the row's title and the value axis
     var BAR_LABEL = 90;     // px: the longest token label below the bars
     var BAR_TOP = 8;        // px above the plot, for the top tick's label
-    // The top of a value axis: the maximum rounded up to a step of 1, 2 or 5 x 10^k, and that step
-    // (four steps or fewer from 0).
-    function axisTop(max) {
-      if (!(max > 0)) return [1, 0.25];
+    // A value axis: its top (the maximum rounded up to a step of 1, 2 or 5 x 10^k, four steps or
+    // fewer from 0), that step, and the decimals its labels need (two at least).
+    function valueAxis(max) {
+      if (!(max > 0)) return [1, 0.25, 2];
       var raw = max / 4, power = Math.pow(10, Math.floor(Math.log(raw) / Math.LN10)), step = power;
-      [1, 2, 2.5, 5, 10].some(function (f) { step = f * power; return step >= raw - 1e-12; });
-      return [Math.ceil(max / step - 1e-9) * step, step];
+      [1, 2, 5, 10].some(function (f) { step = f * power; return step >= raw - 1e-12; });
+      return [Math.ceil(max / step - 1e-9) * step, step, Math.max(2, Math.ceil(-Math.log(step) / Math.LN10 - 1e-9))];
     }
     function barPanel(t, data, measure, view, rowTitle, labelled) {
       var values = data.series[measure][view], count = values.length;
@@ -1418,7 +1417,7 @@
       }
       var max = 0;
       values.forEach(function (v) { if (v !== null && v > max) max = v; });
-      var axis = axisTop(max), top = axis[0], step = axis[1];
+      var axis = valueAxis(max), top = axis[0], step = axis[1];
       var cssW = BAR_AXIS + count * TOKEN_STEP + 8, cssH = BAR_TOP + BAR_PLOT + (labelled ? Math.ceil(reach) + 10 : 16);
       var ratio = window.devicePixelRatio || 1;
       canvas.width = Math.round(cssW * ratio);  // resets the context (its font too)
@@ -1432,7 +1431,7 @@
       ctx.font = FONT;
       var base = BAR_TOP + BAR_PLOT;
       function y(v) { return base - v / top * BAR_PLOT; }
-      // Grid and value axis: ticks at 0, step, ... top, labelled with two decimals.
+      // Grid and value axis: ticks at 0, step, ... top.
       ctx.textAlign = "right";
       ctx.textBaseline = "middle";
       for (var k = 0; k * step <= top + 1e-9; k++) {
@@ -1440,7 +1439,7 @@
         ctx.fillStyle = "#e2e8f0";
         ctx.fillRect(BAR_AXIS, at - 0.5, count * TOKEN_STEP, 1);
         ctx.fillStyle = "#1a202c";
-        ctx.fillText((k * step).toFixed(2), BAR_AXIS - 5, at);
+        ctx.fillText((k * step).toFixed(axis[2]), BAR_AXIS - 5, at);
       }
       if (rowTitle) {
         ctx.save();
