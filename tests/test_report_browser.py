@@ -639,6 +639,9 @@ def test_the_bar_charts_draw_the_attention_the_heatmap_shows(tmp_path: Path, bro
         def drawn() -> dict[tuple[str, str], list]:
             panels = page.bar_panels(f'#text-{t} [data-chart="bars"]')
             assert [p["pos"] for p in panels] == [list(range(len(special)))] * 4
+            for p in panels:  # each panel's own value axis from 0 reaches just past its tallest bar
+                tallest = max(v for v in p["values"] if v is not None)
+                assert tallest <= p["top"] <= 2 * tallest, (p["measure"], p["view"], p["top"], tallest)
             return {(p["measure"], p["view"]): p["values"] for p in panels}
 
         def check(weights: np.ndarray, tol: float) -> None:
