@@ -956,8 +956,12 @@
     function releasePart(section, part) {
       releaseCharts(part);
       delete part.dataset.drawn;
-      if (part.dataset.part === "attention") ["view-", "attention-"].forEach(function (kind) { attention.delete(kind + section.dataset.index); });
+      if (part.dataset.part === "attention") {
+        attentionDrawing.delete(section);
+        ["view-", "attention-"].forEach(function (kind) { attention.delete(kind + section.dataset.index); });
+      }
     }
+    var attentionDrawing = new WeakMap();  // section -> its latest attention drawing (drawAttention)
     function partDrawn(section, name) {
       var part = section.querySelector('details.more[data-part="' + name + '"]');
       return !!(part && part.open && part.dataset.drawn === "1");
@@ -1140,8 +1144,14 @@
       var heatBox = section.querySelector('[data-chart="heatmap"]');
       var barsBox = section.querySelector('[data-chart="bars"]');
       var win = tokenWindow(section, t), L = payload.layers;
+      // A picked layer or head is drawn once its block is read (the view block, smaller, comes
+      // sooner than the attention block): a drawing for an earlier pick, or for a part closed
+      // since, must not land after a later one.
+      var ticket = {};
+      attentionDrawing.set(section, ticket);
+      function current() { return attentionDrawing.get(section) === ticket; }
       function exactBars() {
-        return barChart(barsBox, t, barValues(t, null, null, win), barsTitle(t, win, layerHead(L - 1, -1)));
+        return barChart(barsBox, t, barValues(t, null, null, win), barsTitle(t, win, layerHead(L - 1, -1)), null);
       }
       if (ov.rung[i] >= NO_MATRIX) return opening ? drawNear(section, [[barsBox, exactBars]]) : nextTask().then(exactBars);
       var layer = Number(section.querySelector(".pick-layer").value);
@@ -1152,7 +1162,7 @@
       var exact = layer === L - 1 && head < 0;
       function heat() {
         return codes(i, exact).then(function (att) {
-          if (!section.isConnected) return null;
+          if (!section.isConnected || !current()) return null;
           // Below the no-matrix rung a text always has its blocks: one that cannot be read is said
           // so in the heatmap's place (left blank, the part would look drawn).
           if (!att) {
@@ -1162,7 +1172,7 @@
           var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
           return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(function () {
             return exact ? null : nextTask().then(function () {
-              return barChart(barsBox, t, barValues(t, m, r, win), barsTitle(t, win, which));
+              return barChart(barsBox, t, barValues(t, m, r, win), barsTitle(t, win, which), current);
             });
           });
         });
@@ -1482,8 +1492,9 @@
       canvas.drawn = { pos: data.pos.slice(), values: values.slice(), top: top, left: BAR_AXIS, step: TOKEN_STEP, plotTop: BAR_TOP, plotHeight: BAR_PLOT, labels: labels };
       return canvas;
     }
-    function barChart(box, t, data, title) {
-      if (!box) return Promise.resolve(null);
+    // ``current()``: whether this drawing is still wanted (null: always).
+    function barChart(box, t, data, title, current) {
+      if (!box || (current && !current())) return Promise.resolve(null);
       release(box);
       box.textContent = "";
       box.dataset.title = title;

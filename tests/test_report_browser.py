@@ -413,6 +413,27 @@ def test_a_chart_drawn_again_before_it_is_done_shows_one_drawing(demo_report: Pa
         _clean(page)
 
 
+def test_bars_for_an_earlier_pick_never_land_after_a_later_one(demo_report: Path, browser: object) -> None:
+    """A layer picked and at once picked back: the bars of the first pick (drawn once its
+    attention block is read) must not replace those of the second (the last layer's mean, drawn
+    from the text's own data without waiting)."""
+    with visit(browser, demo_report) as page:
+        page.open_text(3, parts=("attention",))
+        page.page.evaluate(
+            """() => {
+                const pick = document.querySelector('#text-3 .pick-layer'), last = pick.value;
+                ['0', last].forEach(v => { pick.value = v; pick.dispatchEvent(new Event('change')); });
+            }"""
+        )
+        page.page.wait_for_function("() => document.querySelector('#text-3 [data-chart=\"heatmap\"]').dataset.state === 'done'")
+        page.page.wait_for_timeout(500)  # time for a stale drawing to land, if one could
+        titles = page.page.evaluate(
+            "() => ['bars', 'heatmap'].map(k => document.querySelector('#text-3 [data-chart=' + k + '] .hm-title').textContent)"
+        )
+        assert all("(last)" in title and "mean of" in title for title in titles), titles
+        _clean(page)
+
+
 def test_live_views_stay_bounded_while_scrolling(demo_report: Path, browser: object) -> None:
     with visit(browser, demo_report) as page:
         count = LIVE_TEXTS + 4  # enough to make the page finalise the first texts
