@@ -388,9 +388,10 @@ def test_charts_below_the_window_wait_until_the_reader_scrolls_to_them(demo_repo
 
 
 def test_a_chart_drawn_again_before_it_is_done_shows_one_drawing(demo_report: Path, browser: object) -> None:
-    # A chart is parsed, set up and run in separate tasks; a second drawing that starts in
-    # between stops the first, which must leave no view or SVG of its own behind (its steps run
-    # ahead of the second's, so they are over once the second is done).
+    # The attention part is drawn in several tasks (each heatmap panel, then the bars); a second
+    # drawing that starts in between (two layer picks at once) stops the first, which must leave
+    # no canvas, no Vega view of its own behind: one heatmap (two panels) and one set of bars
+    # (four panels), of the second pick.
     with visit(browser, demo_report) as page:
         page.open_text(3, parts=("attention",))
         views = page.page.evaluate("() => reportgenPage.liveViews()")
