@@ -1146,10 +1146,11 @@
       var win = tokenWindow(section, t), L = payload.layers;
       // A picked layer or head is drawn once its block is read (the view block, smaller, comes
       // sooner than the attention block): a drawing for an earlier pick, or for a part closed
-      // since, must not land after a later one.
-      var ticket = {};
-      attentionDrawing.set(section, ticket);
-      function current() { return attentionDrawing.get(section) === ticket; }
+      // since, must not land after a later one. A move of the bars' window (barsOnly) supersedes
+      // the bars of a pick still waiting for its block, not its heatmap.
+      var ticket = {}, before = attentionDrawing.get(section);
+      attentionDrawing.set(section, { heat: barsOnly && before ? before.heat : ticket, bars: ticket });
+      function current(chart) { var now = attentionDrawing.get(section); return !!now && now[chart] === ticket; }
       function exactBars() {
         return barChart(barsBox, t, barValues(t, null, null, win), barsTitle(t, win, layerHead(L - 1, -1)), null);
       }
@@ -1162,17 +1163,18 @@
       var exact = layer === L - 1 && head < 0;
       function heat() {
         return codes(i, exact).then(function (att) {
-          if (!section.isConnected || !current()) return null;
+          var drawHeat = !barsOnly && current("heat"), drawBars = !exact && current("bars");
+          if (!section.isConnected || (!drawHeat && !drawBars)) return null;
           // Below the no-matrix rung a text always has its blocks: one that cannot be read is said
           // so in the heatmap's place (left blank, the part would look drawn).
           if (!att) {
-            if (!barsOnly) { heatBox.textContent = ""; fail(heatBox, new Error("this text's attention " + (exact ? "view" : "block") + " could not be read (close and open this part to try again)")); }
+            if (drawHeat) { heatBox.textContent = ""; fail(heatBox, new Error("this text's attention " + (exact ? "view" : "block") + " could not be read (close and open this part to try again)")); }
             return null;
           }
           var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
-          return (barsOnly ? Promise.resolve() : heatmap(heatBox, t, m, r, which)).then(function () {
+          return (drawHeat ? heatmap(heatBox, t, m, r, which) : Promise.resolve()).then(function () {
             return exact ? null : nextTask().then(function () {
-              return barChart(barsBox, t, barValues(t, m, r, win), barsTitle(t, win, which), current);
+              return barChart(barsBox, t, barValues(t, m, r, win), barsTitle(t, win, which), function () { return current("bars"); });
             });
           });
         });

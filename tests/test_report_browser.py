@@ -799,6 +799,35 @@ def test_a_512_token_text_draws_and_fits_the_page_width(long_reports: dict[str, 
         _clean(page)
 
 
+def test_moving_the_bars_window_keeps_a_pick_that_waits_for_its_block(long_reports: dict[str, Path], browser: object) -> None:
+    """A head picked on the 512-token text is drawn once its attention block is read; the bars'
+    window moved meanwhile redraws the bars (for that head, in the new window) and must not drop
+    the pick's heatmap."""
+    with visit(browser, long_reports["full"]) as page:
+        page.open_text(0, parts=("attention",))
+        page.page.evaluate(
+            """() => {
+                const s = document.getElementById('text-0');
+                const head = s.querySelector('.pick-head'); head.value = '0'; head.dispatchEvent(new Event('change'));
+                const range = s.querySelector('.pick-window'); range.value = '10'; range.dispatchEvent(new Event('change'));
+            }"""
+        )
+        page.page.wait_for_function(
+            """() => { const s = document.getElementById('text-0');
+                       return ['heatmap', 'bars'].every(k => s.querySelector('[data-chart=' + k + ']').dataset.state === 'done')
+                         && s.querySelector('[data-chart=bars]').dataset.title.includes('head 1 of'); }""",
+            timeout=60_000,
+        )
+        page.page.wait_for_timeout(500)
+        heat, bars = page.page.evaluate(
+            """() => [Array.from(document.querySelectorAll('#text-0 [data-chart=heatmap] .hm-title')).map(t => t.textContent),
+                      document.querySelector('#text-0 [data-chart=bars]').dataset.title]"""
+        )
+        assert heat and all("head 1 of" in title for title in heat), heat
+        assert "head 1 of" in bars and "tokens 11–" in bars, bars
+        _clean(page)
+
+
 def test_a_small_budget_is_kept_declared_and_loses_no_text(long_reports: dict[str, Path], browser: object) -> None:
     small = long_reports["small"]
     assert small.stat().st_size <= 2_500_000
