@@ -612,12 +612,8 @@ BLOCK_KINDS = ("detail", "view", "attention")
 def block_elements(blocks: Sequence[Sequence[str | None]]) -> str:
     """The per-text blocks as the page carries them: each text's detail and view (input order),
     then every attention block."""
-    early = "".join(
-        BLOCK_ELEMENT.format(kind=BLOCK_KINDS[k], index=i, block=text[k] or "")
-        for i, text in enumerate(blocks)
-        for k in (0, 1)
-    )
-    return early + "".join(BLOCK_ELEMENT.format(kind=BLOCK_KINDS[2], index=i, block=text[2] or "") for i, text in enumerate(blocks))
+    order = [(i, k) for i in range(len(blocks)) for k in (0, 1)] + [(i, 2) for i in range(len(blocks))]
+    return "".join(BLOCK_ELEMENT.format(kind=BLOCK_KINDS[k], index=i, block=blocks[i][k] or "") for i, k in order)
 
 
 def page_json(data: PageData) -> str:

@@ -1151,8 +1151,9 @@
       var ticket = {}, before = attentionDrawing.get(section);
       attentionDrawing.set(section, { heat: barsOnly && before ? before.heat : ticket, bars: ticket });
       function current(chart) { var now = attentionDrawing.get(section); return !!now && now[chart] === ticket; }
+      function barsWanted() { return current("bars"); }
       function exactBars() {
-        return barChart(barsBox, t, barValues(t, null, null, win), barsTitle(t, win, layerHead(L - 1, -1)), null);
+        return barChart(barsBox, t, barValues(t, null, null, win), barsTitle(t, win, layerHead(L - 1, -1)), barsWanted);
       }
       if (ov.rung[i] >= NO_MATRIX) return opening ? drawNear(section, [[barsBox, exactBars]]) : nextTask().then(exactBars);
       var layer = Number(section.querySelector(".pick-layer").value);
@@ -1174,7 +1175,7 @@
           var m = matrix(t, att, layer, head), r = renormalise(t, m), which = layerHead(layer, head);
           return (drawHeat ? heatmap(heatBox, t, m, r, which) : Promise.resolve()).then(function () {
             return exact ? null : nextTask().then(function () {
-              return barChart(barsBox, t, barValues(t, m, r, win), barsTitle(t, win, which), function () { return current("bars"); });
+              return barChart(barsBox, t, barValues(t, m, r, win), barsTitle(t, win, which), barsWanted);
             });
           });
         });
@@ -1494,9 +1495,9 @@
       canvas.drawn = { pos: data.pos.slice(), values: values.slice(), top: top, left: BAR_AXIS, step: TOKEN_STEP, plotTop: BAR_TOP, plotHeight: BAR_PLOT, labels: labels };
       return canvas;
     }
-    // ``current()``: whether this drawing is still wanted (null: always).
-    function barChart(box, t, data, title, current) {
-      if (!box || (current && !current())) return Promise.resolve(null);
+    // ``wanted()``: whether this drawing is still the latest for its text (drawAttention).
+    function barChart(box, t, data, title, wanted) {
+      if (!box || !wanted()) return Promise.resolve(null);
       release(box);
       box.textContent = "";
       box.dataset.title = title;
@@ -1928,8 +1929,8 @@
         });
       }
       // A deep link opens its text before anything else is drawn (the reader came for it), without
-      // waiting for the Vega bundle; the overview's texts (search, snippets: the table is laid out
-      // again) follow, and the page-wide charts (out of view, above) once the text's charts are
+      // waiting for the Vega bundle; the overview's texts (search, snippets: the table is drawn
+      // with them) follow, and the page-wide charts (out of view, above) once the text's charts are
       // drawn: drawn beside them, they would interleave their steps and delay them. Otherwise the
       // overview's charts come first, the texts after.
       var ready = linked() !== null
